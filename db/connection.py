@@ -1,0 +1,122 @@
+"""Which database coderows talks to, and connections that are ready to use.
+
+The URL comes from --database-url, else CODEROWS_DATABASE_URL, else the embedded server.
+Plain DATABASE_URL is never read: inside a user's project that is the application's own
+database. Every connection made here has search_path set to the coderows schema, and the
+schema is brought to the current version the first time a URL is used in a process.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+
+import psycopg
+
+DATABASE_URL_ENV = "CODEROWS_DATABASE_URL"
+SEARCH_PATH_OPTION = "-c search_path=coderows,public"
+
+# Key for pg_advisory_xact_lock while the schema is created or migrated, so that two
+# processes connecting to a new database at once do not both run schema.sql.
+SCHEMA_LOCK_KEY = 0x636F646572_01  # "coder" + 1
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or prepared; the message says what to do."""
+
+
+def resolve_database_url(explicit: str | None = None) -> str:
+    """The URL to use: explicit, else CODEROWS_DATABASE_URL, else the embedded server's."""
+    if explicit:
+        return explicit
+    configured = os.environ.get(DATABASE_URL_ENV)
+    if configured:
+        return configured
+    from coderows.db import embedded
+
+    try:
+        return embedded.start()
+    except embedded.EmbeddedServerError as error:
+        raise DatabaseError(str(error)) from error
+
+
+_prepared_urls: set[str] = set()
+
+
+def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 5) -> psycopg.Connection:
+    """A connection with search_path = coderows, the schema created or migrated if needed."""
+    try:
+        conn = psycopg.connect(
+            url, autocommit=autocommit, options=SEARCH_PATH_OPTION, connect_timeout=connect_timeout
+        )
+    except psycopg.OperationalError as error:
+        raise DatabaseError(f"cannot connect to PostgreSQL at {redact(url)}: {first_line(error)}") from error
+    if url not in _prepared_urls:
+        try:
+            ensure_schema(conn)
+        except psycopg.Error as error:
+            conn.close()
+            raise DatabaseError(f"cannot prepare the coderows schema in {redact(url)}: {first_line(error)}") from error
+        _prepared_urls.add(url)
+    return conn
+
+
+def ensure_schema(conn: psycopg.Connection) -> int:
+    """Create the schema, or apply the migrations it lacks; returns the version it is at."""
+    migrations = available_migrations()
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK_KEY])
+        version = schema_version(conn)
+        if version is None:
+            conn.execute(read_schema_sql())
+            version = schema_version(conn)
+            assert version is not None, "schema.sql must insert its schema_version row"
+        for number, sql in migrations:
+            if number > version:
+                conn.execute(sql)
+                conn.execute("UPDATE coderows.schema_version SET version = %s, applied_at = now()", [number])
+                version = number
+    return version
+
+
+def schema_version(conn: psycopg.Connection) -> int | None:
+    row = conn.execute("SELECT to_regclass('coderows.schema_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return None
+    row = conn.execute("SELECT version FROM coderows.schema_version").fetchone()
+    return None if row is None else int(row[0])
+
+
+def read_schema_sql() -> str:
+    return resources.files("coderows.db").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def available_migrations() -> list[tuple[int, str]]:
+    """(version, sql) for every db/migrations/NNNN_name.sql, oldest first."""
+    folder = resources.files("coderows.db").joinpath("migrations")
+    if not folder.is_dir():  # no migrations yet: the folder ships only with files in it
+        return []
+    found = []
+    for entry in folder.iterdir():
+        stem, dot, suffix = entry.name.partition(".")
+        number = stem.split("_", 1)[0]
+        if suffix == "sql" and number.isdigit():
+            found.append((int(number), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparsable database URL>"
+    if "password" in info and info["password"]:
+        info["password"] = "***"
+    host = info.get("host", "")
+    return f"{info.get('user', '')}@{host or 'localhost'}:{info.get('port', '5432')}/{info.get('dbname', '')}"
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

