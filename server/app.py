@@ -1,0 +1,511 @@
+"""The MCP server: tools, their descriptions, the schema resource, transports.
+
+Each tool is a thin shell: query.py fetches typed rows, freshness.py re-indexes any file
+behind them that changed on disk (and the rows are fetched again), render.py turns them
+into compact text. Failures the agent can act on become ToolError messages; nothing
+else (no traceback, no stack) ever reaches the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import psycopg
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from coderows.db.connection import DatabaseError, connect, first_line
+from coderows.server import freshness, query, render
+from coderows.server.connections import Connections
+from coderows.server.query import FileStamp, Resolution, Symbol
+from coderows.server.schema_doc import SCHEMA_DOC
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SCHEMA_URI = "coderows://schema"
+
+INSTRUCTIONS = """\
+coderows holds this repository's Python code as rows: every module, class, function and \
+method with its exact source and line range, re-checked against the files on disk before \
+each answer (your own edits show up at once).
+Prefer these tools to grep and to reading whole files:
+- get_symbol NAME: just that definition's source, line-numbered (not the whole file).
+- find_symbol NAME: where a name is defined (kind, full name, path:lines, signature).
+- get_outline MODULE|FILE|CLASS: the members with signatures and line ranges, no bodies.
+- search_code TEXT: which definitions mention some text, with the matching lines.
+- run_sql: structural questions over the tables; read the coderows://schema resource first.
+Names may be full (pkg.mod.Class.meth), pkg.mod:Class.meth, a qualname (Class.meth), a \
+bare name, or path.py:LINE. Long answers end with a [cut: ...] line giving the next call."""
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+NameArg = Annotated[
+    str,
+    Field(
+        description="A full name (json.decoder.JSONDecoder.decode), module:qualname (json.decoder:JSONDecoder.decode), "
+        "a qualname (JSONDecoder.decode), a bare name (decode) or path.py:LINE (the definition around that line)."
+    ),
+]
+LimitArg = Annotated[int, Field(ge=1, le=500, description="Most entries to return in this page.")]
+OffsetArg = Annotated[int, Field(ge=0, description="Entries to skip: the [cut: ...] line of a long answer gives it.")]
+
+# After a lookup finds nothing, the served roots are brought up to date at most this
+# often (a new definition the agent just wrote is then found), so repeated misses
+# cost a query, not a directory walk.
+CATCH_UP_INTERVAL_SECONDS = 2.0
+# A failed background index (say, the database was down at start) is retried no
+# sooner than this, from the next tool call.
+RETRY_INTERVAL_SECONDS = 5.0
+
+
+@dataclass
+class RootProgress:
+    """What the background indexer has done for one root."""
+
+    root: Path
+    state: Literal["waiting", "indexing", "done", "failed"] = "waiting"
+    started: float | None = None
+    finished: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class BackgroundIndexer:
+    """Brings the served roots up to date in a thread, so tools answer meanwhile from
+    what is already indexed; index_status reports where it is."""
+
+    database_url: str
+    roots: list[Path]
+    progress: list[RootProgress] = field(default_factory=list)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last_catch_up: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.progress = [RootProgress(root) for root in self.roots]
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._index_all, name="coderows-index", daemon=True)
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _index_all(self) -> None:
+        from coderows.indexer.pipeline import index_repository
+
+        for item in self.progress:
+            if item.state == "done":
+                continue
+            item.state, item.started, item.detail = "indexing", time.time(), ""
+            try:
+                with connect(self.database_url, autocommit=True) as conn:
+                    summary = index_repository(conn, item.root)
+                item.state = "done"
+                item.detail = (
+                    f"{summary.files_indexed} files (re)indexed, {summary.files_unchanged} unchanged, "
+                    f"{summary.files_deleted} deleted, {summary.files_failed} failed in {summary.seconds:.1f} s"
+                )
+            except Exception as error:  # reported by index_status, retried later
+                log.warning("indexing %s failed: %s", item.root, error)
+                item.state, item.detail = "failed", first_line(error)
+            item.finished = time.time()
+
+    def retry_if_failed(self) -> None:
+        """Restart a failed run (the database may be back) once RETRY_INTERVAL has passed."""
+        failed = [p for p in self.progress if p.state == "failed"]
+        if failed and not self.running and time.time() - max(p.finished or 0 for p in failed) > RETRY_INTERVAL_SECONDS:
+            for item in failed:
+                item.state = "waiting"
+            self.start()
+
+    def catch_up(self, conn: psycopg.Connection) -> bool:
+        """Incrementally re-index the served roots now (after a lookup found nothing);
+        False when skipped because a run is in progress or one ran moments ago."""
+        if self.running or not self.roots or time.time() - self._last_catch_up < CATCH_UP_INTERVAL_SECONDS:
+            return False
+        from coderows.indexer.pipeline import index_repository
+
+        with self._lock:
+            for root in self.roots:
+                index_repository(conn, root)
+            self._last_catch_up = time.time()
+        return True
+
+    def status_lines(self) -> list[str]:
+        lines = []
+        now = time.time()
+        for item in self.progress:
+            if item.state == "indexing":
+                lines.append(
+                    f"indexing {item.root} in the background for {now - (item.started or now):.0f} s: "
+                    "answers come from what is indexed so far"
+                )
+            elif item.state == "failed":
+                lines.append(f"indexing {item.root} failed: {item.detail} (retried on the next tool call)")
+            elif item.state == "waiting":
+                lines.append(f"waiting to index {item.root}")
+            else:
+                lines.append(f"up to date since the server started: {item.root} ({item.detail})")
+        return lines
+
+
+class Tools:
+    """The tool implementations, each returning the text the agent reads."""
+
+    def __init__(self, database_url: str, roots: Iterable[Path] = ()) -> None:
+        self.connections = Connections(database_url)
+        self.indexer = BackgroundIndexer(database_url, [Path(r).resolve() for r in roots])
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def run(self, work: Callable[[psycopg.Connection], str]) -> str:
+        """work(conn) with every failure turned into a message the agent can act on."""
+        self.indexer.retry_if_failed()
+        try:
+            return self.connections.run(work)
+        except ToolError:
+            raise
+        except DatabaseError as error:
+            raise ToolError(
+                f"The coderows database is unavailable: {error}. Start it again (for the embedded one: "
+                "any coderows command, e.g. `coderows db status`) and repeat the call; this server "
+                "reconnects by itself."
+            ) from None
+        except query.RejectedQuery as error:
+            raise ToolError(f"run_sql refused the query: {error}.") from None
+        except psycopg.errors.QueryCanceled:
+            raise ToolError(
+                "The query ran past its time limit and was cancelled. Narrow it (WHERE, LIMIT, fewer "
+                "source/body columns)."
+            ) from None
+        except psycopg.Error as error:
+            raise ToolError(f"PostgreSQL: {postgres_message(error)}") from None
+        except Exception as error:  # a bug: keep the traceback in the server log, not the answer
+            log.exception("tool failed")
+            raise ToolError(f"coderows failed internally ({type(error).__name__}: {first_line(error)}).") from None
+
+    @staticmethod
+    def fresh(conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], T], stamps: Callable[[T], Iterable[FileStamp]]) -> T:
+        """fetch(conn), fetched again if any file behind its rows changed on disk."""
+        result = fetch(conn)
+        if freshness.refresh(conn, stamps(result)):
+            result = fetch(conn)
+        return result
+
+    def resolve_fresh(self, conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], Resolution]) -> Resolution:
+        """A name lookup on fresh rows; a lookup that finds nothing first brings the served
+        roots up to date (the name may be in a file written a moment ago) and asks again."""
+        resolution = self.fresh(conn, fetch, lambda r: r.stamps)
+        if resolution.total == 0 and self.indexer.catch_up(conn):
+            resolution = self.fresh(conn, fetch, lambda r: r.stamps)
+        return resolution
+
+    # --- tools -----------------------------------------------------------------------
+
+    def find_symbol(
+        self, query_text: str, kind: str | None = None, module: str | None = None, limit: int = 20, offset: int = 0
+    ) -> str:
+        arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit}
+
+        def fetch(conn: psycopg.Connection) -> Resolution:
+            if is_pattern(query_text):
+                return query.match_pattern(conn, query_text, kind=kind, module=module, limit=limit, offset=offset)
+            found = query.resolve(conn, query_text, kind=kind, module=module, limit=limit, offset=offset)
+            if found.total == 0 and "." not in query_text and ":" not in query_text:
+                # No definition has that name: names that contain it are the next best answer.
+                contained = query.match_pattern(
+                    conn, f"*{query_text}*", kind=kind, module=module, limit=limit, offset=offset, how="contains"
+                )
+                if contained.total:
+                    return contained
+            return found
+
+        def work(conn: psycopg.Connection) -> str:
+            resolution = self.resolve_fresh(conn, fetch)
+            return render.symbol_list(resolution, tool="find_symbol", arguments=arguments, offset=offset)
+
+        return self.run(work)
+
+    def get_symbol(self, name: str, include_body: bool = True, context_lines: int = 0, offset: int = 0) -> str:
+        arguments = {"name": name, "include_body": None if include_body else False,
+                     "context_lines": context_lines or None}
+
+        def work(conn: psycopg.Connection) -> str:
+            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, limit=50))
+            if resolution.total == 0:
+                raise ToolError(render.not_found(resolution))
+            if resolution.total > 1:
+                return render.ambiguous(resolution, tool="get_symbol", arguments={"name": name}, offset=0)
+            symbol = resolution.matches[0]
+            if not include_body:
+                return render.symbol_answer(
+                    symbol, body_lines=None, body_first_line=symbol.start_line, context_before=[],
+                    context_after=[], offset=0, arguments=arguments,
+                )
+            body = query.symbol_body(conn, symbol.id) or ""
+            before = after = []
+            if context_lines:
+                before = query.source_lines(conn, symbol.module_id, symbol.start_line - context_lines, symbol.start_line - 1)
+                after = query.source_lines(conn, symbol.module_id, symbol.end_line + 1, symbol.end_line + context_lines)
+            return render.symbol_answer(
+                symbol, body_lines=body.split("\n"), body_first_line=symbol.start_line, context_before=before,
+                context_after=after, offset=offset, arguments=arguments,
+            )
+
+        return self.run(work)
+
+    def get_outline(self, target: str, limit: int = 200, offset: int = 0) -> str:
+        arguments = {"target": target, "limit": limit if limit != 200 else None}
+
+        def work(conn: psycopg.Connection) -> str:
+            modules = self.fresh(conn, lambda c: query.find_modules(c, target), lambda ms: [m.stamp for m in ms])
+            if len(modules) > 1:
+                return render.modules_ambiguous(target, modules)
+            if modules:
+                module = modules[0]
+                members = query.outline_symbols(conn, module.id)
+                return render.outline(render.module_title(module), members, 0, arguments=arguments, offset=offset, limit=limit)
+            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, target, limit=50))
+            if resolution.total == 0:
+                raise ToolError(render.not_found(resolution) + similar_modules_hint(conn, target))
+            if resolution.total > 1:
+                return render.ambiguous(resolution, tool="get_outline", arguments={"target": target}, offset=0)
+            return self.symbol_outline(conn, resolution.matches[0], arguments, offset, limit)
+
+        return self.run(work)
+
+    def symbol_outline(
+        self, conn: psycopg.Connection, symbol: Symbol, arguments: dict[str, object], offset: int, limit: int
+    ) -> str:
+        members = query.outline_symbols(conn, symbol.module_id, under=symbol.qualname)
+        bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases]))
+        title = render.class_title(symbol, {b: bases[base_name(b)] for b in symbol.bases if base_name(b) in bases})
+        return render.outline(title, members, symbol.qualname.count(".") + 1, arguments=arguments, offset=offset, limit=limit)
+
+    def search_code(self, text: str, limit: int = 20, offset: int = 0) -> str:
+        arguments = {"query": text, "limit": limit if limit != 20 else None}
+        if len(text.strip()) < 2:
+            raise ToolError("search_code needs at least 2 characters of text to look for.")
+
+        def fetch(conn: psycopg.Connection) -> tuple[list[Symbol], list[query.Hit]]:
+            return query.symbols_named_like(conn, text.strip()), query.search_lines(conn, text.strip())
+
+        def work(conn: psycopg.Connection) -> str:
+            names, hits = self.fresh(conn, fetch, lambda r: [s.stamp for s in r[0]] + [h.stamp for h in r[1]])
+            groups = render.search_groups(names, hits)
+            capped = len(hits) >= query.SEARCH_LINE_CAP
+            return render.search_answer(text.strip(), groups, capped=capped, offset=offset, limit=limit, arguments=arguments)
+
+        return self.run(work)
+
+    def run_sql(self, sql_text: str, limit: int = 100) -> str:
+        def work(conn: psycopg.Connection) -> str:
+            columns, rows, more = query.run_readonly(conn, sql_text, limit)
+            return render.sql_rows(columns, rows, more=more, limit=limit)
+
+        return self.run(work)
+
+    def index_status(self) -> str:
+        def work(conn: psycopg.Connection) -> str:
+            repos = query.repo_statuses(conn)
+            changed = freshness.stale_paths(query.all_stamps(conn))
+            problems, total = query.problem_modules(conn)
+            return render.status_answer(repos, self.indexer.status_lines(), changed, problems, total)
+
+        return self.run(work)
+
+    def close(self) -> None:
+        self.connections.close()
+
+
+def is_pattern(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def base_name(base: str) -> str:
+    """The simple class name a base expression ends with: `models.Model` -> `Model`."""
+    return base.split("[", 1)[0].rsplit(".", 1)[-1].strip()
+
+
+def unique_classes(classes: list[Symbol]) -> dict[str, Symbol]:
+    """Simple name -> class, for the names exactly one indexed class has."""
+    by_name: dict[str, list[Symbol]] = {}
+    for cls in classes:
+        by_name.setdefault(cls.name, []).append(cls)
+    return {name: found[0] for name, found in by_name.items() if len(found) == 1}
+
+
+def similar_modules_hint(conn: psycopg.Connection, target: str) -> str:
+    names = query.similar_module_names(conn, target)
+    return ("\nModules with similar names: " + ", ".join(names)) if names else ""
+
+
+def postgres_message(error: psycopg.Error) -> str:
+    """PostgreSQL's own words: the primary message, and its detail and hint when given."""
+    diag = error.diag
+    parts = [diag.message_primary or first_line(error)]
+    if diag.message_detail:
+        parts.append(f"DETAIL: {diag.message_detail}")
+    if diag.message_hint:
+        parts.append(f"HINT: {diag.message_hint}")
+    return "\n".join(parts)
+
+
+# --- the MCP server ------------------------------------------------------------------
+
+
+def build_server(tools: Tools) -> MCPServer:
+    server = MCPServer("coderows", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "Find where classes, functions and methods are defined, by name. Use it instead of grep "
+            "for 'def NAME' / 'class NAME': one line per definition with kind, full name, path:start-end, "
+            "signature and the docstring's first line. Matches exact names first, then case-insensitive, "
+            "then names containing the text; '*' and '?' are wildcards (JSON*Error, django.db.*.save); "
+            "nothing found gives 'did you mean' suggestions."
+        ),
+    )
+    def find_symbol(
+        query: Annotated[str, Field(description="A name in any form: full, module:qualname, qualname, bare, or a * pattern.")],
+        kind: Annotated[
+            Literal["class", "function", "method"] | None,
+            Field(description="Only this kind; 'function' includes methods."),
+        ] = None,
+        module: Annotated[str | None, Field(description="Only definitions in this module or package (dotted name).")] = None,
+        limit: LimitArg = 20,
+        offset: OffsetArg = 0,
+    ) -> str:
+        return tools.find_symbol(query, kind, module, limit, offset)
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "Read one class, function or method: its location and its exact source with line numbers. "
+            "Use it instead of reading a whole file to see a definition: it returns only those lines "
+            "(context_lines=N adds N lines around them; include_body=false gives just signature and "
+            "docstring). Reflects the file on disk right now, including edits you just made. An "
+            "ambiguous name lists the candidates to choose from."
+        ),
+    )
+    def get_symbol(
+        name: NameArg,
+        include_body: Annotated[bool, Field(description="False: signature and docstring only.")] = True,
+        context_lines: Annotated[int, Field(ge=0, le=200, description="Lines of the file to add before and after.")] = 0,
+        offset: Annotated[int, Field(ge=0, description="Lines to skip, to page through a very long definition.")] = 0,
+    ) -> str:
+        return tools.get_symbol(name, include_body, context_lines, offset)
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "The shape of a module or class without its bodies: every class, function and method with "
+            "signature, line range and first docstring line, nested by class; a class also shows its "
+            "bases and where they are defined. Use it instead of reading a file to learn what is in it, "
+            "then get_symbol for the parts you need."
+        ),
+    )
+    def get_outline(
+        target: Annotated[
+            str,
+            Field(description="A module (json.decoder), a file path (json/decoder.py) or a class (json.decoder.JSONDecoder)."),
+        ],
+        limit: Annotated[int, Field(ge=1, le=2000, description="Most entries to list.")] = 200,
+        offset: OffsetArg = 0,
+    ) -> str:
+        return tools.get_outline(target, limit, offset)
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "Find code by text: definitions whose name, docstring or source contains the text "
+            "(case-insensitive, literal, not a regex). Unlike grep, each hit names the innermost "
+            "definition it is in (kind, full name, path:lines), so you can get_symbol it next. "
+            "Up to 3 matching lines are shown per definition."
+        ),
+    )
+    def search_code(
+        query: Annotated[str, Field(description="Text to look for, at least 2 characters.")],
+        limit: LimitArg = 20,
+        offset: OffsetArg = 0,
+    ) -> str:
+        return tools.search_code(query, limit, offset)
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "Run one read-only SQL query (PostgreSQL) over the index for questions the other tools do "
+            "not answer: counts, all subclasses of X, methods of a class, biggest functions, imports. "
+            "Tables: repos, modules, symbols (+ views classes, functions, methods), imports; read the "
+            "coderows://schema resource for columns and examples. Rows come back one per line, "
+            "' | '-separated, cut at `limit` rows; select body/source only for the rows you need."
+        ),
+    )
+    def run_sql(
+        query: Annotated[str, Field(description="One SELECT / WITH / VALUES / TABLE / EXPLAIN statement.")],
+        limit: Annotated[int, Field(ge=1, le=1000, description="Most rows to return.")] = 100,
+    ) -> str:
+        return tools.run_sql(query, limit)
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "What is indexed: repositories, file and definition counts, whether background indexing is "
+            "still running, files changed on disk since, and files that did not parse cleanly. Use it "
+            "when an answer looks incomplete."
+        ),
+    )
+    def index_status() -> str:
+        return tools.index_status()
+
+    @server.resource(
+        SCHEMA_URI,
+        name="coderows SQL schema",
+        description="Tables, views and columns of the coderows index, with example queries for run_sql.",
+        mime_type="text/plain",
+    )
+    def schema() -> str:
+        return SCHEMA_DOC
+
+    return server
+
+
+def serve(database_url: str, roots: list[Path], *, http: bool = False, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the tools over stdio (default) or streamable HTTP, after starting to bring
+    `roots` (default: the working directory) up to date in the background."""
+    tools = Tools(database_url, roots or [Path.cwd()])
+    tools.indexer.start()
+    server = build_server(tools)
+    try:
+        if http:
+            server.run("streamable-http", host=host, port=port)
+        else:
+            server.run()
+    finally:
+        tools.close()

@@ -1,0 +1,55 @@
+"""Never stale: compare the files behind rows with disk before answering from them.
+
+A row is trusted when its file's size and mtime_ns still equal what the indexer saw;
+that costs one stat per file. Files that differ or vanished are re-read through the
+indexer (refresh_paths), and the caller runs its query again, so an agent that has
+just edited a file with its own tools reads its edit in the very next answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import psycopg
+
+from coderows.server.query import FileStamp
+
+log = logging.getLogger(__name__)
+
+# Two tool calls that notice the same edit must not re-index the same file at once.
+_refresh_lock = threading.Lock()
+
+
+def stale_paths(stamps: Iterable[FileStamp]) -> dict[str, list[str]]:
+    """Repository root -> repo-relative paths whose file changed or vanished on disk."""
+    stale: dict[str, list[str]] = {}
+    for stamp in set(stamps):
+        if not _matches_disk(stamp):
+            stale.setdefault(stamp.root, []).append(stamp.path)
+    return {root: sorted(paths) for root, paths in stale.items()}
+
+
+def _matches_disk(stamp: FileStamp) -> bool:
+    try:
+        info = os.stat(os.path.join(stamp.root, stamp.path))
+    except OSError:  # vanished or unreadable: either way the rows must go
+        return False
+    return info.st_size == stamp.size and info.st_mtime_ns == stamp.mtime_ns
+
+
+def refresh(conn: psycopg.Connection, stamps: Iterable[FileStamp]) -> bool:
+    """Re-index the files behind `stamps` that changed on disk; True if any did."""
+    stale = stale_paths(stamps)
+    if not stale:
+        return False
+    from coderows.indexer.pipeline import refresh_paths  # the indexer is heavy to import
+
+    with _refresh_lock:
+        for root, paths in stale.items():
+            log.info("re-indexing %d changed file(s) under %s: %s", len(paths), root, ", ".join(paths[:5]))
+            refresh_paths(conn, Path(root), paths)
+    return True

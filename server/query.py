@@ -1,0 +1,644 @@
+"""Read-side SQL for the MCP tools: plain parametrized queries that return typed rows.
+
+Every row that comes from a file carries that file's stamp (repository root, path, size,
+mtime_ns as last indexed), so the caller can compare it with disk before answering
+(see freshness.py). Nothing here formats text for the agent; render.py does that.
+
+Name resolution, used by every tool that takes a name:
+  1. exact: `pkg.mod:Qual.name` (module and qualname), else a full name, a qualname, a
+     dotted tail of a full name (`decoder.JSONDecoder`) or a bare name, best kind first;
+  2. the same comparisons case-insensitively;
+  3. otherwise "did you mean" suggestions: definitions that share the last dotted
+     component, then pg_trgm similarity of the simple name.
+Every comparison is anchored on the simple name (`symbols.name`, the last component of
+any of those forms), so each stage is an index lookup: the btree on name for stage 1 and
+the trigram index (which also serves ILIKE) for stages 2 and 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import re
+
+import psycopg
+from psycopg.rows import class_row, dict_row
+
+Kind = Literal["class", "function", "method"]
+
+# What find_symbol's `kind` argument selects; "function" follows the `functions` view,
+# which holds methods too, because agents rarely know which one a name is.
+KIND_FILTERS: dict[str, list[str]] = {
+    "class": ["class"],
+    "function": ["function", "method"],
+    "method": ["method"],
+}
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """A file as it was when indexed; compared with os.stat before answering."""
+
+    root: str
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One row of `symbols` (without body), plus its file's stamp."""
+
+    id: int
+    module_id: int
+    parent_id: int | None
+    module: str
+    path: str
+    kind: str
+    name: str
+    qualname: str
+    full_name: str
+    class_name: str | None
+    def_line: int
+    start_line: int
+    end_line: int
+    signature: str
+    decorators: list[str]
+    bases: list[str]
+    is_async: bool
+    docstring: str | None
+    root: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stamp(self) -> FileStamp:
+        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class Module:
+    """One row of `modules` (without source), plus its repository root."""
+
+    id: int
+    repo_id: int
+    path: str
+    name: str
+    is_package: bool
+    docstring: str | None
+    line_count: int
+    parse_status: str
+    parse_error: str | None
+    root: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stamp(self) -> FileStamp:
+        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
+
+
+Match = Literal["exact", "case-insensitive", "pattern", "contains", "none"]
+
+
+@dataclass
+class Resolution:
+    """What a name resolved to: the matches of the best stage, or suggestions."""
+
+    name: str
+    how: Match
+    matches: list[Symbol]
+    total: int  # matches before limit/offset
+    suggestions: list[Symbol] = field(default_factory=list)
+    modules: list[Module] = field(default_factory=list)  # modules of that name, for a hint
+
+    @property
+    def stamps(self) -> set[FileStamp]:
+        return {s.stamp for s in [*self.matches, *self.suggestions]} | {m.stamp for m in self.modules}
+
+
+SYMBOL_COLUMNS = """
+    s.id, s.module_id, s.parent_id, s.module, s.path, s.kind, s.name, s.qualname, s.full_name,
+    s.class_name, s.def_line, s.start_line, s.end_line, s.signature, s.decorators, s.bases,
+    s.is_async, s.docstring, r.root, m.size, m.mtime_ns
+"""
+SYMBOL_FROM = """
+    symbols s JOIN modules m ON m.id = s.module_id JOIN repos r ON r.id = m.repo_id
+"""
+MODULE_COLUMNS = """
+    m.id, m.repo_id, m.path, m.name, m.is_package, m.docstring, m.line_count, m.parse_status,
+    m.parse_error, r.root, m.size, m.mtime_ns
+"""
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """A name as the agent wrote it, split for matching."""
+
+    text: str
+    module: str | None  # from `module:qualname`
+    qualname: str | None  # from `module:qualname`
+    last: str  # the simple name every form ends with
+
+
+def split_name(name: str) -> NameParts:
+    text = name.strip().strip("`").removesuffix("()")
+    if ":" in text:
+        module, _, qualname = text.partition(":")
+        return NameParts(text, module.strip(), qualname.strip(), qualname.strip().rsplit(".", 1)[-1])
+    return NameParts(text, None, None, text.rsplit(".", 1)[-1])
+
+
+def like_escape(text: str) -> str:
+    """`text` as a LIKE pattern that matches only itself."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(kind: str | None, module: str | None) -> tuple[str, dict[str, Any]]:
+    """SQL conditions (and their parameters) for the optional kind and module filters."""
+    sql = ""
+    params: dict[str, Any] = {}
+    if kind:
+        sql += " AND s.kind = ANY(%(kinds)s)"
+        params["kinds"] = KIND_FILTERS[kind]
+    if module:
+        # A module filter takes the package and everything below it.
+        sql += " AND (s.module = %(mod)s OR s.module LIKE %(mod_prefix)s)"
+        params["mod"] = module
+        params["mod_prefix"] = like_escape(module) + ".%"
+    return sql, params
+
+
+# rank 0: module:qualname or full name; 1: qualname; 2: dotted tail of a full name;
+# 3: bare name (a name without dots matches every definition of that name alike);
+# 4: only the simple name agrees (a suggestion, not a match).
+_EXACT_RANK = """
+    CASE
+        WHEN %(module)s::text IS NOT NULL THEN
+            CASE WHEN s.module = %(module)s AND s.qualname = %(qualname)s THEN 0 ELSE 4 END
+        WHEN NOT %(dotted)s THEN CASE WHEN s.name = %(text)s THEN 3 ELSE 4 END
+        WHEN s.full_name = %(text)s THEN 0
+        WHEN s.qualname = %(text)s THEN 1
+        WHEN s.full_name LIKE %(tail)s THEN 2
+        ELSE 4
+    END
+"""
+_FOLDED_RANK = """
+    CASE
+        WHEN %(module)s::text IS NOT NULL THEN
+            CASE WHEN lower(s.module) = lower(%(module)s) AND lower(s.qualname) = lower(%(qualname)s)
+            THEN 0 ELSE 4 END
+        WHEN NOT %(dotted)s THEN CASE WHEN lower(s.name) = lower(%(text)s) THEN 3 ELSE 4 END
+        WHEN lower(s.full_name) = lower(%(text)s) THEN 0
+        WHEN lower(s.qualname) = lower(%(text)s) THEN 1
+        WHEN lower(s.full_name) LIKE lower(%(tail)s) THEN 2
+        ELSE 4
+    END
+"""
+
+
+def resolve(
+    conn: psycopg.Connection,
+    name: str,
+    *,
+    kind: str | None = None,
+    module: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Resolution:
+    """The definitions `name` denotes (best stage only), else suggestions."""
+    at_line = _PATH_LINE.match(name.strip())
+    if at_line:
+        found = symbol_at(conn, at_line.group(1), int(at_line.group(2)))
+        return Resolution(name, "exact" if found else "none", found, len(found))
+    parts = split_name(name)
+    if not parts.last:
+        return Resolution(name, "none", [], 0)
+    where, extra = _filters(kind, module)
+    params = {
+        "text": parts.text,
+        "module": parts.module,
+        "qualname": parts.qualname,
+        "last": parts.last,
+        "last_ilike": like_escape(parts.last),
+        "tail": "%." + like_escape(parts.text),
+        "dotted": "." in parts.text,
+        "limit": limit,
+        "offset": offset,
+        **extra,
+    }
+    namesakes: list[Symbol] = []
+    for how, name_condition, rank in (
+        ("exact", "s.name = %(last)s", _EXACT_RANK),
+        ("case-insensitive", "s.name ILIKE %(last_ilike)s", _FOLDED_RANK),
+    ):
+        matches, total, near = _ranked(conn, name_condition, rank, where, params)
+        if matches or total:
+            return Resolution(name, how, matches, total)  # type: ignore[arg-type]
+        namesakes = namesakes or near
+    # Same simple name, other path (`json.JSONDecoder` is json.decoder.JSONDecoder) is the
+    # best guess; pg_trgm similarity of the simple name the next best.
+    suggestions = namesakes or similar(conn, parts.last, where, extra)
+    return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text))
+
+
+_PATH_LINE = re.compile(r"^(.+\.py):(\d+)$")
+
+
+def symbol_at(conn: psycopg.Connection, path: str, line: int) -> list[Symbol]:
+    """The innermost definition around `line` of the file at `path` (or ending in it);
+    one per repository that has such a file."""
+    path = path.lstrip("./") if not path.startswith("/") else path
+    sql = f"""
+        SELECT DISTINCT ON (r.root) {SYMBOL_COLUMNS}
+        FROM {SYMBOL_FROM}
+        WHERE (s.path = %(path)s OR s.path LIKE %(tail)s OR r.root || '/' || s.path = %(path)s)
+          AND s.start_line <= %(line)s AND s.end_line >= %(line)s
+        ORDER BY r.root, (s.path = %(path)s) DESC, s.start_line DESC, s.def_line DESC
+    """
+    params = {"path": path, "tail": "%/" + like_escape(path), "line": line}
+    return [_symbol(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def match_pattern(
+    conn: psycopg.Connection,
+    pattern: str,
+    *,
+    kind: str | None = None,
+    module: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    how: Match = "pattern",
+) -> Resolution:
+    """Definitions whose name (or, for a dotted pattern, full name) matches a glob
+    (`*`, `?`), case-insensitively; shortest names first."""
+    text = pattern.strip()
+    like = like_escape(text).replace("*", "%").replace("?", "_")
+    column = "s.full_name" if "." in text else "s.name"
+    where, extra = _filters(kind, module)
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS}, count(*) OVER () AS total
+        FROM {SYMBOL_FROM}
+        WHERE {column} ILIKE %(like)s {where}
+        ORDER BY length(s.name), s.name, s.full_name, s.path, s.start_line
+        OFFSET %(offset)s LIMIT %(limit)s
+    """
+    rows = conn.execute(sql, {"like": like, "offset": offset, "limit": limit, **extra}).fetchall()
+    total = int(rows[0][-1]) if rows else 0
+    return Resolution(text if how == "pattern" else text.strip("*"), how, [_symbol(r) for r in rows], total)
+
+
+def similar_module_names(conn: psycopg.Connection, target: str) -> list[str]:
+    """Dotted module names most like `target` (no index needed: modules are few)."""
+    sql = """
+        SELECT name FROM modules WHERE similarity(name, %(t)s) > 0.3
+        GROUP BY name ORDER BY max(similarity(name, %(t)s)) DESC, name LIMIT 5
+    """
+    return [row[0] for row in conn.execute(sql, {"t": target}).fetchall()]
+
+
+def _ranked(
+    conn: psycopg.Connection, name_condition: str, rank: str, where: str, params: dict[str, Any]
+) -> tuple[list[Symbol], int, list[Symbol]]:
+    """(matches of the best rank after offset/limit, their total, near misses)."""
+    sql = f"""
+        WITH candidates AS (
+            SELECT {SYMBOL_COLUMNS}, {rank} AS rank
+            FROM {SYMBOL_FROM}
+            WHERE {name_condition} {where}
+        ), best AS (
+            SELECT *, min(rank) OVER () AS best_rank FROM candidates
+        )
+        -- Only the best rank counts: a full-name hit hides bare-name namesakes elsewhere.
+        SELECT *, count(*) OVER () AS total FROM best
+        WHERE rank = best_rank
+        ORDER BY full_name, path, start_line
+        OFFSET %(offset)s LIMIT %(limit)s
+    """
+    rows = conn.execute(sql, params).fetchall()
+    if not rows:
+        if params["offset"]:  # paged past the end: there are matches, just not here
+            rows = conn.execute(sql, {**params, "offset": 0, "limit": 1}).fetchall()
+            if rows and rows[0][-3] < 4:
+                return [], int(rows[0][-1]), []
+        return [], 0, []
+    symbols = [_symbol(row) for row in rows]
+    rank, total = rows[0][-3], int(rows[0][-1])
+    if rank == 4:
+        return [], 0, symbols[:10]
+    return symbols, total, []
+
+
+def _symbol(row: tuple[Any, ...]) -> Symbol:
+    return Symbol(*row[:21])
+
+
+def similar(conn: psycopg.Connection, last: str, where: str = "", params: dict[str, Any] | None = None) -> list[Symbol]:
+    """Definitions whose simple name is most like `last` (pg_trgm), a few per name."""
+    sql = f"""
+        WITH names AS (
+            SELECT s.name, similarity(s.name, %(last)s) AS score
+            FROM symbols s
+            WHERE s.name %% %(last)s {where}
+            GROUP BY s.name
+            ORDER BY score DESC, s.name
+            LIMIT 5
+        ), picked AS (
+            SELECT {SYMBOL_COLUMNS}, names.score,
+                   row_number() OVER (PARTITION BY s.name ORDER BY s.full_name, s.path) AS nth
+            FROM names JOIN symbols s ON s.name = names.name
+            JOIN modules m ON m.id = s.module_id JOIN repos r ON r.id = m.repo_id
+            WHERE true {where}
+        )
+        SELECT * FROM picked WHERE nth <= 2 ORDER BY score DESC, name, full_name, path
+    """
+    rows = conn.execute(sql, {"last": last, **(params or {})}).fetchall()
+    return [_symbol(row) for row in rows]
+
+
+def modules_named(conn: psycopg.Connection, name: str) -> list[Module]:
+    """Modules whose dotted name is `name` (a hint when a symbol lookup names a module)."""
+    sql = f"""
+        SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
+        WHERE m.name = %(name)s ORDER BY r.root, m.path
+    """
+    with conn.cursor(row_factory=class_row(Module)) as cur:
+        return cur.execute(sql, {"name": name}).fetchall()
+
+
+def find_modules(conn: psycopg.Connection, target: str) -> list[Module]:
+    """Modules that `target` names: a dotted name, a path, or the end of a path."""
+    text = target.strip()
+    path = text.lstrip("./")
+    sql = f"""
+        SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
+        WHERE m.name = %(text)s OR m.path = %(path)s OR %(text)s = r.root || '/' || m.path
+        ORDER BY r.root, m.path
+    """
+    with conn.cursor(row_factory=class_row(Module)) as cur:
+        found = cur.execute(sql, {"text": text, "path": path}).fetchall()
+        if found or not path.endswith(".py"):
+            return found
+        # A path relative to somewhere else, e.g. "db/models/query.py": match its end.
+        sql = f"""
+            SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
+            WHERE m.path LIKE %(tail)s ORDER BY r.root, m.path LIMIT 20
+        """
+        return cur.execute(sql, {"tail": "%/" + like_escape(path)}).fetchall()
+
+
+def module_by_id(conn: psycopg.Connection, module_id: int) -> Module | None:
+    sql = f"SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id WHERE m.id = %(id)s"
+    with conn.cursor(row_factory=class_row(Module)) as cur:
+        return cur.execute(sql, {"id": module_id}).fetchone()
+
+
+def symbol_by_id(conn: psycopg.Connection, symbol_id: int) -> Symbol | None:
+    row = conn.execute(f"SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM} WHERE s.id = %(id)s", {"id": symbol_id}).fetchone()
+    return None if row is None else _symbol(row)
+
+
+def symbol_by_full_name(conn: psycopg.Connection, full_name: str, path: str, start_line: int) -> Symbol | None:
+    """The same definition after a re-index (ids change when a file is reloaded)."""
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE s.full_name = %(full_name)s AND s.path = %(path)s
+        ORDER BY abs(s.start_line - %(line)s) LIMIT 1
+    """
+    row = conn.execute(sql, {"full_name": full_name, "path": path, "line": start_line}).fetchone()
+    return None if row is None else _symbol(row)
+
+
+def outline_symbols(conn: psycopg.Connection, module_id: int, under: str | None = None) -> list[Symbol]:
+    """A module's classes, functions and methods in source order, without definitions
+    local to a function (`f.<locals>.g`); with `under`, only that class's members."""
+    condition = "AND s.qualname LIKE %(under)s" if under else ""
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE s.module_id = %(module_id)s AND s.qualname NOT LIKE '%%<locals>%%' {condition}
+        ORDER BY s.start_line, s.def_line, s.qualname
+    """
+    params = {"module_id": module_id, "under": like_escape(under or "") + ".%"}
+    return [_symbol(row) for row in conn.execute(sql, params).fetchall()]
+
+
+def classes_named(conn: psycopg.Connection, names: list[str]) -> list[Symbol]:
+    """Classes with these simple names, to point a class's bases at their definitions."""
+    if not names:
+        return []
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE s.name = ANY(%(names)s) AND s.kind = 'class' ORDER BY s.full_name, s.path LIMIT 200
+    """
+    return [_symbol(row) for row in conn.execute(sql, {"names": names}).fetchall()]
+
+
+def symbol_body(conn: psycopg.Connection, symbol_id: int) -> str | None:
+    row = conn.execute("SELECT body FROM symbols WHERE id = %(id)s", {"id": symbol_id}).fetchone()
+    return None if row is None else row[0]
+
+
+def source_lines(conn: psycopg.Connection, module_id: int, first: int, last: int) -> list[str]:
+    """Lines first..last (1-based, inclusive, clipped to the file) of a module's source."""
+    sql = """
+        SELECT (string_to_array(source, E'\\n'))[%(first)s:%(last)s] FROM modules WHERE id = %(id)s
+    """
+    row = conn.execute(sql, {"id": module_id, "first": max(first, 1), "last": last}).fetchone()
+    return list(row[0] or []) if row else []
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One line that matched search_code, with its innermost enclosing definition."""
+
+    module_id: int
+    module: str
+    path: str
+    line: int
+    text: str
+    symbol: Symbol | None  # None: module-level code
+    root: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stamp(self) -> FileStamp:
+        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
+
+
+# Beyond this many matching lines search_code stops looking and says so.
+SEARCH_LINE_CAP = 2000
+
+
+def search_lines(conn: psycopg.Connection, text: str, cap: int = SEARCH_LINE_CAP) -> list[Hit]:
+    """Source lines containing `text` (case-insensitive), each with the innermost
+    definition around it, in path and line order; at most `cap` lines."""
+    sql = f"""
+        WITH hits AS (
+            SELECT m.id AS module_id, m.name AS module, m.path, l.n::int AS line, l.text,
+                   r.root, m.size, m.mtime_ns
+            FROM modules m JOIN repos r ON r.id = m.repo_id,
+                 LATERAL unnest(string_to_array(m.source, E'\\n')) WITH ORDINALITY AS l(text, n)
+            WHERE m.source ILIKE %(pattern)s AND l.text ILIKE %(pattern)s
+            ORDER BY r.root, m.path, l.n
+            LIMIT %(cap)s
+        )
+        SELECT h.module_id, h.module, h.path, h.line, h.text, h.root, h.size, h.mtime_ns, inner_def.id
+        FROM hits h LEFT JOIN LATERAL (
+            SELECT s.id FROM symbols s
+            WHERE s.module_id = h.module_id AND s.start_line <= h.line AND s.end_line >= h.line
+            ORDER BY s.start_line DESC, s.def_line DESC LIMIT 1
+        ) inner_def ON true
+        ORDER BY h.root, h.path, h.line
+    """
+    rows = conn.execute(sql, {"pattern": "%" + like_escape(text) + "%", "cap": cap}).fetchall()
+    ids = sorted({row[8] for row in rows if row[8] is not None})
+    by_id = {s.id: s for s in symbols_by_ids(conn, ids)}
+    return [
+        Hit(row[0], row[1], row[2], row[3], row[4], by_id.get(row[8]) if row[8] else None, row[5], row[6], row[7])
+        for row in rows
+    ]
+
+
+def symbols_by_ids(conn: psycopg.Connection, ids: list[int]) -> list[Symbol]:
+    if not ids:
+        return []
+    sql = f"SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM} WHERE s.id = ANY(%(ids)s)"
+    return [_symbol(row) for row in conn.execute(sql, {"ids": ids}).fetchall()]
+
+
+def symbols_named_like(conn: psycopg.Connection, text: str, limit: int = 200) -> list[Symbol]:
+    """Definitions whose simple name contains `text` (case-insensitive; trigram index)."""
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE s.name ILIKE %(pattern)s
+        ORDER BY (lower(s.name) = lower(%(text)s)) DESC, length(s.name), s.full_name, s.path
+        LIMIT %(limit)s
+    """
+    params = {"pattern": "%" + like_escape(text) + "%", "text": text, "limit": limit}
+    return [_symbol(row) for row in conn.execute(sql, params).fetchall()]
+
+
+@dataclass(frozen=True)
+class RepoStatus:
+    id: int
+    root: str
+    name: str
+    indexed_at: Any
+    modules: int
+    symbols: int
+    not_ok: int
+
+
+def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
+    sql = """
+        SELECT r.id, r.root, r.name, r.indexed_at,
+               (SELECT count(*) FROM modules m WHERE m.repo_id = r.id) AS modules,
+               (SELECT count(*) FROM symbols s WHERE s.repo_id = r.id) AS symbols,
+               (SELECT count(*) FROM modules m WHERE m.repo_id = r.id AND m.parse_status <> 'ok') AS not_ok
+        FROM repos r ORDER BY r.root
+    """
+    with conn.cursor(row_factory=class_row(RepoStatus)) as cur:
+        return cur.execute(sql).fetchall()
+
+
+def problem_modules(conn: psycopg.Connection, limit: int = 20) -> tuple[list[Module], int]:
+    """Files whose parse_status is not `ok` (most severe first), and how many there are."""
+    sql = f"""
+        SELECT {MODULE_COLUMNS}, count(*) OVER () AS total
+        FROM modules m JOIN repos r ON r.id = m.repo_id
+        WHERE m.parse_status <> 'ok'
+        ORDER BY array_position(ARRAY['skipped', 'partial', 'recovered'], m.parse_status), r.root, m.path
+        LIMIT %(limit)s
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql, {"limit": limit}).fetchall()
+    total = int(rows[0]["total"]) if rows else 0
+    return [Module(**{k: v for k, v in row.items() if k != "total"}) for row in rows], total
+
+
+def all_stamps(conn: psycopg.Connection, repo_ids: list[int] | None = None) -> list[FileStamp]:
+    """Every indexed file's stamp (for index_status's "changed on disk" count)."""
+    sql = """
+        SELECT r.root, m.path, m.size, m.mtime_ns FROM modules m JOIN repos r ON r.id = m.repo_id
+        WHERE %(ids)s::bigint[] IS NULL OR r.id = ANY(%(ids)s)
+    """
+    with conn.cursor(row_factory=class_row(FileStamp)) as cur:
+        return cur.execute(sql, {"ids": repo_ids}).fetchall()
+
+
+# --- run_sql -------------------------------------------------------------------------
+
+SQL_STATEMENT_TIMEOUT = "5s"
+_READ_KEYWORDS = ("select", "with", "values", "table", "explain")
+
+
+class RejectedQuery(ValueError):
+    """The text is not one read-only statement; the message says why."""
+
+
+def leading_keyword(text: str) -> str:
+    """The first word of a statement, after comments and opening parentheses."""
+    rest = text.lstrip()
+    while True:
+        if rest.startswith("--"):
+            rest = rest.partition("\n")[2].lstrip()
+        elif rest.startswith("/*"):
+            rest = rest.partition("*/")[2].lstrip()
+        elif rest.startswith("("):
+            rest = rest[1:].lstrip()
+        else:
+            break
+    word = ""
+    for char in rest:
+        if not (char.isalnum() or char == "_"):
+            break
+        word += char
+    return word.lower()
+
+
+def run_readonly(
+    conn: psycopg.Connection, text: str, limit: int
+) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+    """(columns, at most `limit` rows, whether there were more) of one read-only query.
+
+    Defences, each enough for an honest mistake and together closing the obvious write
+    paths: the statement must start like a query; it runs inside a subquery (which only
+    a SELECT, VALUES or TABLE survives, and where data-modifying WITH is refused); the
+    extended query protocol refuses a second statement; the transaction is READ ONLY,
+    has a statement timeout, and is always rolled back (undoing even set_config)."""
+    statement = text.strip().rstrip(";").strip()
+    keyword = leading_keyword(statement)
+    if not statement:
+        raise RejectedQuery("the query is empty")
+    if keyword not in _READ_KEYWORDS:
+        raise RejectedQuery(
+            f"only one read-only query is allowed (SELECT, WITH, VALUES, TABLE or EXPLAIN), not {keyword.upper() or statement[:20]!r}"
+        )
+    from psycopg import sql
+
+    if keyword == "explain":
+        query: sql.Composable = sql.SQL(statement)  # type: ignore[arg-type]  # agent-supplied by design
+    else:
+        # Line breaks keep a trailing "-- comment" in the agent's text from eating the ")".
+        query = (
+            sql.SQL("SELECT * FROM (\n")
+            + sql.SQL(statement)  # type: ignore[arg-type]
+            + sql.SQL("\n) AS agent_query LIMIT ")
+            + sql.Literal(limit + 1)
+        )
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", [SQL_STATEMENT_TIMEOUT])
+            with conn.cursor() as cur:
+                cur.execute(query)
+                columns = [column.name for column in cur.description or []]
+                rows = cur.fetchmany(limit + 1)
+    except psycopg.errors.SyntaxError as error:
+        # Inside the subquery (or the extended protocol) a second statement is a syntax error.
+        if 'at or near ";"' in str(error) or "multiple commands" in str(error):
+            raise RejectedQuery("only one statement is allowed; remove the ';' and what follows") from None
+        raise
+    return columns, rows[:limit], len(rows) > limit

@@ -1,0 +1,416 @@
+"""Rows -> compact, line-oriented text for an agent's context window.
+
+Pure functions: no database, no I/O. Every answer is built through `Page`, which stops
+adding lines at a byte budget and ends a cut answer with one line saying what was left
+out and the exact call that returns the rest. A location is always `path:start-end`
+(1-based, inclusive), the form agents and editors already understand.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from coderows.server.query import Hit, Module, RepoStatus, Resolution, Symbol
+
+# Claude Code warns at 10,000 tokens (~35 KB of code). 16 KB (~4,500 tokens) leaves the
+# agent room for several answers per turn while still fitting any ordinary function.
+DEFAULT_MAX_BYTES = 16_000
+
+DOC_LINE_CHARS = 120  # first docstring lines are cut here: they are hints, not the docs
+CELL_CHARS = 500  # run_sql cells longer than this are cut (get_symbol returns whole bodies)
+SEARCH_LINES_PER_DEFINITION = 3
+
+
+@dataclass
+class Page:
+    """Lines of one answer, kept under a byte budget."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    lines: list[str] = field(default_factory=list)
+    size: int = 0
+    cut: bool = False
+
+    def add(self, line: str) -> bool:
+        """Append a line if it fits; False (and nothing added) once the budget is spent."""
+        cost = len(line.encode("utf-8")) + 1
+        if self.cut or self.size + cost > self.max_bytes:
+            self.cut = True
+            return False
+        self.lines.append(line)
+        self.size += cost
+        return True
+
+    def add_all(self, lines: Iterable[str]) -> bool:
+        return all(self.add(line) for line in lines)
+
+    def text(self, tail: str | None = None) -> str:
+        """The answer; `tail` (the paging line) is always kept, even over budget."""
+        return "\n".join([*self.lines, tail] if tail else self.lines)
+
+
+def call(tool: str, **arguments: Any) -> str:
+    """A tool call as the agent would write it, for paging hints."""
+    args = ", ".join(f"{key}={value!r}" for key, value in arguments.items() if value is not None)
+    return f"{tool}({args})"
+
+
+def location(symbol: Symbol) -> str:
+    return f"{symbol.path}:{symbol.start_line}-{symbol.end_line}"
+
+
+def header(symbol: Symbol) -> str:
+    """`kind full_name  path:start-end`, the line that names a definition everywhere."""
+    return f"{symbol.kind} {symbol.full_name}  {location(symbol)}"
+
+
+def first_doc_line(docstring: str | None) -> str | None:
+    if not docstring:
+        return None
+    for line in docstring.splitlines():
+        text = line.strip()
+        if text:
+            return text if len(text) <= DOC_LINE_CHARS else text[: DOC_LINE_CHARS - 3] + "..."
+    return None
+
+
+def numbered(lines: Sequence[str], first_number: int) -> list[str]:
+    """Lines prefixed with right-aligned line numbers, as `cat -n` would, minus the tab."""
+    width = len(str(first_number + len(lines) - 1))
+    return [f"{first_number + i:>{width}}  {line}" for i, line in enumerate(lines)]
+
+
+def summary_lines(symbol: Symbol) -> list[str]:
+    """Header, signature and first docstring line of a definition."""
+    lines = [header(symbol), "  " + decorated_signature(symbol)]
+    doc = first_doc_line(symbol.docstring)
+    if doc:
+        lines.append("  " + doc)
+    return lines
+
+
+def decorated_signature(symbol: Symbol) -> str:
+    decorators = "".join(f"@{d} " for d in symbol.decorators if len(d) <= 40)
+    return decorators + symbol.signature
+
+
+def match_note(resolution: Resolution) -> str:
+    if resolution.how == "contains":
+        return " (no exact name; names containing it)"
+    if resolution.how in ("exact", "pattern"):
+        return ""
+    return f" ({resolution.how} match)"
+
+
+# --- find_symbol ---------------------------------------------------------------------
+
+
+def symbol_list(
+    resolution: Resolution, *, tool: str, arguments: dict[str, Any], offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+) -> str:
+    """Matches of find_symbol (summary lines each), or suggestions when there are none."""
+    if not resolution.matches:
+        if resolution.total:
+            return f"{resolution.total} definitions match {resolution.name!r}; offset {offset} is past the end."
+        return not_found(resolution)
+    page = Page(max_bytes)
+    total = resolution.total
+    page.add(f"{total} definition{'s match' if total != 1 else ' matches'} {resolution.name!r}{match_note(resolution)}:")
+    shown = 0
+    for symbol in resolution.matches:
+        if not page.add_all(summary_lines(symbol)):
+            break
+        shown += 1
+    return page.text(more_tail(tool, arguments, offset, shown, total, "definitions"))
+
+
+def more_tail(tool: str, arguments: dict[str, Any], offset: int, shown: int, total: int, unit: str) -> str | None:
+    """The paging line: what was shown, how many there are, the call for the next page."""
+    if offset + shown >= total:
+        return None
+    next_call = call(tool, **{**arguments, "offset": offset + shown})
+    return f"[cut: showed {unit} {offset + 1}-{offset + shown} of {total}; next page: {next_call}]"
+
+
+def not_found(resolution: Resolution) -> str:
+    """No match: the modules of that name, the namesakes, the similar names."""
+    lines = []
+    for module in resolution.modules:
+        lines.append(f"{resolution.name!r} is a module ({module.path}): get_outline({module.name!r}) lists its definitions.")
+    if resolution.suggestions:
+        lines.append(f"No definition matches {resolution.name!r}. Did you mean:")
+        lines.extend(header(s) for s in resolution.suggestions)
+    elif not resolution.modules:
+        lines.append(
+            f"No definition matches {resolution.name!r} and no name is similar. "
+            f"search_code({resolution.name!r}) looks inside bodies and docstrings; index_status shows what is indexed."
+        )
+    return "\n".join(lines)
+
+
+def ambiguous(resolution: Resolution, *, tool: str, arguments: dict[str, Any], offset: int) -> str:
+    """Candidates for a name that denotes several definitions; never an arbitrary pick."""
+    page = Page()
+    page.add(
+        f"{resolution.name!r} is ambiguous: {resolution.total} definitions match{match_note(resolution)}. "
+        f"Call {tool} again with one of these full names:"
+    )
+    shown = 0
+    for symbol in resolution.matches:
+        if not page.add(header(symbol)):
+            break
+        shown += 1
+    return page.text(more_tail(tool, arguments, offset, shown, resolution.total, "candidates"))
+
+
+# --- get_symbol ----------------------------------------------------------------------
+
+
+def symbol_answer(
+    symbol: Symbol,
+    *,
+    body_lines: list[str] | None,
+    body_first_line: int,
+    context_before: list[str],
+    context_after: list[str],
+    offset: int,
+    arguments: dict[str, Any],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> str:
+    """One definition: header, then either its numbered source (with context) or its
+    signature and whole docstring."""
+    page = Page(max_bytes)
+    page.add(header(symbol))
+    if body_lines is None:
+        page.add(decorated_signature(symbol))
+        if symbol.docstring:
+            page.add_all(f"  {line}".rstrip() for line in inspect.cleandoc(symbol.docstring).splitlines())
+        return page.text()
+    # Context, then the definition's own lines; offset skips into that whole range.
+    shown_lines = [*context_before, *body_lines, *context_after]
+    first_number = body_first_line - len(context_before)
+    lines = numbered(shown_lines, first_number)
+    shown = 0
+    for line in lines[offset:]:
+        if not page.add(line):
+            break
+        shown += 1
+    if offset + shown >= len(lines):
+        return page.text()
+    last_shown = first_number + offset + shown - 1
+    last = first_number + len(lines) - 1
+    next_call = call("get_symbol", **{**arguments, "offset": offset + shown})
+    return page.text(f"[cut: showed lines {first_number + offset}-{last_shown} of {first_number}-{last}; rest: {next_call}]")
+
+
+# --- get_outline ---------------------------------------------------------------------
+
+
+def outline_entry(symbol: Symbol, depth: int) -> list[str]:
+    indent = "  " * depth
+    lines = [f"{indent}{decorated_signature(symbol)}  {symbol.start_line}-{symbol.end_line}"]
+    doc = first_doc_line(symbol.docstring)
+    if doc:
+        lines.append(f"{indent}  {doc}")
+    return lines
+
+
+def outline(
+    title: list[str],
+    members: list[Symbol],
+    base_depth: int,
+    *,
+    arguments: dict[str, Any],
+    offset: int,
+    limit: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> str:
+    """A title block, then one entry per member, indented by nesting (qualname depth)."""
+    page = Page(max_bytes)
+    page.add_all(title)
+    shown = 0
+    for symbol in members[offset : offset + limit]:
+        depth = symbol.qualname.count(".") - base_depth
+        if not page.add_all(outline_entry(symbol, depth)):
+            break
+        shown += 1
+    if not members:
+        page.add("(no classes or functions)")
+    return page.text(more_tail("get_outline", arguments, offset, shown, len(members), "entries"))
+
+
+def module_title(module: Module) -> list[str]:
+    lines = [f"module {module.name}  {module.path}  ({module.line_count} lines)"]
+    if module.parse_status != "ok":
+        lines.append(f"parse_status {module.parse_status}: {module.parse_error or ''}".rstrip(": "))
+    doc = first_doc_line(module.docstring)
+    if doc:
+        lines.append(doc)
+    return lines
+
+
+def class_title(symbol: Symbol, bases: dict[str, Symbol]) -> list[str]:
+    """Header, signature, bases (with where each is defined, when that is unambiguous)."""
+    lines = [header(symbol), decorated_signature(symbol)]
+    if symbol.bases:
+        described = []
+        for base in symbol.bases:
+            found = bases.get(base)
+            described.append(f"{base} ({found.full_name} {location(found)})" if found else base)
+        lines.append("bases: " + ", ".join(described))
+    doc = first_doc_line(symbol.docstring)
+    if doc:
+        lines.append(doc)
+    return lines
+
+
+def modules_ambiguous(target: str, modules: list[Module]) -> str:
+    lines = [f"{target!r} names {len(modules)} files. Call get_outline again with one of these paths or names:"]
+    lines.extend(f"module {m.name}  {m.path}  ({m.root})" for m in modules)
+    return "\n".join(lines)
+
+
+# --- search_code ---------------------------------------------------------------------
+
+
+@dataclass
+class SearchGroup:
+    """A definition (or a module's top-level code) and its matching lines."""
+
+    symbol: Symbol | None
+    module: str
+    path: str
+    name_match: bool
+    hits: list[Hit]
+
+
+def search_groups(name_matches: list[Symbol], hits: list[Hit]) -> list[SearchGroup]:
+    """Definitions whose name matches first, then every definition with a matching line,
+    in path and line order; each definition once."""
+    groups: dict[tuple[str, int | None, str], SearchGroup] = {}
+    for symbol in name_matches:
+        groups[(symbol.root, symbol.id, symbol.path)] = SearchGroup(symbol, symbol.module, symbol.path, True, [])
+    for hit in hits:
+        key = (hit.root, hit.symbol.id if hit.symbol else None, hit.path)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = SearchGroup(hit.symbol, hit.module, hit.path, False, [])
+        group.hits.append(hit)
+    return list(groups.values())
+
+
+def search_answer(
+    query: str,
+    groups: list[SearchGroup],
+    *,
+    capped: bool,
+    offset: int,
+    limit: int,
+    arguments: dict[str, Any],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> str:
+    if not groups:
+        return f"Nothing matches {query!r} in any definition's name, docstring or code (case-insensitive)."
+    page = Page(max_bytes)
+    total = len(groups)
+    page.add(f"{total}{'+' if capped else ''} definitions match {query!r} (name, docstring or code; case-insensitive):")
+    shown = 0
+    for group in groups[offset : offset + limit]:
+        if not page.add_all(search_group_lines(group)):
+            break
+        shown += 1
+    tail = more_tail("search_code", arguments, offset, shown, total, "definitions")
+    if capped and tail is None:
+        tail = f"[cut: stopped after the first {len(groups)} definitions' matches; use a more specific query]"
+    return page.text(tail)
+
+
+def search_group_lines(group: SearchGroup) -> list[str]:
+    if group.symbol is not None:
+        lines = [header(group.symbol)]
+        if group.name_match and not group.hits:
+            lines.append("  " + decorated_signature(group.symbol))
+    else:
+        lines = [f"module {group.module}  {group.path}"]
+    width = max((len(str(h.line)) for h in group.hits), default=1)
+    for hit in group.hits[:SEARCH_LINES_PER_DEFINITION]:
+        text = hit.text.strip()
+        text = text if len(text) <= 200 else text[:197] + "..."
+        lines.append(f"  {hit.line:>{width}}  {text}")
+    extra = len(group.hits) - SEARCH_LINES_PER_DEFINITION
+    if extra > 0:
+        lines.append(f"  (+{extra} more matching line{'s' if extra > 1 else ''})")
+    return lines
+
+
+# --- run_sql -------------------------------------------------------------------------
+
+
+def cell(value: Any) -> str:
+    """One value on one line: NULL spelled out, line breaks escaped, long text cut."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | tuple):
+        text = "{" + ",".join(cell(v) for v in value) + "}"
+    else:
+        text = str(value)
+    text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 3] + f"...({len(text)} chars)"
+
+
+def sql_rows(
+    columns: list[str], rows: list[tuple[Any, ...]], *, more: bool, limit: int, max_bytes: int = DEFAULT_MAX_BYTES
+) -> str:
+    """psql-like unaligned output: a header line, then one line per row, ' | ' between."""
+    page = Page(max_bytes)
+    page.add(" | ".join(columns))
+    shown = 0
+    for row in rows:
+        if not page.add(" | ".join(cell(v) for v in row)):
+            break
+        shown += 1
+    count = f"({shown} row{'s' if shown != 1 else ''})"
+    if shown < len(rows) or more:
+        reason = "the answer's byte budget" if shown < len(rows) else f"limit={limit}"
+        return page.text(
+            f"{count} [cut at {reason}; there are more rows: select fewer columns, "
+            f"add WHERE / LIMIT ... OFFSET {shown}, or raise limit]"
+        )
+    return page.text(count)
+
+
+# --- index_status --------------------------------------------------------------------
+
+
+def status_answer(
+    repos: list[RepoStatus],
+    progress: list[str],
+    changed: dict[str, list[str]],
+    problems: list[Module],
+    problem_total: int,
+) -> str:
+    page = Page()
+    if not repos:
+        page.add("No repository is indexed yet.")
+    for repo in repos:
+        when = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
+        page.add(f"repo {repo.name}  {repo.root}")
+        page.add(f"  {repo.modules} files, {repo.symbols} definitions, last full index {when}")
+        stale = changed.get(repo.root, [])
+        if stale:
+            page.add(f"  {len(stale)} files changed on disk since indexed (refreshed when a tool reads them): " + ", ".join(stale[:10]))
+        if repo.not_ok:
+            page.add(f"  {repo.not_ok} files not parsed cleanly (listed below)")
+    page.add_all(progress)
+    if problems:
+        page.add(f"files not parsed cleanly ({problem_total}; parse_status, path, why):")
+        for module in problems:
+            page.add(f"  {module.parse_status} {module.path}  {module.parse_error or ''}".rstrip())
+        if problem_total > len(problems):
+            page.add(
+                f"  [cut: {problem_total - len(problems)} more; run_sql(\"SELECT path, parse_status, parse_error "
+                f"FROM modules WHERE parse_status <> 'ok'\")]"
+            )
+    return page.text()

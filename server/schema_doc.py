@@ -1,0 +1,56 @@
+"""The text of the coderows://schema resource: what an agent needs to write SQL for run_sql.
+
+Kept by hand for the explanations; tests/test_server_schema.py checks that every table
+and column named here exists in a freshly created database and that the examples run.
+"""
+
+SCHEMA_DOC = """\
+coderows SQL schema (PostgreSQL; search_path is already `coderows`, so write plain names).
+Lines are 1-based and inclusive. Paths are POSIX, relative to the repository root.
+
+repos       one row per indexed repository root
+  id, root (absolute path), name, indexed_at (end of the last complete index run)
+
+modules     one row per indexed Python file
+  id, repo_id, path (e.g. json/decoder.py), name (dotted import name, e.g. json.decoder;
+  pkg/__init__.py is pkg), is_package, docstring, source (whole file text), line_count,
+  content_hash, size, mtime_ns, encoding,
+  parse_status ('ok' | 'recovered' | 'partial' | 'skipped'), parse_error, indexed_at
+
+symbols     every class and function definition, nested ones included
+  id, module_id, parent_id (enclosing class or function; NULL at module level), repo_id,
+  module (dotted module name), path, kind ('class' | 'function' | 'method'), name,
+  qualname (Python's __qualname__: Outer.Inner.meth, func.<locals>.helper),
+  full_name (module || '.' || qualname), class_name (a method's class; else NULL),
+  def_line (line of def/class), start_line (first decorator, else def_line), end_line,
+  signature (header on one line: "def f(a, b=1) -> int"), decorators text[] (without @),
+  bases text[] (a class's bases as written), is_async, docstring,
+  body (exact source lines start_line..end_line)
+
+classes, functions, methods   views: symbols filtered by kind
+  (functions holds functions and methods; all three have every symbols column)
+
+imports     every import statement's names
+  module_id, repo_id, module (the importing module), path, line,
+  imported_module (as written, no leading dots), imported_name (for "from M import N";
+  '*' for a star import), alias, level (leading dots), target_module (absolute module named)
+
+Indexes worth knowing: symbols(name), symbols(qualname), symbols(full_name),
+symbols(lower(full_name)), symbols(module, qualname), symbols(path), trigram on
+symbols(name) (fast ILIKE '%x%' and similarity()), modules(name), imports(target_module).
+Text columns source and body are large: select them only for the few rows you need.
+
+Examples:
+
+-- methods of one class, in source order
+SELECT name, start_line, end_line FROM methods
+WHERE class_name = 'JSONDecoder' AND module = 'json.decoder' ORDER BY start_line;
+
+-- the biggest functions of a package
+SELECT full_name, path, end_line - start_line + 1 AS lines FROM functions
+WHERE module LIKE 'email.%' ORDER BY lines DESC LIMIT 10;
+
+-- subclasses of a class (bases as written), with their modules
+SELECT full_name, path, start_line FROM classes
+WHERE 'Exception' = ANY(bases) ORDER BY full_name;
+"""
