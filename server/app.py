@@ -254,7 +254,7 @@ class Tools:
             if resolution.total == 0:
                 raise ToolError(render.not_found(resolution))
             if resolution.total > 1:
-                return render.ambiguous(resolution, tool="get_symbol", arguments={"name": name}, offset=0)
+                return render.ambiguous(resolution, tool="get_symbol")
             symbol = resolution.matches[0]
             if not include_body:
                 return render.symbol_answer(
@@ -288,7 +288,7 @@ class Tools:
             if resolution.total == 0:
                 raise ToolError(render.not_found(resolution) + similar_modules_hint(conn, target))
             if resolution.total > 1:
-                return render.ambiguous(resolution, tool="get_outline", arguments={"target": target}, offset=0)
+                return render.ambiguous(resolution, tool="get_outline")
             return self.symbol_outline(conn, resolution.matches[0], arguments, offset, limit)
 
         return self.run(work)

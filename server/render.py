@@ -136,6 +136,12 @@ def more_tail(tool: str, arguments: dict[str, Any], offset: int, shown: int, tot
 
 def not_found(resolution: Resolution) -> str:
     """No match: the modules of that name, the namesakes, the similar names."""
+    path, colon, line = resolution.name.strip().rpartition(":")
+    if colon and path.endswith(".py") and line.isdigit():
+        return (
+            f"No definition spans line {line} of {path} (module-level code, or no such indexed file). "
+            f"get_outline({path!r}) lists the file's definitions."
+        )
     lines = []
     for module in resolution.modules:
         lines.append(f"{resolution.name!r} is a module ({module.path}): get_outline({module.name!r}) lists its definitions.")
@@ -150,7 +156,7 @@ def not_found(resolution: Resolution) -> str:
     return "\n".join(lines)
 
 
-def ambiguous(resolution: Resolution, *, tool: str, arguments: dict[str, Any], offset: int) -> str:
+def ambiguous(resolution: Resolution, *, tool: str) -> str:
     """Candidates for a name that denotes several definitions; never an arbitrary pick."""
     page = Page()
     page.add(
@@ -162,7 +168,14 @@ def ambiguous(resolution: Resolution, *, tool: str, arguments: dict[str, Any], o
         if not page.add(header(symbol)):
             break
         shown += 1
-    return page.text(more_tail(tool, arguments, offset, shown, resolution.total, "candidates"))
+    if shown < resolution.total:
+        next_call = call("find_symbol", query=resolution.name, offset=shown)
+        return page.text(f"[cut: showed candidates 1-{shown} of {resolution.total}; more: {next_call}]")
+    if len({s.full_name for s in resolution.matches}) < len(resolution.matches):
+        # Same full name twice (a property and its setter, `if`/`else` variants): a path
+        # and line tells them apart.
+        page.add(f"(where full names repeat, name one by path and line, e.g. {resolution.matches[-1].path}:{resolution.matches[-1].def_line})")
+    return page.text()
 
 
 # --- get_symbol ----------------------------------------------------------------------
@@ -315,7 +328,10 @@ def search_answer(
         return f"Nothing matches {query!r} in any definition's name, docstring or code (case-insensitive)."
     page = Page(max_bytes)
     total = len(groups)
-    page.add(f"{total}{'+' if capped else ''} definitions match {query!r} (name, docstring or code; case-insensitive):")
+    page.add(
+        f"{total}{'+' if capped else ''} definition{'s match' if total != 1 or capped else ' matches'} {query!r} "
+        "(name, docstring or code; case-insensitive):"
+    )
     shown = 0
     for group in groups[offset : offset + limit]:
         if not page.add_all(search_group_lines(group)):

@@ -1,0 +1,468 @@
+"""What each MCP tool answers, through a real MCP client connected to the server in-process,
+on a real indexed corpus (tests/server_fixtures.py: a small `shop` package + stdlib json).
+
+Transports (stdio subprocess, HTTP) are covered in test_server_transports.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+
+from coderows.server.app import Tools, build_server
+from coderows.server.render import DEFAULT_MAX_BYTES
+from server_fixtures import Answer, Indexed, call, indexed, run  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def server(indexed: Indexed) -> Iterator[MCPServer]:
+    tools = Tools(indexed.url)
+    yield build_server(tools)
+    tools.close()
+
+
+def ask(server: MCPServer, tool: str, **arguments: object) -> Answer:
+    async def session() -> Answer:
+        async with Client(server) as client:
+            return await call(client, tool, **arguments)
+
+    return run(session)
+
+
+def json_lines(indexed: Indexed, path: str, first: int, last: int) -> list[str]:
+    """Lines first..last of a corpus file, numbered as the server numbers them."""
+    lines = (indexed.root / path).read_text(encoding="utf-8").split("\n")[first - 1 : last]
+    width = len(str(last))
+    return [f"{first + i:>{width}}  {line}" for i, line in enumerate(lines)]
+
+
+# --- tools/list and the schema resource ---------------------------------------------
+
+
+def test_every_tool_is_listed_read_only_with_a_description(server: MCPServer) -> None:
+    async def session() -> list:
+        async with Client(server) as client:
+            return (await client.list_tools()).tools
+
+    tools = run(session)
+    assert [t.name for t in tools] == ["find_symbol", "get_symbol", "get_outline", "search_code", "run_sql", "index_status"]
+    for tool in tools:
+        assert tool.annotations.read_only_hint is True
+        assert tool.annotations.destructive_hint is False
+        assert len(tool.description) > 150
+    get_symbol = next(t for t in tools if t.name == "get_symbol")
+    assert list(get_symbol.input_schema["properties"]) == ["name", "include_body", "context_lines", "offset"]
+    assert get_symbol.input_schema["required"] == ["name"]
+
+
+def test_server_instructions_tell_the_agent_to_prefer_the_tools_to_grep(server: MCPServer) -> None:
+    assert "instead of grep" in server.instructions.replace("Prefer these tools to grep", "instead of grep")
+    assert "get_symbol" in server.instructions
+    assert len(server.instructions.splitlines()) <= 12
+
+
+def test_schema_resource_is_listed_and_describes_the_tables(server: MCPServer) -> None:
+    async def session() -> tuple[list, str]:
+        async with Client(server) as client:
+            listed = (await client.list_resources()).resources
+            read = await client.read_resource("coderows://schema")
+            return listed, read.contents[0].text
+
+    listed, text = run(session)
+    assert [str(r.uri) for r in listed] == ["coderows://schema"]
+    for word in ("repos", "modules", "symbols", "classes, functions, methods", "imports", "full_name", "Examples"):
+        assert word in text
+
+
+# --- find_symbol --------------------------------------------------------------------
+
+
+def test_find_symbol_lists_every_definition_of_a_bare_name(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="save").text == (
+        "3 definitions match 'save':\n"
+        "function shop.billing.save  shop/billing.py:4-6\n"
+        "  def save(invoice)\n"
+        "  Write an invoice to disk.\n"
+        "method shop.models.Base.save  shop/models.py:8-10\n"
+        "  def save(self)\n"
+        "  Store the object.\n"
+        "method shop.models.Order.save  shop/models.py:28-32\n"
+        "  def save(self)\n"
+        "  Store the order and its lines."
+    )
+
+
+def test_find_symbol_filters_by_kind_and_module(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="save", kind="method").text.splitlines()[0] == "2 definitions match 'save':"
+    assert ask(server, "find_symbol", query="save", module="shop.billing").text == (
+        "1 definition matches 'save':\n"
+        "function shop.billing.save  shop/billing.py:4-6\n"
+        "  def save(invoice)\n"
+        "  Write an invoice to disk."
+    )
+
+
+def test_find_symbol_kind_function_includes_methods_like_the_functions_view(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="save", kind="function").text.splitlines()[0] == "3 definitions match 'save':"
+    assert ask(server, "find_symbol", query="save", kind="class").text.startswith("No definition matches 'save'")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["shop.models.Order.Status.label", "shop.models:Order.Status.label", "Order.Status.label", "Status.label", "label"],
+)
+def test_find_symbol_resolves_every_name_form(server: MCPServer, name: str) -> None:
+    assert ask(server, "find_symbol", query=name).text == (
+        f"1 definition matches {name!r}:\n"
+        "method shop.models.Order.Status.label  shop/models.py:37-38\n"
+        "  def label(self)"
+    )
+
+
+def test_find_symbol_falls_back_to_case_insensitive_and_says_so(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="ORDER.SAVE").text == (
+        "1 definition matches 'ORDER.SAVE' (case-insensitive match):\n"
+        "method shop.models.Order.save  shop/models.py:28-32\n"
+        "  def save(self)\n"
+        "  Store the order and its lines."
+    )
+
+
+def test_find_symbol_then_finds_names_containing_the_text(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="invoic").text == (
+        "1 definition matches 'invoic' (no exact name; names containing it):\n"
+        "function shop.billing.send_invoice  shop/billing.py:9-10\n"
+        "  async def send_invoice(invoice, *, retries: int = 3) -> bool"
+    )
+
+
+def test_find_symbol_takes_wildcards(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="JSON*Error").text == (
+        "1 definition matches 'JSON*Error':\n"
+        "class json.decoder.JSONDecodeError  json/decoder.py:20-43\n"
+        "  class JSONDecodeError(ValueError)\n"
+        "  Subclass of ValueError with the following additional properties:"
+    )
+
+
+def test_find_symbol_suggests_similar_names_for_a_typo(server: MCPServer) -> None:
+    answer = ask(server, "find_symbol", query="JSONDecodr")
+    assert not answer.is_error
+    assert answer.text == (
+        "No definition matches 'JSONDecodr'. Did you mean:\n"
+        "class json.decoder.JSONDecoder  json/decoder.py:254-356\n"
+        "class json.decoder.JSONDecodeError  json/decoder.py:20-43"
+    )
+
+
+def test_find_symbol_suggests_the_definition_behind_a_re_export(server: MCPServer) -> None:
+    # json re-exports JSONDecoder from json.decoder: the namesake is the answer to give.
+    assert ask(server, "find_symbol", query="json.JSONDecoder").text == (
+        "No definition matches 'json.JSONDecoder'. Did you mean:\nclass json.decoder.JSONDecoder  json/decoder.py:254-356"
+    )
+
+
+def test_find_symbol_pages_with_limit_and_offset(server: MCPServer) -> None:
+    first = ask(server, "find_symbol", query="save", limit=2)
+    assert first.text.splitlines()[-1] == (
+        "[cut: showed definitions 1-2 of 3; next page: find_symbol(query='save', limit=2, offset=2)]"
+    )
+    second = ask(server, "find_symbol", query="save", limit=2, offset=2)
+    assert second.text.splitlines()[1] == "method shop.models.Order.save  shop/models.py:28-32"
+    assert "[cut" not in second.text
+
+
+# --- get_symbol ---------------------------------------------------------------------
+
+
+def test_get_symbol_returns_the_definition_with_numbered_lines(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="shop.models.Order.save").text == (
+        "method shop.models.Order.save  shop/models.py:28-32\n"
+        "28      def save(self):\n"
+        '29          """Store the order and its lines."""\n'
+        "30          for line in self.lines:\n"
+        "31              line.save()\n"
+        "32          return super().save()"
+    )
+
+
+def test_get_symbol_returns_real_code_exactly(server: MCPServer, indexed: Indexed) -> None:
+    answer = ask(server, "get_symbol", name="json.decoder.JSONDecoder.decode")
+    assert answer.text.splitlines() == [
+        "method json.decoder.JSONDecoder.decode  json/decoder.py:332-341",
+        *json_lines(indexed, "json/decoder.py", 332, 341),
+    ]
+
+
+def test_get_symbol_starts_at_the_first_decorator(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="shop.models:Order.total").text.splitlines()[:2] == [
+        "method shop.models.Order.total  shop/models.py:23-26",
+        "23      @property",
+    ]
+
+
+def test_get_symbol_context_lines_adds_surrounding_lines(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="Order.total", context_lines=2).text == (
+        "method shop.models.Order.total  shop/models.py:23-26\n"
+        "21          self.lines = []\n"
+        "22  \n"
+        "23      @property\n"
+        "24      def total(self) -> int:\n"
+        '25          """Sum of the line amounts."""\n'
+        "26          return sum(line.amount for line in self.lines)\n"
+        "27  \n"
+        "28      def save(self):"
+    )
+
+
+def test_get_symbol_without_body_gives_signature_and_whole_docstring(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="shop.models.Order", include_body=False).text == (
+        "class shop.models.Order  shop/models.py:13-38\nclass Order(Base)\n  An order of a customer.\n\n  Holds lines."
+    )
+
+
+def test_get_symbol_finds_definitions_local_to_a_function(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="make_order.<locals>.normalise").text == (
+        "function shop.models.make_order.<locals>.normalise  shop/models.py:44-45\n"
+        "44      def normalise(name):\n"
+        "45          return name.strip()"
+    )
+
+
+def test_get_symbol_takes_a_path_and_line(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="shop/models.py:31").text.splitlines()[0] == (
+        "method shop.models.Order.save  shop/models.py:28-32"
+    )
+
+
+def test_get_symbol_lists_candidates_for_an_ambiguous_name(server: MCPServer) -> None:
+    answer = ask(server, "get_symbol", name="save")
+    assert not answer.is_error
+    assert answer.text == (
+        "'save' is ambiguous: 3 definitions match. Call get_symbol again with one of these full names:\n"
+        "function shop.billing.save  shop/billing.py:4-6\n"
+        "method shop.models.Base.save  shop/models.py:8-10\n"
+        "method shop.models.Order.save  shop/models.py:28-32"
+    )
+
+
+def test_get_symbol_of_an_unknown_name_is_an_error_with_suggestions(server: MCPServer) -> None:
+    answer = ask(server, "get_symbol", name="make_ordr")
+    assert answer.is_error
+    assert answer.text.endswith(
+        "No definition matches 'make_ordr'. Did you mean:\nfunction shop.models.make_order  shop/models.py:41-47"
+    )
+
+
+def test_get_symbol_of_a_module_name_points_to_get_outline(server: MCPServer) -> None:
+    answer = ask(server, "get_symbol", name="shop.models")
+    assert answer.is_error
+    assert answer.text.endswith("'shop.models' is a module (shop/models.py): get_outline('shop.models') lists its definitions.")
+
+
+def test_get_symbol_of_a_line_outside_any_definition_says_so(server: MCPServer) -> None:
+    answer = ask(server, "get_symbol", name="shop/models.py:40")
+    assert answer.is_error
+    assert answer.text.endswith(
+        "No definition spans line 40 of shop/models.py (module-level code, or no such indexed file). "
+        "get_outline('shop/models.py') lists the file's definitions."
+    )
+
+
+def test_get_symbol_pages_a_body_longer_than_the_byte_budget(server: MCPServer) -> None:
+    first = ask(server, "get_symbol", name="long_function")
+    lines = first.text.splitlines()
+    assert len(first.text.encode()) <= DEFAULT_MAX_BYTES + 200
+    assert lines[0] == "function shop.billing.long_function  shop/billing.py:13-313"
+    assert lines[-1] == "[cut: showed lines 13-213 of 13-313; rest: get_symbol(name='long_function', offset=201)]"
+    rest = ask(server, "get_symbol", name="long_function", offset=201).text.splitlines()
+    assert rest[1] == "214      value_200 = 200  # a line long enough to make the body weigh something"
+    assert rest[-1] == "313      value_299 = 299  # a line long enough to make the body weigh something"
+
+
+# --- get_outline --------------------------------------------------------------------
+
+
+def test_get_outline_of_a_module_lists_members_nested_without_bodies(server: MCPServer) -> None:
+    assert ask(server, "get_outline", target="shop.models").text == (
+        "module shop.models  shop/models.py  (47 lines)\n"
+        "Orders and their lines.\n"
+        "class Base  5-10\n"
+        "  Common base of every model.\n"
+        "  def save(self)  8-10\n"
+        "    Store the object.\n"
+        "class Order(Base)  13-38\n"
+        "  An order of a customer.\n"
+        "  def __init__(self, customer: str) -> None  19-21\n"
+        "  @property def total(self) -> int  23-26\n"
+        "    Sum of the line amounts.\n"
+        "  def save(self)  28-32\n"
+        "    Store the order and its lines.\n"
+        "  class Status  34-38\n"
+        "    def label(self)  37-38\n"
+        "def make_order(customer)  41-47\n"
+        "  Create an order for a customer."
+    )
+
+
+def test_get_outline_takes_a_file_path(server: MCPServer) -> None:
+    assert ask(server, "get_outline", target="shop/billing.py").text == (
+        "module shop.billing  shop/billing.py  (313 lines)\n"
+        "Invoices.\n"
+        "def save(invoice)  4-6\n"
+        "  Write an invoice to disk.\n"
+        "async def send_invoice(invoice, *, retries: int = 3) -> bool  9-10\n"
+        "def long_function()  13-313"
+    )
+
+
+def test_get_outline_of_a_class_shows_its_bases_and_members(server: MCPServer) -> None:
+    assert ask(server, "get_outline", target="Order").text == (
+        "class shop.models.Order  shop/models.py:13-38\n"
+        "class Order(Base)\n"
+        "bases: Base (shop.models.Base shop/models.py:5-10)\n"
+        "An order of a customer.\n"
+        "def __init__(self, customer: str) -> None  19-21\n"
+        "@property def total(self) -> int  23-26\n"
+        "  Sum of the line amounts.\n"
+        "def save(self)  28-32\n"
+        "  Store the order and its lines.\n"
+        "class Status  34-38\n"
+        "  def label(self)  37-38"
+    )
+
+
+def test_get_outline_pages_with_limit_and_offset(server: MCPServer) -> None:
+    first = ask(server, "get_outline", target="json.decoder", limit=3).text.splitlines()
+    assert first[-1] == "[cut: showed entries 1-3 of 11; next page: get_outline(target='json.decoder', limit=3, offset=3)]"
+    second = ask(server, "get_outline", target="json.decoder", limit=3, offset=3).text.splitlines()
+    assert second[2] == "def _decode_uXXXX(s, pos)  59-67"
+
+
+def test_get_outline_of_an_unknown_module_suggests_similar_ones(server: MCPServer) -> None:
+    answer = ask(server, "get_outline", target="shop.modls")
+    assert answer.is_error
+    assert answer.text.endswith("Modules with similar names: shop.models, shop")
+
+
+# --- search_code --------------------------------------------------------------------
+
+
+def test_search_code_names_the_definition_around_each_hit(server: MCPServer) -> None:
+    assert ask(server, "search_code", query="line.save").text == (
+        "1 definition matches 'line.save' (name, docstring or code; case-insensitive):\n"
+        "method shop.models.Order.save  shop/models.py:28-32\n"
+        "  31  line.save()"
+    )
+
+
+def test_search_code_puts_name_matches_first_then_code_in_file_order(server: MCPServer) -> None:
+    assert ask(server, "search_code", query="invoice").text == (
+        "3 definitions match 'invoice' (name, docstring or code; case-insensitive):\n"
+        "function shop.billing.send_invoice  shop/billing.py:9-10\n"
+        "  9  async def send_invoice(invoice, *, retries: int = 3) -> bool:\n"
+        "module shop.billing  shop/billing.py\n"
+        '  1  """Invoices."""\n'
+        "function shop.billing.save  shop/billing.py:4-6\n"
+        "  4  def save(invoice):\n"
+        '  5  """Write an invoice to disk."""\n'
+        "  6  return invoice"
+    )
+
+
+def test_search_code_shows_three_lines_per_definition_and_counts_the_rest(server: MCPServer) -> None:
+    lines = ask(server, "search_code", query="a line long enough").text.splitlines()
+    assert lines == [
+        "1 definition matches 'a line long enough' (name, docstring or code; case-insensitive):",
+        "function shop.billing.long_function  shop/billing.py:13-313",
+        "   14  value_000 = 0  # a line long enough to make the body weigh something",
+        "   15  value_001 = 1  # a line long enough to make the body weigh something",
+        "   16  value_002 = 2  # a line long enough to make the body weigh something",
+        "  (+297 more matching lines)",
+    ]
+
+
+def test_search_code_reports_nothing_found(server: MCPServer) -> None:
+    assert ask(server, "search_code", query="no such text anywhere").text == (
+        "Nothing matches 'no such text anywhere' in any definition's name, docstring or code (case-insensitive)."
+    )
+
+
+# --- run_sql ------------------------------------------------------------------------
+
+
+def test_run_sql_returns_rows_one_per_line(server: MCPServer) -> None:
+    assert ask(
+        server, "run_sql", query="SELECT name, start_line FROM methods WHERE class_name = 'Order' ORDER BY start_line"
+    ).text == ("name | start_line\n__init__ | 19\ntotal | 23\nsave | 28\n(3 rows)")
+
+
+def test_run_sql_cuts_at_limit_and_says_how_to_get_more(server: MCPServer) -> None:
+    assert ask(server, "run_sql", query="SELECT qualname FROM symbols WHERE module = 'shop.models' ORDER BY id", limit=2).text == (
+        "qualname\nBase\nBase.save\n(2 rows) [cut at limit=2; there are more rows: select fewer columns, "
+        "add WHERE / LIMIT ... OFFSET 2, or raise limit]"
+    )
+
+
+def test_run_sql_escapes_line_breaks_inside_values(server: MCPServer) -> None:
+    assert ask(server, "run_sql", query="SELECT body FROM symbols WHERE full_name = 'shop.models.Base.save'").text == (
+        'body\n    def save(self):\\n        """Store the object."""\\n        return True\n(1 row)'
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DELETE FROM symbols", "run_sql refused the query: only one read-only query is allowed"),
+        ("SELECT 1; DELETE FROM symbols", "run_sql refused the query: only one statement is allowed"),
+        ("WITH gone AS (DELETE FROM symbols RETURNING 1) SELECT * FROM gone", "PostgreSQL: WITH clause containing a data-modifying statement must be at the top level"),
+        ("SELECT nextval('modules_id_seq')", "PostgreSQL: cannot execute nextval() in a read-only transaction"),
+    ],
+)
+def test_run_sql_refuses_anything_but_one_read_only_query(server: MCPServer, sql: str, message: str) -> None:
+    answer = ask(server, "run_sql", query=sql)
+    assert answer.is_error
+    assert message in answer.text
+    assert ask(server, "run_sql", query="SELECT count(*) FROM symbols WHERE module LIKE 'shop%'").text == "count\n13\n(1 row)"
+
+
+def test_run_sql_stops_a_query_at_its_statement_timeout(server: MCPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("coderows.server.query.SQL_STATEMENT_TIMEOUT", "300ms")
+    answer = ask(server, "run_sql", query="SELECT pg_sleep(30)")
+    assert answer.is_error
+    assert answer.text.endswith(
+        "The query ran past its time limit and was cancelled. Narrow it (WHERE, LIMIT, fewer source/body columns)."
+    )
+
+
+def test_run_sql_reports_postgres_errors_readably(server: MCPServer) -> None:
+    answer = ask(server, "run_sql", query="SELECT nme FROM symbols")
+    assert answer.is_error
+    assert answer.text.endswith('PostgreSQL: column "nme" does not exist\nHINT: Perhaps you meant to reference the column "symbols.name".')
+
+
+def test_run_sql_session_settings_do_not_outlive_the_query(server: MCPServer) -> None:
+    ask(server, "run_sql", query="SELECT set_config('search_path', 'public', false)")
+    assert ask(server, "run_sql", query="SELECT count(*) FROM classes WHERE module = 'shop.models'").text == "count\n3\n(1 row)"
+
+
+def test_schema_resource_examples_run(server: MCPServer) -> None:
+    from coderows.server.schema_doc import SCHEMA_DOC
+
+    examples = SCHEMA_DOC.split("Examples:")[1].strip().split("\n\n")
+    assert len(examples) == 3
+    for example in examples:
+        answer = ask(server, "run_sql", query=example)
+        assert not answer.is_error, answer.text
+
+
+# --- index_status -------------------------------------------------------------------
+
+
+def test_index_status_lists_repositories_and_counts(server: MCPServer, indexed: Indexed) -> None:
+    lines = ask(server, "index_status").text.splitlines()
+    assert lines[0] == f"repo {indexed.root.name}  {indexed.root}"
+    assert lines[1].startswith("  8 files, 47 definitions, last full index 20")
