@@ -1,0 +1,116 @@
+"""Bytes an agent receives: coderows's answers against grep-then-read-the-file.
+
+For 50 seeded-random functions and methods of one real project:
+  get_symbol(full name)  vs  `grep -rn "def NAME" .` output + the containing file
+                              (as a Read tool returns it: at most 2,000 lines);
+and for the modules that hold them:
+  get_outline(module)    vs  reading the whole module (at most 2,000 lines).
+Prints each median ratio (the goal: at least 10x and 3x). Answers come through the SDK's
+MCP client from the server in-process, so the bytes are exactly what a client receives.
+
+    python bench/bench_context_bytes.py --database-url URL --root /tmp/sdists/django-5.2.19
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+from pathlib import Path
+
+import anyio
+from mcp import Client
+
+from coderows.db.connection import connect, resolve_database_url
+from coderows.server.app import Tools, build_server
+
+READ_LINE_LIMIT = 2000  # what an agent's Read tool returns at most without paging
+
+
+def sample(url: str, root: Path, count: int, seed: int) -> list[tuple[str, str, str, str]]:
+    """(full_name, name, path, module) of seeded-random functions and methods of `root`
+    whose full name is unique (so get_symbol answers with the definition itself)."""
+    with connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            """
+            SELECT s.full_name, min(s.name), min(s.path), min(s.module)
+            FROM symbols s JOIN repos r ON r.id = s.repo_id
+            WHERE r.root = %s AND s.kind IN ('function', 'method') AND s.qualname NOT LIKE '%%<locals>%%'
+            GROUP BY s.full_name HAVING count(*) = 1
+            ORDER BY s.full_name
+            """,
+            [str(root)],
+        ).fetchall()
+    if len(rows) < count:
+        raise SystemExit(f"{root} has only {len(rows)} functions and methods indexed: pass --root to index it")
+    return random.Random(seed).sample(rows, count)
+
+
+def read_tool_bytes(path: Path) -> int:
+    """Bytes of a file as a Read tool shows it: at most READ_LINE_LIMIT lines."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    return len("".join(lines[:READ_LINE_LIMIT]).encode())
+
+
+def grep_bytes(root: Path, name: str) -> int:
+    found = subprocess.run(
+        ["grep", "-rn", "--include=*.py", f"def {name}(", "."], cwd=root, capture_output=True, check=False
+    )
+    return len(found.stdout)
+
+
+async def answer_bytes(tools: Tools, calls: list[tuple[str, dict[str, str]]]) -> list[int]:
+    sizes = []
+    async with Client(build_server(tools)) as client:
+        for tool, arguments in calls:
+            result = await client.call_tool(tool, arguments)
+            text = "\n".join(block.text for block in result.content if block.type == "text")
+            assert not result.is_error, text
+            sizes.append(len(text.encode()))
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="default: CODEROWS_DATABASE_URL, else the embedded server")
+    parser.add_argument("--root", type=Path, required=True, help="the project's root (indexed first if needed)")
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    url = resolve_database_url(args.database_url)
+    root = args.root.resolve()
+    from coderows.indexer.pipeline import index_repository
+
+    with connect(url, autocommit=True) as conn:
+        print(index_repository(conn, root).line())
+    picked = sample(url, root, args.count, args.seed)
+    tools = Tools(url)
+    try:
+        symbol_sizes = anyio.run(answer_bytes, tools, [("get_symbol", {"name": full}) for full, _, _, _ in picked])
+        modules = sorted({(module, path) for _, _, path, module in picked})
+        outline_sizes = anyio.run(answer_bytes, tools, [("get_outline", {"target": path}) for _, path in modules])
+    finally:
+        tools.close()
+
+    symbol_ratios = []
+    for (full_name, name, path, _), size in zip(picked, symbol_sizes):
+        route = grep_bytes(root, name) + read_tool_bytes(root / path)
+        symbol_ratios.append(route / size)
+    outline_ratios = [read_tool_bytes(root / path) / size for (_, path), size in zip(modules, outline_sizes)]
+
+    print(f"{len(picked)} seeded-random functions and methods of {root} (seed {args.seed})")
+    print(
+        f"get_symbol:  median {statistics.median(symbol_sizes):,.0f} bytes; grep + read file median "
+        f"{statistics.median(r * s for r, s in zip(symbol_ratios, symbol_sizes)):,.0f} bytes; "
+        f"median ratio {statistics.median(symbol_ratios):.1f}x (min {min(symbol_ratios):.1f}x)"
+    )
+    print(
+        f"get_outline: {len(modules)} modules, median {statistics.median(outline_sizes):,.0f} bytes; whole module "
+        f"median {statistics.median(r * s for r, s in zip(outline_ratios, outline_sizes)):,.0f} bytes; "
+        f"median ratio {statistics.median(outline_ratios):.1f}x (min {min(outline_ratios):.1f}x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

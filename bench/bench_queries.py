@@ -1,0 +1,115 @@
+"""Round-trip latency of find_symbol and get_symbol over stdio, as an agent sees it.
+
+Starts the MCP server as a subprocess (the way MCP clients run it), waits until it has
+brought its roots up to date, then times seeded-random calls from the SDK's stdio client
+and prints p50 / p95 / max per tool. The database should hold a large corpus, e.g.:
+
+    python bench/bench_queries.py --database-url URL \\
+        --root "$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')" \\
+        --root /tmp/sdists/django-5.2.19
+
+(--root paths are indexed first if needed; the server keeps them fresh while it runs.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from coderows.db.connection import connect, resolve_database_url
+
+
+def sample_names(url: str, count: int, seed: int) -> list[tuple[str, str]]:
+    """(full_name, name) of `count` seeded-random definitions whose full name is unique."""
+    with connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            """
+            SELECT full_name, name FROM symbols
+            WHERE qualname NOT LIKE '%%<locals>%%'
+            GROUP BY full_name, name HAVING count(*) = 1
+            ORDER BY full_name
+            """
+        ).fetchall()
+    if not rows:
+        raise SystemExit("the database holds no definitions: pass --root to index something")
+    return random.Random(seed).sample(rows, min(count, len(rows)))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def report(tool: str, seconds: list[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    return (
+        f"{tool:12s} n={len(ms)}  p50 {statistics.median(ms):6.2f} ms  p95 {percentile(ms, 0.95):6.2f} ms  "
+        f"max {max(ms):6.2f} ms"
+    )
+
+
+async def measure(url: str, roots: list[Path], names: list[tuple[str, str]]) -> dict[str, list[float]]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "coderows.server", "--database-url", url, *map(str, roots)],
+        env={"PYTHONWARNINGS": "ignore"},
+    )
+    timings: dict[str, list[float]] = {"find_symbol": [], "get_symbol": []}
+    async with Client(params) as client:
+        deadline = time.monotonic() + 600
+        while "indexing" in (status := (await client.call_tool("index_status", {})).content[0].text) or (
+            "waiting" in status
+        ):
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not finish indexing in 10 minutes")
+            await anyio.sleep(0.5)
+        for full_name, name in names[:20]:  # warm up connections and caches
+            await client.call_tool("get_symbol", {"name": full_name})
+        for full_name, name in names:
+            started = time.perf_counter()
+            result = await client.call_tool("find_symbol", {"query": name})
+            timings["find_symbol"].append(time.perf_counter() - started)
+            assert not result.is_error, result.content
+            started = time.perf_counter()
+            result = await client.call_tool("get_symbol", {"name": full_name})
+            timings["get_symbol"].append(time.perf_counter() - started)
+            assert not result.is_error and full_name in result.content[0].text, result.content
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="default: CODEROWS_DATABASE_URL, else the embedded server")
+    parser.add_argument("--root", action="append", type=Path, default=[], help="a repository root to serve (repeatable)")
+    parser.add_argument("--calls", type=int, default=300, help="calls of each tool (default 300)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    url = resolve_database_url(args.database_url)
+    roots = [root.resolve() for root in args.root]
+    if roots:
+        from coderows.indexer.pipeline import index_repository
+
+        with connect(url, autocommit=True) as conn:
+            for root in roots:
+                print(index_repository(conn, root).line())
+    names = sample_names(url, args.calls, args.seed)
+    with connect(url, autocommit=True) as conn:
+        # Serve every indexed repository (not the working directory, the default).
+        roots = roots or [Path(row[0]) for row in conn.execute("SELECT root FROM repos ORDER BY root")]
+        counts = conn.execute("SELECT (SELECT count(*) FROM modules), (SELECT count(*) FROM symbols)").fetchone()
+    print(f"database: {counts[0]} files, {counts[1]} definitions; {len(names)} seeded-random names (seed {args.seed})")
+    timings = anyio.run(measure, url, roots, names)
+    for tool, seconds in timings.items():
+        print(report(tool, seconds))
+
+
+if __name__ == "__main__":
+    main()
