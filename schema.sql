@@ -37,8 +37,8 @@ CREATE TABLE IF NOT EXISTS repos (
 CREATE TABLE IF NOT EXISTS modules (
     id           bigint      PRIMARY KEY,     -- from modules_id_seq, reserved by the loader
     repo_id      bigint      NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
-    path         text        NOT NULL,        -- e.g. django/db/models/query.py
-    name         text        NOT NULL,        -- dotted import name, e.g. django.db.models.query
+    path         text COLLATE "C" NOT NULL,   -- e.g. django/db/models/query.py
+    name         text COLLATE "C" NOT NULL,   -- dotted import name, e.g. django.db.models.query
     is_package   boolean     NOT NULL,        -- the file is a package's __init__.py
     docstring    text,                        -- the module docstring's real string value
     source       text        NOT NULL,        -- the whole file as decoded text ('' when skipped)
@@ -66,13 +66,13 @@ CREATE TABLE IF NOT EXISTS symbols (
     module_id  bigint  NOT NULL REFERENCES modules (id) ON DELETE CASCADE,
     parent_id  bigint,                   -- enclosing class or function; NULL at module level
     repo_id    bigint  NOT NULL,
-    module     text    NOT NULL,         -- dotted module name
-    path       text    NOT NULL,
+    module     text COLLATE "C" NOT NULL, -- dotted module name
+    path       text COLLATE "C" NOT NULL,
     kind       text    NOT NULL CHECK (kind IN ('class', 'function', 'method')),
-    name       text    NOT NULL,
-    qualname   text    NOT NULL,         -- exactly Python's __qualname__
-    full_name  text    NOT NULL,         -- module || '.' || qualname
-    class_name text,                     -- a method's enclosing class's simple name
+    name       text COLLATE "C" NOT NULL,
+    qualname   text COLLATE "C" NOT NULL, -- exactly Python's __qualname__
+    full_name  text COLLATE "C" NOT NULL, -- module || '.' || qualname
+    class_name text COLLATE "C",          -- a method's enclosing class's simple name
     def_line   integer NOT NULL,         -- the line of `def` / `class` (ast lineno)
     start_line integer NOT NULL,         -- the first decorator's line, else def_line
     end_line   integer NOT NULL,         -- ast end_lineno
@@ -89,9 +89,7 @@ CREATE INDEX IF NOT EXISTS symbols_parent_id_idx ON symbols (parent_id);
 CREATE INDEX IF NOT EXISTS symbols_name_idx ON symbols (name);
 CREATE INDEX IF NOT EXISTS symbols_qualname_idx ON symbols (qualname);
 CREATE INDEX IF NOT EXISTS symbols_full_name_idx ON symbols (full_name);
-CREATE INDEX IF NOT EXISTS symbols_lower_full_name_idx ON symbols (lower(full_name));
 CREATE INDEX IF NOT EXISTS symbols_module_idx ON symbols (module, qualname);
-CREATE INDEX IF NOT EXISTS symbols_path_idx ON symbols (path);
 CREATE INDEX IF NOT EXISTS symbols_name_trgm_idx ON symbols USING gin (name gin_trgm_ops);
 
 -- classes, functions, methods: symbols filtered by kind. functions holds both plain
@@ -108,14 +106,14 @@ CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
 CREATE TABLE IF NOT EXISTS imports (
     module_id       bigint  NOT NULL REFERENCES modules (id) ON DELETE CASCADE,
     repo_id         bigint  NOT NULL,
-    module          text    NOT NULL,    -- the importing module's dotted name
-    path            text    NOT NULL,
+    module          text COLLATE "C" NOT NULL, -- the importing module's dotted name
+    path            text COLLATE "C" NOT NULL,
     line            integer NOT NULL,
     imported_module text,                -- as written, without leading dots; NULL for "from . import x"
     imported_name   text,                -- for "from M import N": N ('*' for a star import)
     alias           text,                -- the "as" name, if any
     level           integer NOT NULL,    -- number of leading dots (0 = absolute)
-    target_module   text                 -- the absolute module the statement names
+    target_module   text COLLATE "C"     -- the absolute module the statement names
 );
 CREATE INDEX IF NOT EXISTS imports_module_id_idx ON imports (module_id);
 CREATE INDEX IF NOT EXISTS imports_target_module_idx ON imports (target_module);

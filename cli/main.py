@@ -1,2 +1,264 @@
+"""The `coderows` command: a thin shell over the indexer, the query layer and the server.
+
+Every command prints its result on stdout and, on failure, one line on stderr with a
+non-zero exit code. The database is --database-url, else CODEROWS_DATABASE_URL, else the
+embedded server (started on first use, shared by every later command).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import click
+import psycopg
+
+from coderows.db import DatabaseError, connect, resolve_database_url
+from coderows.db import embedded
+
+F = TypeVar("F", bound=Callable[..., Any])
+SQL_ROW_LIMIT = 10_000
+# Appended to the embedded server's URL by `db url`, so that psql and other clients
+# resolve unqualified table names in the coderows schema, as coderows sql does.
+SEARCH_PATH_URL_OPTION = "options=" + quote("-c search_path=coderows,public", safe="")
+
+
+def database_option(command: F) -> F:
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        default=None,
+        help="PostgreSQL URL (default: CODEROWS_DATABASE_URL, else the embedded server).",
+    )(command)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coderows")
 def main() -> None:
-    print("stub")
+    """coderows: every Python module, class and function as rows in PostgreSQL,
+    served to coding agents over MCP."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--full", is_flag=True, help="Re-parse every file, not only changed ones.")
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB", help="gitignore-style pattern to skip (repeatable).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parser processes (default: all cores).")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=None, metavar="BYTES", help="Skip larger files (default 5 MB).")
+@database_option
+def index(paths: tuple[Path, ...], full: bool, excludes: tuple[str, ...], jobs: int | None, max_file_size: int | None, database_url: str | None) -> None:
+    """Index (or incrementally re-index) each repository root; default: the current folder."""
+    from coderows.indexer.pipeline import DEFAULT_MAX_FILE_BYTES, index_repository
+
+    with _connection(database_url) as conn:
+        for root in paths or (Path("."),):
+            with _progress_bar(f"indexing {root}") as progress:
+                summary = index_repository(
+                    conn, root, full=full, excludes=excludes, jobs=jobs,
+                    max_file_bytes=max_file_size or DEFAULT_MAX_FILE_BYTES, progress=progress,
+                )
+            click.echo(summary.line())
+            for path, status, reason in summary.failures[:10]:
+                click.echo(f"  {status}: {path}: {reason}", err=True)
+            if len(summary.failures) > 10:
+                click.echo(f"  ... and {len(summary.failures) - 10} more: coderows sql \"SELECT path, parse_status, parse_error FROM modules WHERE parse_status IN ('partial', 'skipped')\"", err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="HTTP port.")
+@database_option
+def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, database_url: str | None) -> None:
+    """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the background."""
+    from coderows.server.app import serve as run_server
+
+    url = _resolve(database_url)
+    roots = [path.resolve() for path in paths or (Path("."),)]
+    run_server(url, roots, http=http, host=host, port=port)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of objects, one per row.")
+@database_option
+def sql(query: str, as_json: bool, database_url: str | None) -> None:
+    """Run one read-only query against the index and print the rows.
+
+    \b
+    coderows sql "SELECT name, start_line, end_line FROM methods
+                  WHERE class_name = 'Session' AND module = 'requests.sessions'"
+    """
+    from coderows.server.query import RejectedQuery, run_readonly
+
+    with _connection(database_url) as conn:
+        try:
+            columns, rows, truncated = run_readonly(conn, query, SQL_ROW_LIMIT)
+        except RejectedQuery as error:
+            raise click.ClickException(str(error)) from None
+        except psycopg.Error as error:
+            raise click.ClickException(_first_line(error)) from None
+    if as_json:
+        click.echo(json.dumps([dict(zip(columns, row)) for row in rows], default=str, ensure_ascii=False, indent=1))
+    else:
+        click.echo(format_table(columns, rows))
+    if truncated:
+        click.echo(f"(only the first {SQL_ROW_LIMIT} rows; add LIMIT / OFFSET to page)", err=True)
+
+
+@main.command()
+@database_option
+def status(database_url: str | None) -> None:
+    """Repositories, counts, last index time, and files changed on disk since."""
+    from coderows.indexer.pipeline import plan
+    from coderows.server.query import repo_statuses
+
+    with _connection(database_url) as conn:
+        repos = repo_statuses(conn)
+        if not repos:
+            click.echo("no repositories indexed yet: run `coderows index PATH`")
+            return
+        for repo in repos:
+            indexed = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
+            click.echo(f"{repo.root}: {repo.modules} files, {repo.symbols} definitions, {repo.not_ok} not ok; indexed {indexed}")
+            root = Path(repo.root)
+            if not root.is_dir():
+                click.echo("  root folder no longer exists")
+                continue
+            pending = plan(conn, repo.id, root)
+            if pending.to_read or pending.deleted:
+                click.echo(f"  changed on disk since: {len(pending.to_read)} new or modified, {len(pending.deleted)} deleted (run coderows index {root})")
+            else:
+                click.echo("  up to date")
+
+
+@main.group()
+def db() -> None:
+    """The embedded PostgreSQL server (used when no database URL is configured)."""
+
+
+@db.command("status")
+def db_status() -> None:
+    """Whether the embedded server runs, where its data lives, its URL."""
+    state = embedded.status()
+    click.echo(f"data: {state.data_dir}")
+    click.echo(f"running: pid {state.pid}" if state.running else "running: no (starts on first use)")
+    if state.url:
+        click.echo(f"url: {state.url}")
+    if os.environ.get("CODEROWS_DATABASE_URL"):
+        click.echo("note: CODEROWS_DATABASE_URL is set, so coderows uses that server, not this one")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server (it starts again on next use)."""
+    try:
+        stopped = embedded.stop()
+    except embedded.EmbeddedServerError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("stopped" if stopped else "not running")
+
+
+@db.command("url")
+@database_option
+def db_url(database_url: str | None) -> None:
+    """A URL psql accepts: psql "$(coderows db url)"."""
+    url = _resolve(database_url)
+    if database_url or os.environ.get("CODEROWS_DATABASE_URL"):
+        click.echo(url)
+    else:
+        click.echo(f"{url}&{SEARCH_PATH_URL_OPTION}")
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows as aligned text. A single column prints raw values (bodies stay readable);
+    otherwise line breaks inside values show as \\n."""
+    if len(columns) == 1:
+        return "\n".join(_cell(row[0], escape=False) for row in rows)
+    cells = [[_cell(value, escape=True) for value in row] for row in rows]
+    widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths)).rstrip()]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def _cell(value: Any, *, escape: bool) -> str:
+    if value is None:
+        return "NULL" if escape else ""
+    if isinstance(value, list):
+        text = "{" + ", ".join(str(item) for item in value) + "}"
+    else:
+        text = str(value)
+    return text.replace("\n", "\\n") if escape else text
+
+
+def _resolve(database_url: str | None) -> str:
+    try:
+        return resolve_database_url(database_url)
+    except DatabaseError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@contextmanager
+def _connection(database_url: str | None) -> Iterator[psycopg.Connection]:
+    try:
+        conn = connect(_resolve(database_url), autocommit=True)
+    except DatabaseError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        yield conn
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"lost the database connection: {_first_line(error)}") from None
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal; nothing when stderr is piped or captured."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def run() -> None:
+    """Console entry point: one-line errors, exit code 130 on Ctrl-C."""
+    from coderows.indexer.pipeline import IndexingError
+
+    try:
+        main(standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted: every file is at its old or new rows; run again to finish", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        click.echo(f"coderows: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except IndexingError as error:
+        click.echo(f"coderows: {error}", err=True)
+        sys.exit(1)
+    except DatabaseError as error:
+        click.echo(f"coderows: {error}", err=True)
+        sys.exit(1)

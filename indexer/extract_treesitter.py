@@ -1,0 +1,201 @@
+"""Outline of a file from tree-sitter: the fast path, used for every file whose tree
+has no errors (and, as far as it goes, for files that neither parser accepts).
+
+The patterns live in python.scm; this module turns captured nodes into
+RawDefinitions and RawImports, matching `ast`'s line numbers: a decorated definition
+starts at its first decorator's expression, and a definition ends at its last line of
+code (tree-sitter's node would also cover comments indented after the last statement).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import tree_sitter_python
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+
+from coderows.indexer.outline import Outline, RawDefinition, RawImport, compact_code, string_value
+
+LANGUAGE = Language(tree_sitter_python.language())
+QUERY = Query(LANGUAGE, resources.files("coderows.indexer").joinpath("python.scm").read_text("utf-8"))
+_parser = Parser(LANGUAGE)
+
+
+def parse_tree(data: bytes) -> Tree:
+    """Parse UTF-8 source. Never raises: a syntax error becomes ERROR / MISSING nodes."""
+    return _parser.parse(data)
+
+
+def extract(tree: Tree) -> Outline:
+    captures = QueryCursor(QUERY).captures(tree.root_node)
+    definition_nodes = sorted(
+        [*captures.get("definition.class", []), *captures.get("definition.function", [])],
+        key=lambda node: node.start_byte,
+    )
+    definitions: list[RawDefinition] = []
+    index_of: dict[int, int] = {}  # node id -> index in definitions
+    for node in definition_nodes:  # source order puts every parent before its children
+        index_of[node.id] = len(definitions)
+        definitions.append(_definition(node, _enclosing(node, index_of)))
+    for statement in captures.get("scope.global", []):
+        scope = _enclosing(statement, index_of)
+        if scope is not None:
+            definitions[scope].declared_global.update(_text(name) for name in statement.named_children if name.type == "identifier")
+    imports = [row for node in sorted(captures.get("import", []), key=lambda n: n.start_byte) for row in _imports(node)]
+    return Outline(definitions, imports, _docstring(tree.root_node))
+
+
+def _enclosing(node: Node, index_of: dict[int, int]) -> int | None:
+    """Index of the nearest enclosing captured definition, if any."""
+    ancestor = node.parent
+    while ancestor is not None:
+        found = index_of.get(ancestor.id)
+        if found is not None:
+            return found
+        ancestor = ancestor.parent
+    return None
+
+
+def _definition(node: Node, parent: int | None) -> RawDefinition:
+    is_class = node.type == "class_definition"
+    wrapper = node.parent
+    decorators = (
+        [child for child in wrapper.named_children if child.type == "decorator"]
+        if wrapper is not None and wrapper.type == "decorated_definition"
+        else []
+    )
+    decorator_expressions = [_decorator_expression(decorator) for decorator in decorators]
+    def_line = node.start_point.row + 1
+    return RawDefinition(
+        is_class=is_class,
+        name=_text(node.child_by_field_name("name")),
+        parent=parent,
+        def_line=def_line,
+        start_line=_unparenthesized(decorator_expressions[0]).start_point.row + 1 if decorators else def_line,
+        end_line=_last_code_row(node) + 1,
+        is_async=node.child(0).type == "async",
+        header=_header(node),
+        decorators=[compact_code(_text(expression)) for expression in decorator_expressions],
+        bases=_bases(node) if is_class else [],
+        docstring=_docstring(node.child_by_field_name("body")),
+    )
+
+
+def _decorator_expression(decorator: Node) -> Node:
+    for child in decorator.named_children:
+        if child.type != "comment":
+            return child
+    return decorator
+
+
+def _unparenthesized(node: Node) -> Node:
+    """ast places a parenthesized expression at its inner expression."""
+    while node.type == "parenthesized_expression":
+        inner = [child for child in node.named_children if child.type != "comment"]
+        if len(inner) != 1:
+            break
+        node = inner[0]
+    return node
+
+
+def _last_code_row(node: Node) -> int:
+    """Row of the last token that is not a comment (ast's end_lineno). Zero-width nodes
+    are tokens that error recovery invented, not text, so they are passed over too."""
+    while node.child_count:
+        index = node.child_count - 1
+        while index >= 0 and _is_comment_or_empty(node.child(index)):
+            index -= 1
+        if index < 0:
+            break
+        node = node.child(index)
+    return node.end_point.row
+
+
+def _is_comment_or_empty(node: Node) -> bool:
+    return node.type == "comment" or node.end_byte == node.start_byte
+
+
+def _header(node: Node) -> str:
+    """Source from `def` / `class` (or `async`) up to the colon that ends the header."""
+    end = node.end_byte
+    for child in node.children:
+        if child.type == ":":
+            end = child.start_byte
+            break
+        if child.type == "block":
+            end = child.start_byte
+            break
+    text = node.text or b""
+    return text[: end - node.start_byte].decode("utf-8", "replace")
+
+
+def _bases(node: Node) -> list[str]:
+    arguments = node.child_by_field_name("superclasses")
+    if arguments is None:
+        return []
+    return [
+        compact_code(_text(argument))
+        for argument in arguments.named_children
+        if argument.type not in ("keyword_argument", "dictionary_splat", "comment")
+    ]
+
+
+def _docstring(body: Node | None) -> str | None:
+    """The real value of the string that is the first statement of a module or body."""
+    if body is None:
+        return None
+    first = next((child for child in body.named_children if child.type != "comment"), None)
+    if first is None or first.type != "expression_statement" or first.named_child_count != 1:
+        return None
+    expression = first.named_child(0)
+    if expression.type == "parenthesized_expression":
+        inner = _unparenthesized(expression)
+        if inner.type not in ("string", "concatenated_string"):
+            return None
+    elif expression.type not in ("string", "concatenated_string"):
+        return None
+    return string_value(_text(expression))
+
+
+def _imports(node: Node) -> list[RawImport]:
+    if node.type == "import_statement":
+        return [_imported(name, module=None, level=0) for name in node.children_by_field_name("name")]
+    if node.type == "future_import_statement":
+        module, level = "__future__", 0
+    else:
+        module, level = _from_module(node.child_by_field_name("module_name"))
+    names = [_imported(name, module, level) for name in node.children_by_field_name("name")]
+    for child in node.named_children:
+        if child.type == "wildcard_import":
+            names.append(RawImport(child.start_point.row + 1, module, "*", None, level))
+    return names
+
+
+def _from_module(module_name: Node | None) -> tuple[str | None, int]:
+    if module_name is None:
+        return None, 0
+    if module_name.type != "relative_import":
+        return _text(module_name), 0
+    prefix = next((child for child in module_name.named_children if child.type == "import_prefix"), None)
+    dotted = next((child for child in module_name.named_children if child.type == "dotted_name"), None)
+    level = _text(prefix).count(".") if prefix is not None else 0
+    return (_text(dotted) if dotted is not None else None), level
+
+
+def _imported(name: Node, module: str | None, level: int) -> RawImport:
+    """One imported name. `import a.b` has no imported_name: the module is the import."""
+    alias = None
+    if name.type == "aliased_import":
+        alias_node = name.child_by_field_name("alias")
+        alias = _text(alias_node) if alias_node is not None else None
+        name = name.child_by_field_name("name") or name
+    line = name.start_point.row + 1
+    if module is None and level == 0:
+        return RawImport(line, _text(name), None, alias, 0)
+    return RawImport(line, module, _text(name), alias, level)
+
+
+def _text(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", "replace")

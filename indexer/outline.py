@@ -1,0 +1,109 @@
+"""What a syntax tree says about a file, before any naming rules are applied.
+
+Two extractors produce an Outline: tree-sitter (extract_treesitter.py, the fast path)
+and Python's ast (extract_ast.py, used when tree-sitter's tree has errors but the file is
+valid Python). parse.py turns either into rows, so qualnames, kinds and bodies are
+derived once, the same way for both.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RawDefinition:
+    """A class or function definition as the tree shows it."""
+
+    is_class: bool
+    name: str
+    parent: int | None  # index of the enclosing definition in Outline.definitions
+    def_line: int  # 1-based line of `def` / `class`
+    start_line: int  # first decorator's line, else def_line
+    end_line: int  # last line of code (trailing comments excluded, as ast does)
+    is_async: bool
+    header: str  # source from `def`/`class` up to (excluding) the header's colon
+    decorators: list[str]
+    bases: list[str]
+    docstring: str | None
+    declared_global: set[str] = field(default_factory=set)  # names in `global` statements of its body
+
+
+@dataclass(slots=True)
+class RawImport:
+    line: int
+    imported_module: str | None
+    imported_name: str | None
+    alias: str | None
+    level: int
+
+
+@dataclass(slots=True)
+class Outline:
+    definitions: list[RawDefinition]  # parents before children
+    imports: list[RawImport]
+    docstring: str | None  # the module's
+
+
+def compact_code(text: str) -> str:
+    """Code on one line: comments dropped, line breaks inside brackets folded.
+
+    >>> compact_code("def f(\\n    a,  # first\\n    b,\\n) -> int")
+    'def f(a, b,) -> int'
+    """
+    if "\n" not in text and "#" not in text:
+        return text.strip()
+    try:
+        return _join_tokens(text)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        # Only reachable for code tree-sitter recovered from errors; good enough to show.
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+_SKIPPED_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+_OPENING = {"(", "[", "{"}
+_CLOSING = {")", "]", "}", ","}
+
+
+def _join_tokens(text: str) -> str:
+    pieces: list[str] = []
+    previous: tokenize.TokenInfo | None = None
+    for token in tokenize.generate_tokens(io.StringIO(text.strip()).readline):
+        if token.type in _SKIPPED_TOKENS:
+            continue
+        if previous is not None:
+            if token.start[0] == previous.end[0]:
+                gap = " " if token.start[1] > previous.end[1] else ""
+            else:
+                gap = "" if previous.string in _OPENING or token.string in _CLOSING else " "
+            pieces.append(gap)
+        pieces.append(token.string)
+        previous = token
+    return "".join(pieces)
+
+
+def string_value(literal: str) -> str | None:
+    """The str value of a string literal's source text; None for bytes and f-strings
+    (neither is a docstring for Python)."""
+    quote = min((i for i in (literal.find('"'), literal.find("'")) if i >= 0), default=-1)
+    if quote < 0:
+        return None
+    prefix = literal[:quote].lower()
+    if "b" in prefix or "f" in prefix or "t" in prefix:
+        return None
+    if "\\" not in literal and "\r" not in literal and literal.count(literal[quote]) in (2, 6):
+        # One plain literal without escapes: its value is the text between the quotes.
+        body = literal[quote:]
+        width = 3 if body[:3] in ('"""', "'''") else 1
+        return body[width:-width]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes like "\d" warn but still parse
+            value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,246 @@
+"""Parse one file: bytes in, rows out. Pure: no file system, no database.
+
+    parse_module("pkg/mod.py", data) -> ParsedModule(definitions=[...], imports=[...])
+
+tree-sitter parses every file. When its tree has errors, Python's ast gets a turn: if
+ast accepts the file the rows come from ast ("recovered", exact); otherwise from the
+error-tolerant tree-sitter tree ("partial", best effort). Qualnames follow CPython's
+compiler, including its edge cases (`global` declarations, `<locals>`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+
+from coderows.indexer import extract_ast, extract_treesitter
+from coderows.indexer.naming import ModuleName, import_target, module_name
+from coderows.indexer.outline import Outline, RawDefinition, RawImport, compact_code
+
+# Python itself refuses more than 100 levels of indentation; deeper definitions can only
+# come from generated or hostile files, whose bodies would grow quadratically.
+MAX_DEFINITION_DEPTH = 100
+# Bodies repeat their nested definitions' lines; real code stays within a few times its
+# size. Past this budget bodies are left empty and the file is marked partial.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Definition:
+    """One symbols row, numbered within its file (ids are assigned when loading)."""
+
+    ordinal: int
+    parent_ordinal: int | None
+    kind: str  # class | function | method
+    name: str
+    qualname: str
+    class_name: str | None
+    def_line: int
+    start_line: int
+    end_line: int
+    signature: str
+    decorators: list[str]
+    bases: list[str]
+    is_async: bool
+    docstring: str | None
+    body: str
+
+
+@dataclass(slots=True)
+class Import:
+    """One imports row."""
+
+    line: int
+    imported_module: str | None
+    imported_name: str | None
+    alias: str | None
+    level: int
+    target_module: str | None
+
+
+@dataclass(slots=True)
+class ParsedModule:
+    """One modules row with its definitions and imports."""
+
+    path: str
+    name: str
+    is_package: bool
+    docstring: str | None
+    source: str
+    line_count: int
+    content_hash: str
+    encoding: str | None
+    parse_status: str  # ok | recovered | partial | skipped
+    parse_error: str | None
+    definitions: list[Definition] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def skipped_module(path: str, reason: str, data: bytes = b"") -> ParsedModule:
+    """A file that is listed but not parsed (binary, too large, unreadable)."""
+    name = module_name(path)
+    return ParsedModule(
+        path=path,
+        name=name.name,
+        is_package=name.is_package,
+        docstring=None,
+        source="",
+        line_count=0,
+        content_hash=content_hash(data) if data else "",
+        encoding=None,
+        parse_status="skipped",
+        parse_error=reason,
+    )
+
+
+def parse_module(path: str, data: bytes) -> ParsedModule:
+    """Rows for the file at `path` (POSIX, relative to the repository root) holding `data`."""
+    if b"\0" in data:
+        return skipped_module(path, "binary file: it contains NUL bytes", data)
+    text, encoding, decode_note = decode(data)
+    utf8 = data if encoding == "utf-8" and decode_note is None else text.encode("utf-8")
+    outline, status, error = _outline(text, utf8)
+    name = module_name(path)
+    lines = text.split("\n")
+    definitions, limit_note = _definitions(outline, lines)
+    if limit_note:
+        status, error = "partial", _join_notes(error, limit_note)
+    return ParsedModule(
+        path=path,
+        name=name.name,
+        is_package=name.is_package,
+        docstring=outline.docstring,
+        source=text,
+        line_count=len(lines) - 1 if text.endswith("\n") else len(lines) if text else 0,
+        content_hash=content_hash(data),
+        encoding=encoding,
+        parse_status=status,
+        parse_error=_join_notes(error, decode_note),
+        definitions=definitions,
+        imports=[_import(row, name) for row in outline.imports],
+    )
+
+
+def decode(data: bytes) -> tuple[str, str, str | None]:
+    """(text, encoding, note): PEP 263 cookie or BOM honoured, bad bytes replaced."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:  # an unknown codec in the cookie, or a cookie contradicting the BOM
+        return data.decode("utf-8", "replace"), "utf-8", f"{error.msg}; decoded as UTF-8"
+    try:
+        return data.decode(encoding), encoding, None
+    except UnicodeDecodeError as error:
+        note = f"undecodable bytes replaced with U+FFFD ({encoding}: {error.reason} at byte {error.start})"
+        return data.decode(encoding, "replace"), encoding, note
+
+
+def _outline(text: str, utf8: bytes) -> tuple[Outline, str, str | None]:
+    tree = extract_treesitter.parse_tree(utf8)
+    if not tree.root_node.has_error:
+        return extract_treesitter.extract(tree), "ok", None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not our business
+            module = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        return extract_treesitter.extract(tree), "partial", _describe_syntax_error(error)
+    return extract_ast.extract(module, text), "recovered", None
+
+
+def _describe_syntax_error(error: BaseException) -> str:
+    if isinstance(error, SyntaxError):
+        return f"{type(error).__name__}: {error.msg} (line {error.lineno})"
+    if isinstance(error, RecursionError | MemoryError):
+        return f"{type(error).__name__}: nested too deeply for Python's parser"
+    return f"{type(error).__name__}: {error}"
+
+
+def _definitions(outline: Outline, lines: list[str]) -> tuple[list[Definition], str | None]:
+    """Rows for the outline's definitions, qualnames derived as CPython's compiler does."""
+    rows: list[Definition] = []
+    ordinal_of: dict[int, int] = {}  # outline index -> ordinal among kept rows
+    depth_of: dict[int, int] = {}
+    body_bytes = 0
+    notes: list[str] = []
+    for index, raw in enumerate(outline.definitions):
+        parent_raw = outline.definitions[raw.parent] if raw.parent is not None else None
+        parent_ordinal = ordinal_of.get(raw.parent) if raw.parent is not None else None
+        if parent_raw is not None and parent_ordinal is None:
+            continue  # its parent was dropped: too deep
+        depth = depth_of[raw.parent] + 1 if raw.parent is not None else 1
+        if depth > MAX_DEFINITION_DEPTH:
+            notes.append(f"definitions nested deeper than {MAX_DEFINITION_DEPTH} levels are not indexed")
+            continue
+        parent = rows[parent_ordinal] if parent_ordinal is not None else None
+        end_line = max(raw.end_line, raw.def_line)
+        body = _lines(lines, raw.start_line, end_line)
+        body_bytes += len(body)
+        if body_bytes > MAX_BODY_BYTES:
+            notes.append(f"bodies past {MAX_BODY_BYTES // (1024 * 1024)} MB in total are left empty")
+            body = ""
+        ordinal_of[index] = len(rows)
+        depth_of[index] = depth
+        rows.append(
+            Definition(
+                ordinal=len(rows),
+                parent_ordinal=parent_ordinal,
+                kind=_kind(raw.is_class, parent_raw),
+                name=raw.name,
+                qualname=_qualname(raw.name, parent, parent_raw),
+                class_name=parent_raw.name if parent_raw is not None and parent_raw.is_class and not raw.is_class else None,
+                def_line=raw.def_line,
+                start_line=min(raw.start_line, raw.def_line),
+                end_line=end_line,
+                signature=compact_code(raw.header),
+                decorators=raw.decorators,
+                bases=raw.bases,
+                is_async=raw.is_async,
+                docstring=raw.docstring,
+                body=body,
+            )
+        )
+    return rows, "; ".join(dict.fromkeys(notes)) or None
+
+
+def _kind(is_class: bool, parent_raw: RawDefinition | None) -> str:
+    if is_class:
+        return "class"
+    return "method" if parent_raw is not None and parent_raw.is_class else "function"
+
+
+def _qualname(name: str, parent: Definition | None, parent_raw: RawDefinition | None) -> str:
+    """CPython: a name declared `global` in the enclosing scope is bare; inside a function
+    the enclosing qualname gains `.<locals>`."""
+    if parent is None or parent_raw is None or name in parent_raw.declared_global:
+        return name
+    if parent_raw.is_class:
+        return f"{parent.qualname}.{name}"
+    return f"{parent.qualname}.<locals>.{name}"
+
+
+def _lines(lines: list[str], start: int, end: int) -> str:
+    """Source lines start..end (1-based, inclusive) without the final line break."""
+    return "\n".join(lines[start - 1 : end]).removesuffix("\r")
+
+
+def _import(raw: RawImport, importer: ModuleName) -> Import:
+    return Import(
+        line=raw.line,
+        imported_module=raw.imported_module,
+        imported_name=raw.imported_name,
+        alias=raw.alias,
+        level=raw.level,
+        target_module=import_target(importer, raw.imported_module, raw.level),
+    )
+
+
+def _join_notes(*notes: str | None) -> str | None:
+    return "; ".join(note for note in notes if note) or None

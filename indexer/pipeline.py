@@ -1,0 +1,257 @@
+"""Index a repository: discover files -> read and parse them (worker processes) -> load.
+
+    index_repository(conn, Path("~/src/django"))   # a whole root, incrementally
+    refresh_paths(conn, root, ["pkg/mod.py"])      # exactly these files, now, in-process
+
+A file is re-read only when its size or mtime differs from what the database holds, and
+re-parsed only when its content hash differs too. Parsed files reach the database in
+batches, one transaction each, so an interrupted run leaves every file either at its old
+rows or its new ones; the next run picks up whatever is still out of date.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from coderows.indexer import load
+from coderows.indexer.discover import SourceFile, discover
+from coderows.indexer.load import FileVersion, KnownFile
+from coderows.indexer.parse import content_hash, parse_module, skipped_module
+
+DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
+BATCH_FILES = 256
+BATCH_SOURCE_BYTES = 16 * 1024 * 1024
+# Below this many files to parse, starting worker processes costs more than it saves.
+IN_PROCESS_LIMIT = 48
+
+Progress = Callable[[int, int], None]  # (files done, files to do)
+
+
+class IndexingError(ValueError):
+    """The run cannot start: the message says why (e.g. the root is not a folder)."""
+
+
+@dataclass(slots=True)
+class Unchanged:
+    """Stat changed, content did not: only the stat is recorded."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class Vanished:
+    """Listed, then gone before it could be read."""
+
+    path: str
+
+
+ReadResult = FileVersion | Unchanged | Vanished
+
+
+@dataclass(slots=True)
+class IndexSummary:
+    root: Path
+    files_indexed: int = 0  # read, parsed and written
+    files_unchanged: int = 0  # no re-parse needed
+    files_deleted: int = 0  # rows removed: deleted or vanished files
+    files_failed: int = 0  # written, but status partial or skipped
+    definitions: int = 0  # definitions written by this run
+    seconds: float = 0.0
+    statuses: Counter[str] = field(default_factory=Counter)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, reason)
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints."""
+        return (
+            f"{self.root}: {self.files_indexed} indexed, {self.files_unchanged} unchanged, "
+            f"{self.files_deleted} removed, {self.files_failed} failed; "
+            f"{self.definitions} definitions in {self.seconds:.2f} s"
+        )
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a run must do to bring one repository up to date."""
+
+    listed: int  # files on disk that are indexable
+    to_read: list[SourceFile]  # new, or size / mtime differ from the database
+    deleted: list[str]  # in the database, no longer on disk (or now ignored)
+    known: dict[str, KnownFile]
+
+
+def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = False, excludes: Sequence[str] = ()) -> Plan:
+    files = discover(root, excludes)
+    known = load.known_files(conn, repo_id)
+    listed = {file.path for file in files}
+    return Plan(
+        listed=len(files),
+        to_read=[file for file in files if full or _changed(file, known.get(file.path))],
+        deleted=[path for path in known if path not in listed],
+        known=known,
+    )
+
+
+def index_repository(
+    conn: psycopg.Connection,
+    root: str | Path,
+    *,
+    full: bool = False,
+    excludes: Sequence[str] = (),
+    jobs: int | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    progress: Progress | None = None,
+) -> IndexSummary:
+    """Bring the index of one repository root up to date (`full`: re-parse every file)."""
+    started = time.perf_counter()
+    root = resolve_root(root)
+    repo_id = load.ensure_repo(conn, root)
+    work = plan(conn, repo_id, root, full=full, excludes=excludes)
+    summary = IndexSummary(root, files_unchanged=work.listed - len(work.to_read))
+    tasks = [
+        (str(root), file, None if full else _hash_of(work.known.get(file.path)), max_file_bytes)
+        for file in work.to_read
+    ]
+    results = _read_all(tasks, jobs or os.cpu_count() or 1)
+    _write(conn, repo_id, results, work.deleted, summary, len(tasks), progress)
+    load.mark_indexed(conn, repo_id)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def refresh_paths(
+    conn: psycopg.Connection,
+    root: str | Path,
+    paths: Iterable[str],
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> IndexSummary:
+    """Re-read exactly these repository-relative paths now: changed files re-parsed,
+    missing ones removed. For callers that know what changed (watchers, servers)."""
+    started = time.perf_counter()
+    root = resolve_root(root)
+    repo_id = load.ensure_repo(conn, root)
+    wanted = sorted(set(paths))
+    known = load.known_files(conn, repo_id, wanted)
+    summary = IndexSummary(root)
+    results = (
+        read_and_parse(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes)
+        for path in wanted
+    )
+    _write(conn, repo_id, results, [], summary, len(wanted), None)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def resolve_root(root: str | Path) -> Path:
+    resolved = Path(root).expanduser().resolve()
+    if not resolved.is_dir():
+        raise IndexingError(f"not a folder: {root}")
+    return resolved
+
+
+def read_and_parse(root: str, file: SourceFile, known_hash: str | None, max_file_bytes: int) -> ReadResult:
+    """Read one file and parse it, unless its content hash shows it is unchanged. Runs in
+    worker processes: every failure becomes a result, never an exception."""
+    path = os.path.join(root, file.path)
+    try:
+        info = os.stat(path)  # before reading: a write after this shows up as a newer mtime
+    except FileNotFoundError:
+        return Vanished(file.path)
+    except OSError as error:
+        return FileVersion(skipped_module(file.path, f"cannot stat: {error.strerror}"), max(file.size, 0), max(file.mtime_ns, 0))
+    if not stat.S_ISREG(info.st_mode):
+        return Vanished(file.path)
+    if info.st_size > max_file_bytes:
+        reason = f"too large: {info.st_size} bytes, over the {max_file_bytes}-byte limit (--max-file-size)"
+        return FileVersion(skipped_module(file.path, reason), info.st_size, info.st_mtime_ns)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_file_bytes + 1)
+    except FileNotFoundError:
+        return Vanished(file.path)
+    except OSError as error:
+        return FileVersion(skipped_module(file.path, f"unreadable: {error.strerror}"), info.st_size, info.st_mtime_ns)
+    if known_hash is not None and content_hash(data) == known_hash:
+        return Unchanged(file.path, info.st_size, info.st_mtime_ns)
+    return FileVersion(parse_module(file.path, data), info.st_size, info.st_mtime_ns)
+
+
+def _changed(file: SourceFile, known: KnownFile | None) -> bool:
+    return known is None or known.size != file.size or known.mtime_ns != file.mtime_ns
+
+
+def _hash_of(known: KnownFile | None) -> str | None:
+    return known.content_hash if known is not None else None
+
+
+def _run_task(task: tuple[str, SourceFile, str | None, int]) -> ReadResult:
+    return read_and_parse(*task)
+
+
+def _read_all(tasks: list[tuple[str, SourceFile, str | None, int]], jobs: int) -> Iterator[ReadResult]:
+    if jobs <= 1 or len(tasks) < IN_PROCESS_LIMIT:
+        yield from map(_run_task, tasks)
+        return
+    # fork is fastest, but forking a multi-threaded process (an MCP server) can deadlock.
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    with multiprocessing.get_context(method).Pool(min(jobs, len(tasks))) as pool:
+        yield from pool.imap_unordered(_run_task, tasks, chunksize=max(1, min(16, len(tasks) // (jobs * 8))))
+
+
+def _write(
+    conn: psycopg.Connection,
+    repo_id: int,
+    results: Iterable[ReadResult],
+    deleted: list[str],
+    summary: IndexSummary,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    """Write results in batches, one transaction each; deletions go with the first."""
+    parsed: list[FileVersion] = []
+    touched: list[tuple[str, int, int]] = []
+    gone: list[str] = list(deleted)
+    batch_bytes = 0
+    done = 0
+    for result in results:
+        done += 1
+        if isinstance(result, FileVersion):
+            parsed.append(result)
+            batch_bytes += len(result.module.source)
+            _count(summary, result)
+        elif isinstance(result, Unchanged):
+            touched.append((result.path, result.size, result.mtime_ns))
+            summary.files_unchanged += 1
+        else:
+            gone.append(result.path)
+        if len(parsed) + len(touched) >= BATCH_FILES or batch_bytes >= BATCH_SOURCE_BYTES:
+            load.write_batch(conn, repo_id, parsed, touched, gone)
+            summary.files_deleted += len(gone)
+            parsed, touched, gone, batch_bytes = [], [], [], 0
+        if progress is not None:
+            progress(done, total)
+    if parsed or touched or gone:
+        load.write_batch(conn, repo_id, parsed, touched, gone)
+        summary.files_deleted += len(gone)
+
+
+def _count(summary: IndexSummary, version: FileVersion) -> None:
+    module = version.module
+    summary.files_indexed += 1
+    summary.definitions += len(module.definitions)
+    summary.statuses[module.parse_status] += 1
+    if module.parse_status in ("partial", "skipped"):
+        summary.files_failed += 1
+        summary.failures.append((module.path, module.parse_status, module.parse_error or ""))
