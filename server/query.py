@@ -253,9 +253,9 @@ def symbol_at(conn: psycopg.Connection, path: str, line: int) -> list[Symbol]:
     sql = f"""
         SELECT DISTINCT ON (r.root) {SYMBOL_COLUMNS}
         FROM {SYMBOL_FROM}
-        WHERE (s.path = %(path)s OR s.path LIKE %(tail)s OR r.root || '/' || s.path = %(path)s)
+        WHERE (m.path = %(path)s OR m.path LIKE %(tail)s OR r.root || '/' || m.path = %(path)s)
           AND s.start_line <= %(line)s AND s.end_line >= %(line)s
-        ORDER BY r.root, (s.path = %(path)s) DESC, s.start_line DESC, s.def_line DESC
+        ORDER BY r.root, (m.path = %(path)s) DESC, s.start_line DESC, s.def_line DESC
     """
     params = {"path": path, "tail": "%/" + like_escape(path), "line": line}
     return [_symbol(row) for row in conn.execute(sql, params).fetchall()]

@@ -229,3 +229,47 @@ def test_mcp_inspector_cli_lists_the_tools_and_calls_one(own_corpus: Indexed) ->
     )
     assert called.returncode == 0, called.stderr
     assert "method shop.models.Order.save  shop/models.py:28-32" in called.stdout
+
+
+def generated_modules(root: Path, files: int, functions: int) -> None:
+    """Enough code that indexing it takes a few seconds."""
+    folder = root / "generated"
+    folder.mkdir()
+    body = "\n\n".join(f"def function_{i}(a, b=1):\n    '''Doc {i}.'''\n    return a + b + {i}" for i in range(functions))
+    for n in range(files):
+        (folder / f"module_{n}.py").write_text(body)
+
+
+def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Indexed) -> None:
+    generated_modules(own_corpus.root, files=300, functions=100)
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            status = (await call(client, "index_status")).text
+            assert f"indexing {own_corpus.root} in the background for " in status
+            assert "answers come from what is indexed so far" in status
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
+            status = await wait_until_indexed(client, timeout=120)
+            assert "300 files (re)indexed, 8 unchanged" in status
+            assert (await call(client, "find_symbol", query="generated.module_299.function_99")).text.splitlines()[1] == (
+                "function generated.module_299.function_99  generated/module_299.py:397-399"
+            )
+
+    run(session)
+
+
+def test_index_status_reports_a_root_that_could_not_be_indexed(db_url: str, tmp_path: Path) -> None:
+    missing = tmp_path / "gone"
+
+    async def session() -> None:
+        async with Client(stdio_server(db_url, missing)) as client:
+            deadline = time.monotonic() + 30
+            while f"indexing {missing} failed" not in (status := (await call(client, "index_status")).text):
+                assert time.monotonic() < deadline, status
+                await anyio.sleep(0.1)
+            assert status == (
+                "No repository is indexed yet.\n"
+                f"indexing {missing} failed: not a folder: {missing} (retried on the next tool call)"
+            )
+
+    run(session)
