@@ -1,6 +1,6 @@
 """Round-trip latency of find_symbol and get_symbol over stdio, as an agent sees it.
 
-Starts the MCP server as a subprocess (the way MCP clients run it), waits until it has
+Starts `coderows serve` as a subprocess (the way MCP clients run it), waits until it has
 brought its roots up to date, then times seeded-random calls from the SDK's stdio client
 and prints p50 / p95 / max per tool. The database should hold a large corpus, e.g.:
 
@@ -58,8 +58,8 @@ def report(tool: str, seconds: list[float]) -> str:
 
 async def measure(url: str, roots: list[Path], names: list[tuple[str, str]]) -> dict[str, list[float]]:
     params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "coderows.server", "--database-url", url, *map(str, roots)],
+        command=str(Path(sys.executable).with_name("coderows")),  # the venv's console script
+        args=["serve", "--database-url", url, *map(str, roots)],
         env={"PYTHONWARNINGS": "ignore"},
     )
     timings: dict[str, list[float]] = {"find_symbol": [], "get_symbol": []}

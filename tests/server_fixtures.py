@@ -154,11 +154,20 @@ async def call(client: Client, tool: str, **arguments: Any) -> Answer:
     return Answer("\n".join(texts), bool(result.is_error))
 
 
+# The console script installed next to this interpreter (the venv's bin folder).
+CODEROWS = str(Path(sys.executable).with_name("coderows"))
+
+
+def serve_command(url: str, *roots: Path) -> list[str]:
+    return [CODEROWS, "serve", "--database-url", url, *map(str, roots)]
+
+
 def stdio_server(url: str, *roots: Path, cwd: Path | None = None) -> StdioServerParameters:
-    """The server as an MCP client launches it: a subprocess speaking over stdio."""
+    """The server as an MCP client launches it: `coderows serve`, speaking over stdio."""
+    command, *args = serve_command(url, *roots)
     return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "coderows.server", "--database-url", url, *map(str, roots)],
+        command=command,
+        args=args,
         cwd=str(cwd) if cwd else None,
         env={"PYTHONWARNINGS": "ignore"},
     )

@@ -18,7 +18,15 @@ from mcp import Client
 
 from coderows.db import embedded
 from coderows.db.connection import connect
-from server_fixtures import Indexed, call, own_corpus, run, stdio_server, write_corpus  # noqa: F401  (fixture)
+from server_fixtures import (  # noqa: F401  (own_corpus is a fixture)
+    Indexed,
+    call,
+    own_corpus,
+    run,
+    serve_command,
+    stdio_server,
+    write_corpus,
+)
 
 ORDER_SAVE = (
     "method shop.models.Order.save  shop/models.py:28-32\n"
@@ -134,8 +142,7 @@ def free_port() -> int:
 def test_http_server_answers_a_streamable_http_client(own_corpus: Indexed) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "coderows.server", "--database-url", own_corpus.url, "--http", "--port", str(port),
-         str(own_corpus.root)],
+        [*serve_command(own_corpus.url, own_corpus.root), "--http", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -212,8 +219,7 @@ def test_mcp_inspector_cli_lists_the_tools_and_calls_one(own_corpus: Indexed) ->
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("npx is not installed")
-    command = [npx, "-y", "@modelcontextprotocol/inspector", "--cli", sys.executable, "-m", "coderows.server",
-               "--database-url", own_corpus.url, str(own_corpus.root)]
+    command = [npx, "-y", "@modelcontextprotocol/inspector", "--cli", *serve_command(own_corpus.url, own_corpus.root)]
     try:
         listed = subprocess.run([*command, "--method", "tools/list"], capture_output=True, text=True, timeout=240)
     except subprocess.TimeoutExpired:
