@@ -1,0 +1,387 @@
+"""Indexing a repository into PostgreSQL: rows, incremental runs, bad input, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from coderows.db.connection import connect
+from coderows.indexer.discover import SourceFile
+from coderows.indexer.pipeline import IndexSummary, Vanished, index_repository, read_and_parse, refresh_paths
+
+SHOP = {
+    "shop/__init__.py": '"""A tiny shop."""\nfrom .cart import Cart\n',
+    "shop/cart.py": textwrap.dedent(
+        '''\
+        """Carts."""
+        import decimal as d
+        from . import prices
+
+
+        class Cart:
+            """Items to buy."""
+
+            def __init__(self):
+                self.items = []
+
+            @property
+            def total(self) -> d.Decimal:
+                return sum(prices.price(i) for i in self.items)
+                # trailing comment, not part of the method
+
+
+        async def checkout(cart: Cart) -> None:
+            def audit():
+                pass
+        '''
+    ),
+    "shop/prices.py": "def price(item):\n    return 1\n",
+}
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
+    for path, content in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    write_tree(tmp_path, SHOP)
+    return tmp_path
+
+
+def symbols(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT path, qualname, kind, class_name, start_line, end_line FROM symbols ORDER BY path, start_line, qualname"
+    ).fetchall()
+
+
+def modules(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute("SELECT path, name, is_package, parse_status FROM modules ORDER BY path").fetchall()
+
+
+def counts(summary: IndexSummary) -> tuple[int, int, int, int]:
+    return summary.files_indexed, summary.files_unchanged, summary.files_deleted, summary.files_failed
+
+
+def bump_mtime(path: Path) -> None:
+    """Make the stat differ even on file systems with coarse timestamps."""
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+
+
+# --- what one run loads -----------------------------------------------------------
+
+
+def test_index_loads_every_module_with_its_dotted_name(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    assert modules(conn) == [
+        ("shop/__init__.py", "shop", True, "ok"),
+        ("shop/cart.py", "shop.cart", False, "ok"),
+        ("shop/prices.py", "shop.prices", False, "ok"),
+    ]
+
+
+def test_index_loads_every_definition_with_qualname_kind_and_lines(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    assert symbols(conn) == [
+        ("shop/cart.py", "Cart", "class", None, 6, 14),
+        ("shop/cart.py", "Cart.__init__", "method", "Cart", 9, 10),
+        ("shop/cart.py", "Cart.total", "method", "Cart", 12, 14),
+        ("shop/cart.py", "checkout", "function", None, 18, 20),
+        ("shop/cart.py", "checkout.<locals>.audit", "function", None, 19, 20),
+        ("shop/prices.py", "price", "function", None, 1, 2),
+    ]
+
+
+def test_symbol_rows_carry_signature_docstring_body_and_parent(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    row = conn.execute(
+        "SELECT s.full_name, s.signature, s.decorators, s.is_async, s.docstring, s.body, p.qualname"
+        " FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id WHERE s.qualname = 'Cart.total'"
+    ).fetchone()
+    assert row == (
+        "shop.cart.Cart.total",
+        "def total(self) -> d.Decimal",
+        ["property"],
+        False,
+        None,
+        "    @property\n    def total(self) -> d.Decimal:\n        return sum(prices.price(i) for i in self.items)",
+        "Cart",
+    )
+
+
+def test_contract_methods_query_lists_a_class_methods(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    rows = conn.execute(
+        "SELECT name, start_line, end_line FROM methods WHERE class_name = 'Cart' AND module = 'shop.cart' ORDER BY start_line"
+    ).fetchall()
+    assert rows == [("__init__", 9, 10), ("total", 12, 14)]
+
+
+def test_functions_view_holds_functions_and_methods(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    assert conn.execute("SELECT count(*) FROM functions").fetchone() == (5,)
+    assert conn.execute("SELECT count(*) FROM classes").fetchone() == (1,)
+
+
+def test_imports_are_recorded_with_their_absolute_target(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    rows = conn.execute(
+        "SELECT module, line, imported_module, imported_name, alias, level, target_module FROM imports ORDER BY module, line"
+    ).fetchall()
+    assert rows == [
+        ("shop", 2, "cart", "Cart", None, 1, "shop.cart"),
+        ("shop.cart", 2, "decimal", None, "d", 0, "decimal"),
+        ("shop.cart", 3, None, "prices", None, 1, "shop"),
+    ]
+
+
+def test_repository_row_has_resolved_root_and_index_time(conn: psycopg.Connection, shop: Path) -> None:
+    link = shop.parent / f"{shop.name}-link"
+    link.symlink_to(shop)
+    index_repository(conn, link)
+    root, name, indexed = conn.execute("SELECT root, name, indexed_at IS NOT NULL FROM repos").fetchone()
+    assert (root, name, indexed) == (str(shop.resolve()), shop.name, True)
+
+
+def test_src_layout_and_namespace_packages_are_named_by_path(conn: psycopg.Connection, tmp_path: Path) -> None:
+    write_tree(tmp_path, {"src/app/__init__.py": "", "src/app/core.py": "", "plugins/extra/tool.py": "", "setup.py": ""})
+    index_repository(conn, tmp_path)
+    assert [row[:3] for row in modules(conn)] == [
+        ("plugins/extra/tool.py", "plugins.extra.tool", False),
+        ("setup.py", "setup", False),
+        ("src/app/__init__.py", "app", True),
+        ("src/app/core.py", "app.core", False),
+    ]
+
+
+# --- incremental runs ----------------------------------------------------------------
+
+
+def test_second_run_reads_nothing_when_nothing_changed(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    assert counts(index_repository(conn, shop)) == (0, 3, 0, 0)
+
+
+def test_edited_file_is_reparsed_and_its_rows_replaced(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / "shop/prices.py").write_text("def price(item):\n    return 2\n\n\ndef discount():\n    return 0\n")
+    bump_mtime(shop / "shop/prices.py")
+    assert counts(index_repository(conn, shop)) == (1, 2, 0, 0)
+    rows = conn.execute("SELECT qualname, start_line, end_line FROM symbols WHERE path = 'shop/prices.py' ORDER BY start_line").fetchall()
+    assert rows == [("price", 1, 2), ("discount", 5, 6)]
+
+
+def test_touched_file_with_same_content_keeps_its_rows_and_records_the_new_mtime(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    ids_before = conn.execute("SELECT id FROM symbols ORDER BY id").fetchall()
+    bump_mtime(shop / "shop/cart.py")
+    assert counts(index_repository(conn, shop)) == (0, 3, 0, 0)
+    assert conn.execute("SELECT id FROM symbols ORDER BY id").fetchall() == ids_before
+    stored = conn.execute("SELECT mtime_ns FROM modules WHERE path = 'shop/cart.py'").fetchone()
+    assert stored == ((shop / "shop/cart.py").stat().st_mtime_ns,)
+    assert counts(index_repository(conn, shop)) == (0, 3, 0, 0)
+
+
+def test_added_file_is_indexed(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / "shop/tax.py").write_text("RATE = 0.2\n\ndef tax(x):\n    return x * RATE\n")
+    assert counts(index_repository(conn, shop)) == (1, 3, 0, 0)
+    assert conn.execute("SELECT full_name FROM symbols WHERE path = 'shop/tax.py'").fetchall() == [("shop.tax.tax",)]
+
+
+def test_deleted_file_loses_its_rows(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / "shop/prices.py").unlink()
+    assert counts(index_repository(conn, shop)) == (0, 2, 1, 0)
+    assert conn.execute("SELECT count(*) FROM symbols WHERE path = 'shop/prices.py'").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM modules WHERE path = 'shop/prices.py'").fetchone() == (0,)
+
+
+def test_renamed_file_moves_its_rows_to_the_new_module_name(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / "shop/prices.py").rename(shop / "shop/pricing.py")
+    assert counts(index_repository(conn, shop)) == (1, 2, 1, 0)
+    assert conn.execute("SELECT full_name, path FROM symbols WHERE name = 'price'").fetchall() == [
+        ("shop.pricing.price", "shop/pricing.py")
+    ]
+
+
+def test_full_run_reparses_every_file(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    assert counts(index_repository(conn, shop, full=True)) == (3, 0, 0, 0)
+    assert len(symbols(conn)) == 6
+
+
+def test_newly_ignored_file_is_removed(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / ".gitignore").write_text("prices.py\n")
+    assert counts(index_repository(conn, shop)) == (0, 2, 1, 0)
+
+
+def test_excluded_glob_is_not_indexed(conn: psycopg.Connection, shop: Path) -> None:
+    summary = index_repository(conn, shop, excludes=["cart.py"])
+    assert counts(summary) == (2, 0, 0, 0)
+    assert [row[0] for row in modules(conn)] == ["shop/__init__.py", "shop/prices.py"]
+
+
+def test_refresh_paths_rereads_exactly_the_given_files(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / "shop/prices.py").write_text("def cost(item):\n    return 1\n")
+    (shop / "shop/cart.py").unlink()
+    summary = refresh_paths(conn, shop, ["shop/prices.py", "shop/cart.py"])
+    assert counts(summary) == (1, 0, 1, 0)
+    assert symbols(conn) == [("shop/prices.py", "cost", "function", None, 1, 2)]
+
+
+def test_two_repositories_keep_separate_rows(conn: psycopg.Connection, tmp_path: Path) -> None:
+    write_tree(tmp_path / "a", {"m.py": "def f(): pass\n"})
+    write_tree(tmp_path / "b", {"m.py": "def g(): pass\n"})
+    index_repository(conn, tmp_path / "a")
+    index_repository(conn, tmp_path / "b")
+    (tmp_path / "a/m.py").unlink()
+    index_repository(conn, tmp_path / "a")
+    assert conn.execute("SELECT r.name, s.full_name FROM symbols s JOIN repos r ON r.id = s.repo_id").fetchall() == [("b", "m.g")]
+
+
+# --- bad input never stops a run ---------------------------------------------------------
+
+
+def test_bad_files_each_get_a_status_and_the_run_finishes(conn: psycopg.Connection, tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "good.py": "def ok(): pass\n",
+            "empty.py": "",
+            "binary.py": b"\x00\x01\x02def x(): pass\n",
+            "broken.py": "def good():\n    pass\n\ndef bad(:\n    pass\n",
+            "latin.py": b"# -*- coding: latin-1 -*-\ndef caf\xe9_name(): '''d\xe9j\xe0'''\n",
+            "mojibake.py": b"def f():\n    '''bad \xff byte'''\n",
+            "big.py": "x = 1\n" * 400,
+        },
+    )
+    summary = index_repository(conn, tmp_path, max_file_bytes=2000)
+    assert counts(summary) == (7, 0, 0, 3)
+    rows = conn.execute("SELECT path, parse_status, parse_error, line_count FROM modules ORDER BY path").fetchall()
+    assert rows == [
+        ("big.py", "skipped", "too large: 2400 bytes, over the 2000-byte limit (--max-file-size)", 0),
+        ("binary.py", "skipped", "binary file: it contains NUL bytes", 0),
+        ("broken.py", "partial", "SyntaxError: invalid syntax (line 4)", 5),
+        ("empty.py", "ok", None, 0),
+        ("good.py", "ok", None, 1),
+        ("latin.py", "ok", None, 2),
+        ("mojibake.py", "ok", "undecodable bytes replaced with U+FFFD (utf-8: invalid start byte at byte 20)", 2),
+    ]
+    assert conn.execute("SELECT path, qualname, docstring FROM symbols ORDER BY path, qualname").fetchall() == [
+        ("broken.py", "bad", None),  # tree-sitter recovers the broken definition too
+        ("broken.py", "good", None),
+        ("good.py", "ok", None),
+        ("latin.py", "café_name", "déjà"),
+        ("mojibake.py", "f", "bad \ufffd byte"),
+    ]
+
+
+def test_file_that_vanishes_before_it_is_read_is_reported_vanished(tmp_path: Path) -> None:
+    assert read_and_parse(str(tmp_path), SourceFile("gone.py", 10, 1), None, 1000) == Vanished("gone.py")
+
+
+def test_fifo_named_like_a_module_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.py")
+    assert read_and_parse(str(tmp_path), SourceFile("pipe.py", 0, 1), None, 1000) == Vanished("pipe.py")
+
+
+def test_unreadable_file_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    """Read in a forked child that dropped to an unprivileged user: root reads anything."""
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    os.chmod(folder, 0o755)
+    (folder / "secret.py").write_text("def f(): pass\n")
+    os.chmod(folder / "secret.py", 0o000)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the result through the pipe, never return into pytest
+        try:
+            if os.geteuid() == 0:
+                os.setuid(65534)
+            result = read_and_parse(str(folder), SourceFile("secret.py", 14, 1), None, 1000)
+            os.write(writer, f"{result.module.parse_status}: {result.module.parse_error}".encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    with os.fdopen(reader) as pipe:
+        assert pipe.read() == "skipped: unreadable: Permission denied"
+
+
+def test_index_of_a_missing_folder_says_so(conn: psycopg.Connection, tmp_path: Path) -> None:
+    from coderows.indexer.pipeline import IndexingError
+
+    with pytest.raises(IndexingError, match="not a folder: .*/nowhere"):
+        index_repository(conn, tmp_path / "nowhere")
+
+
+# --- crash safety ----------------------------------------------------------------------
+
+
+def dump(conn: psycopg.Connection) -> dict[str, list[tuple]]:
+    """The index's content, without ids and times (they differ between equal runs)."""
+    return {
+        "modules": conn.execute(
+            "SELECT path, name, is_package, md5(source), content_hash, size, mtime_ns, parse_status, parse_error"
+            " FROM modules ORDER BY path"
+        ).fetchall(),
+        "symbols": conn.execute(
+            "SELECT s.path, s.qualname, s.kind, s.def_line, s.start_line, s.end_line, s.signature, md5(s.body), p.qualname"
+            " FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id ORDER BY 1, 2, 4"
+        ).fetchall(),
+        "imports": conn.execute("SELECT path, line, imported_module, imported_name, alias FROM imports ORDER BY 1, 2, 3, 4").fetchall(),
+    }
+
+
+@pytest.mark.slow
+def test_run_killed_mid_way_converges_to_a_clean_index(db_url: str, database_factories, request: pytest.FixtureRequest) -> None:
+    """kill -9 once the first batches are committed; the next run must equal a clean index."""
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    excludes = ["site-packages/", "test/"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from coderows.cli.main import run; sys.argv[0] = 'coderows'; run()",
+         "index", "--jobs", "1", "--exclude", "site-packages/", "--exclude", "test/", "--database-url", db_url, str(stdlib)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    with connect(db_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while conn.execute("SELECT count(*) FROM modules").fetchone()[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        partial = conn.execute("SELECT count(*) FROM modules").fetchone()[0]
+        summary = index_repository(conn, stdlib, excludes=excludes)
+        resumed = dump(conn)
+    assert partial > 0 and summary.files_unchanged >= partial
+    clean_url = database_factories[request.node.callspec.params["db_url"]].create()
+    with connect(clean_url, autocommit=True) as clean:
+        index_repository(clean, stdlib, excludes=excludes)
+        assert resumed == dump(clean)
