@@ -170,32 +170,26 @@ def _filters(kind: str | None, module: str | None) -> tuple[str, dict[str, Any]]
     return sql, params
 
 
-# rank 0: module:qualname or full name; 1: qualname; 2: dotted tail of a full name;
-# 3: bare name (a name without dots matches every definition of that name alike);
-# 4: only the simple name agrees (a suggestion, not a match).
-_EXACT_RANK = """
-    CASE
-        WHEN %(module)s::text IS NOT NULL THEN
-            CASE WHEN s.module = %(module)s AND s.qualname = %(qualname)s THEN 0 ELSE 4 END
-        WHEN NOT %(dotted)s THEN CASE WHEN s.name = %(text)s THEN 3 ELSE 4 END
-        WHEN s.full_name = %(text)s THEN 0
-        WHEN s.qualname = %(text)s THEN 1
-        WHEN s.full_name LIKE %(tail)s THEN 2
-        ELSE 4
-    END
-"""
-_FOLDED_RANK = """
-    CASE
-        WHEN %(module)s::text IS NOT NULL THEN
-            CASE WHEN lower(s.module) = lower(%(module)s) AND lower(s.qualname) = lower(%(qualname)s)
-            THEN 0 ELSE 4 END
-        WHEN NOT %(dotted)s THEN CASE WHEN lower(s.name) = lower(%(text)s) THEN 3 ELSE 4 END
-        WHEN lower(s.full_name) = lower(%(text)s) THEN 0
-        WHEN lower(s.qualname) = lower(%(text)s) THEN 1
-        WHEN lower(s.full_name) LIKE lower(%(tail)s) THEN 2
-        ELSE 4
-    END
-"""
+def match_stages(parts: NameParts) -> list[tuple[Match, str]]:
+    """(how, SQL condition) in the order tried: each an index lookup, the first that finds
+    anything wins. A dotted name is a full name, else a qualname, else a dotted tail of a
+    full name (`decoder.JSONDecoder`); a name without dots matches every namesake alike."""
+    folded_last = "s.name ILIKE %(last_ilike)s"  # the trigram index serves ILIKE
+    if parts.module is not None:
+        return [
+            ("exact", "s.module = %(module)s AND s.qualname = %(qualname)s"),
+            ("case-insensitive", f"{folded_last} AND lower(s.module) = lower(%(module)s) AND lower(s.qualname) = lower(%(qualname)s)"),
+        ]
+    if "." not in parts.text:
+        return [("exact", "s.name = %(text)s"), ("case-insensitive", folded_last)]
+    return [
+        ("exact", "s.full_name = %(text)s"),
+        ("exact", "s.qualname = %(text)s"),
+        ("exact", "s.name = %(last)s AND s.full_name LIKE %(tail)s"),
+        ("case-insensitive", f"{folded_last} AND lower(s.full_name) = lower(%(text)s)"),
+        ("case-insensitive", f"{folded_last} AND lower(s.qualname) = lower(%(text)s)"),
+        ("case-insensitive", f"{folded_last} AND lower(s.full_name) LIKE lower(%(tail)s)"),
+    ]
 
 
 def resolve(
@@ -207,7 +201,7 @@ def resolve(
     limit: int = 50,
     offset: int = 0,
 ) -> Resolution:
-    """The definitions `name` denotes (best stage only), else suggestions."""
+    """The definitions `name` denotes (the first stage that matches), else suggestions."""
     at_line = _PATH_LINE.match(name.strip())
     if at_line:
         found = symbol_at(conn, at_line.group(1), int(at_line.group(2)))
@@ -223,24 +217,41 @@ def resolve(
         "last": parts.last,
         "last_ilike": like_escape(parts.last),
         "tail": "%." + like_escape(parts.text),
-        "dotted": "." in parts.text,
-        "limit": limit,
-        "offset": offset,
         **extra,
     }
-    namesakes: list[Symbol] = []
-    for how, name_condition, rank in (
-        ("exact", "s.name = %(last)s", _EXACT_RANK),
-        ("case-insensitive", "s.name ILIKE %(last_ilike)s", _FOLDED_RANK),
-    ):
-        matches, total, near = _ranked(conn, name_condition, rank, where, params)
-        if matches or total:
-            return Resolution(name, how, matches, total)  # type: ignore[arg-type]
-        namesakes = namesakes or near
+    for how, condition in match_stages(parts):
+        matches, total = _page(conn, condition + where, params, limit, offset)
+        if total:
+            return Resolution(name, how, matches, total)
     # Same simple name, other path (`json.JSONDecoder` is json.decoder.JSONDecoder) is the
     # best guess; pg_trgm similarity of the simple name the next best.
+    namesakes: list[Symbol] = []
+    if "." in parts.text or parts.module is not None:
+        namesakes, _ = _page(conn, "s.name = %(last)s" + where, params, 10, 0)
+        if not namesakes:
+            namesakes, _ = _page(conn, "s.name ILIKE %(last_ilike)s" + where, params, 10, 0)
     suggestions = namesakes or similar(conn, parts.last, where, extra)
     return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text))
+
+
+def _page(
+    conn: psycopg.Connection, condition: str, params: dict[str, Any], limit: int, offset: int
+) -> tuple[list[Symbol], int]:
+    """One page of the definitions meeting `condition`, in full-name order, and how many
+    there are in all (counted only when the page does not already tell)."""
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE {condition}
+        ORDER BY s.full_name, s.path, s.start_line
+        OFFSET %(offset)s LIMIT %(limit)s
+    """
+    rows = conn.execute(sql, {**params, "offset": offset, "limit": limit}).fetchall()
+    if rows and len(rows) < limit:
+        return [_symbol(row) for row in rows], offset + len(rows)
+    if not rows and not offset:
+        return [], 0
+    counted = conn.execute(f"SELECT count(*) FROM symbols s WHERE {condition}", params).fetchone()
+    return [_symbol(row) for row in rows], int(counted[0]) if counted else 0
 
 
 _PATH_LINE = re.compile(r"^(.+\.py):(\d+)$")
@@ -296,38 +307,6 @@ def similar_module_names(conn: psycopg.Connection, target: str) -> list[str]:
         GROUP BY name ORDER BY max(similarity(name, %(t)s)) DESC, name LIMIT 5
     """
     return [row[0] for row in conn.execute(sql, {"t": target}).fetchall()]
-
-
-def _ranked(
-    conn: psycopg.Connection, name_condition: str, rank: str, where: str, params: dict[str, Any]
-) -> tuple[list[Symbol], int, list[Symbol]]:
-    """(matches of the best rank after offset/limit, their total, near misses)."""
-    sql = f"""
-        WITH candidates AS (
-            SELECT {SYMBOL_COLUMNS}, {rank} AS rank
-            FROM {SYMBOL_FROM}
-            WHERE {name_condition} {where}
-        ), best AS (
-            SELECT *, min(rank) OVER () AS best_rank FROM candidates
-        )
-        -- Only the best rank counts: a full-name hit hides bare-name namesakes elsewhere.
-        SELECT *, count(*) OVER () AS total FROM best
-        WHERE rank = best_rank
-        ORDER BY full_name, path, start_line
-        OFFSET %(offset)s LIMIT %(limit)s
-    """
-    rows = conn.execute(sql, params).fetchall()
-    if not rows:
-        if params["offset"]:  # paged past the end: there are matches, just not here
-            rows = conn.execute(sql, {**params, "offset": 0, "limit": 1}).fetchall()
-            if rows and rows[0][-3] < 4:
-                return [], int(rows[0][-1]), []
-        return [], 0, []
-    symbols = [_symbol(row) for row in rows]
-    rank, total = rows[0][-3], int(rows[0][-1])
-    if rank == 4:
-        return [], 0, symbols[:10]
-    return symbols, total, []
 
 
 def _symbol(row: tuple[Any, ...]) -> Symbol:
