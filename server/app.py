@@ -212,13 +212,23 @@ class Tools:
             result = fetch(conn)
         return result
 
+    def lookup(
+        self,
+        conn: psycopg.Connection,
+        fetch: Callable[[psycopg.Connection], T],
+        stamps: Callable[[T], Iterable[FileStamp]],
+        missed: Callable[[T], bool],
+    ) -> T:
+        """fetch on fresh rows; when it misses, the served roots are brought up to date
+        first (the answer may be in a file written a moment ago) and it is asked again."""
+        result = self.fresh(conn, fetch, stamps)
+        if missed(result) and self.indexer.catch_up(conn):
+            result = self.fresh(conn, fetch, stamps)
+        return result
+
     def resolve_fresh(self, conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], Resolution]) -> Resolution:
-        """A name lookup on fresh rows; a lookup that finds nothing first brings the served
-        roots up to date (the name may be in a file written a moment ago) and asks again."""
-        resolution = self.fresh(conn, fetch, lambda r: r.stamps)
-        if (resolution.total == 0 or resolution.how == "contains") and self.indexer.catch_up(conn):
-            resolution = self.fresh(conn, fetch, lambda r: r.stamps)
-        return resolution
+        """A name lookup; no exact or case-insensitive match counts as a miss."""
+        return self.lookup(conn, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
 
     # --- tools -----------------------------------------------------------------------
 
@@ -278,7 +288,10 @@ class Tools:
         arguments = {"target": target, "limit": limit if limit != 200 else None}
 
         def work(conn: psycopg.Connection) -> str:
-            modules = self.fresh(conn, lambda c: query.find_modules(c, target), lambda ms: [m.stamp for m in ms])
+            modules = self.lookup(
+                conn, lambda c: query.find_modules(c, target), lambda ms: [m.stamp for m in ms],
+                lambda ms: not ms and (target.endswith(".py") or "/" in target),
+            )
             if len(modules) > 1:
                 return render.modules_ambiguous(target, modules)
             if modules:
@@ -311,7 +324,9 @@ class Tools:
             return query.symbols_named_like(conn, text.strip()), query.search_lines(conn, text.strip())
 
         def work(conn: psycopg.Connection) -> str:
-            names, hits = self.fresh(conn, fetch, lambda r: [s.stamp for s in r[0]] + [h.stamp for h in r[1]])
+            names, hits = self.lookup(
+                conn, fetch, lambda r: [s.stamp for s in r[0]] + [h.stamp for h in r[1]], lambda r: not r[0] and not r[1]
+            )
             groups = render.search_groups(names, hits)
             capped = len(hits) >= query.SEARCH_LINE_CAP
             return render.search_answer(text.strip(), groups, capped=capped, offset=offset, limit=limit, arguments=arguments)

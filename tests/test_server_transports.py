@@ -279,3 +279,21 @@ def test_index_status_reports_a_root_that_could_not_be_indexed(db_url: str, tmp_
             )
 
     run(session)
+
+
+def test_a_file_added_on_disk_is_outlined_and_searched_at_once(own_corpus: Indexed) -> None:
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            await wait_until_indexed(client)
+            (own_corpus.root / "shop" / "tax.py").write_text('"""Taxes."""\n\n\ndef vat(amount):\n    return amount * 0.2\n')
+            assert (await call(client, "get_outline", target="shop/tax.py")).text == (
+                "module shop.tax  shop/tax.py  (5 lines)\nTaxes.\ndef vat(amount)  4-5"
+            )
+            (own_corpus.root / "shop" / "duty.py").write_text("RATE = 'customs duty'\n")
+            assert (await call(client, "search_code", query="customs duty")).text == (
+                "1 definition matches 'customs duty' (name, docstring or code; case-insensitive):\n"
+                "module shop.duty  shop/duty.py\n"
+                "  1  RATE = 'customs duty'"
+            )
+
+    run(session)
