@@ -59,11 +59,6 @@ NameArg = Annotated[
 LimitArg = Annotated[int, Field(ge=1, le=500, description="Most entries to return in this page.")]
 OffsetArg = Annotated[int, Field(ge=0, description="Entries to skip: the [cut: ...] line of a long answer gives it.")]
 
-# After a lookup finds no exact match, the served roots are brought up to date (a
-# definition the agent has just written is then found). An incremental run over an
-# unchanged repository is a walk and a stat per file (0.1 s for django's 2,800 files);
-# this only stops a burst of concurrent misses from walking the tree once each.
-CATCH_UP_INTERVAL_SECONDS = 0.05
 # A failed background index (say, the database was down at start) is retried no
 # sooner than this, from the next tool call.
 RETRY_INTERVAL_SECONDS = 5.0
@@ -90,7 +85,7 @@ class BackgroundIndexer:
     progress: list[RootProgress] = field(default_factory=list)
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _last_catch_up: float = 0.0
+    _catch_up_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.progress = [RootProgress(root) for root in self.roots]
@@ -139,16 +134,21 @@ class BackgroundIndexer:
             self.start()
 
     def catch_up(self, conn: psycopg.Connection) -> bool:
-        """Incrementally re-index the served roots now (after a lookup found nothing);
-        False when skipped because a run is in progress or one ran moments ago."""
-        if self.running or not self.roots or time.time() - self._last_catch_up < CATCH_UP_INTERVAL_SECONDS:
+        """Incrementally re-index the served roots now, after a lookup missed (a definition
+        the agent has just written is then found); False while the background run is
+        still going. Over an unchanged repository this is a walk and a stat per file
+        (0.1 s for django's 2,800 files): cheap enough for every miss, and throttling it
+        would hide a file written between two quick calls."""
+        if self.running or not self.roots:
             return False
-        from coderows.indexer.pipeline import index_repository
+        from coderows.indexer.pipeline import IndexingError, index_repository
 
-        with self._lock:
+        with self._catch_up_lock:  # concurrent misses walk the tree one after the other
             for root in self.roots:
-                index_repository(conn, root)
-            self._last_catch_up = time.time()
+                try:
+                    index_repository(conn, root)
+                except IndexingError as error:  # e.g. the root was removed: answer from the index
+                    log.warning("cannot bring %s up to date: %s", root, error)
         return True
 
     def status_lines(self) -> list[str]:

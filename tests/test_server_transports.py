@@ -277,6 +277,11 @@ def test_index_status_reports_a_root_that_could_not_be_indexed(db_url: str, tmp_
                 "No repository is indexed yet.\n"
                 f"indexing {missing} failed: not a folder: {missing} (retried on the next tool call)"
             )
+            answer = await call(client, "get_symbol", name="anything")
+            assert answer.text.endswith(
+                "No definition matches 'anything' and no name is similar. search_code('anything') looks inside "
+                "bodies and docstrings; index_status shows what is indexed."
+            )
 
     run(session)
 
