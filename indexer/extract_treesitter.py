@@ -9,6 +9,7 @@ code (tree-sitter's node would also cover comments indented after the last state
 
 from __future__ import annotations
 
+import unicodedata
 from importlib import resources
 
 import tree_sitter_python
@@ -40,7 +41,7 @@ def extract(tree: Tree) -> Outline:
     for statement in captures.get("scope.global", []):
         scope = _enclosing(statement, index_of)
         if scope is not None:
-            definitions[scope].declared_global.update(_text(name) for name in statement.named_children if name.type == "identifier")
+            definitions[scope].declared_global.update(_identifier(name) for name in statement.named_children if name.type == "identifier")
     imports = [row for node in sorted(captures.get("import", []), key=lambda n: n.start_byte) for row in _imports(node)]
     return Outline(definitions, imports, _docstring(tree.root_node))
 
@@ -68,7 +69,7 @@ def _definition(node: Node, parent: int | None) -> RawDefinition:
     def_line = node.start_point.row + 1
     return RawDefinition(
         is_class=is_class,
-        name=_text(node.child_by_field_name("name")),
+        name=_identifier(node.child_by_field_name("name")),
         parent=parent,
         def_line=def_line,
         start_line=_unparenthesized(decorator_expressions[0]).start_point.row + 1 if decorators else def_line,
@@ -175,11 +176,11 @@ def _from_module(module_name: Node | None) -> tuple[str | None, int]:
     if module_name is None:
         return None, 0
     if module_name.type != "relative_import":
-        return _text(module_name), 0
+        return _identifier(module_name), 0
     prefix = next((child for child in module_name.named_children if child.type == "import_prefix"), None)
     dotted = next((child for child in module_name.named_children if child.type == "dotted_name"), None)
     level = _text(prefix).count(".") if prefix is not None else 0
-    return (_text(dotted) if dotted is not None else None), level
+    return (_identifier(dotted) if dotted is not None else None), level
 
 
 def _imported(name: Node, module: str | None, level: int) -> RawImport:
@@ -187,12 +188,18 @@ def _imported(name: Node, module: str | None, level: int) -> RawImport:
     alias = None
     if name.type == "aliased_import":
         alias_node = name.child_by_field_name("alias")
-        alias = _text(alias_node) if alias_node is not None else None
+        alias = _identifier(alias_node) if alias_node is not None else None
         name = name.child_by_field_name("name") or name
     line = name.start_point.row + 1
     if module is None and level == 0:
-        return RawImport(line, _text(name), None, alias, 0)
-    return RawImport(line, module, _text(name), alias, level)
+        return RawImport(line, _identifier(name), None, alias, 0)
+    return RawImport(line, module, _identifier(name), alias, level)
+
+
+def _identifier(node: Node | None) -> str:
+    """A name as Python sees it: non-ASCII identifiers are NFKC-normalized (PEP 3131)."""
+    text = _text(node)
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def _text(node: Node | None) -> str:

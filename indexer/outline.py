@@ -95,11 +95,9 @@ def string_value(literal: str) -> str | None:
     prefix = literal[:quote].lower()
     if "b" in prefix or "f" in prefix or "t" in prefix:
         return None
-    if "\\" not in literal and "\r" not in literal and literal.count(literal[quote]) in (2, 6):
-        # One plain literal without escapes: its value is the text between the quotes.
-        body = literal[quote:]
-        width = 3 if body[:3] in ('"""', "'''") else 1
-        return body[width:-width]
+    plain = _plain_literal_body(literal, quote)
+    if plain is not None:
+        return plain
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes like "\d" warn but still parse
@@ -107,3 +105,21 @@ def string_value(literal: str) -> str | None:
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     return value if isinstance(value, str) else None
+
+
+def _plain_literal_body(literal: str, quote: int) -> str | None:
+    """The text between the quotes of one literal without escapes (most docstrings),
+    or None when it takes Python to evaluate it (escapes, concatenation, parentheses)."""
+    if not literal[:quote].isalpha() and quote != 0:
+        return None
+    delimiter = literal[quote : quote + 3] if literal[quote : quote + 3] in ('"""', "'''") else literal[quote]
+    body = literal[quote + len(delimiter) : len(literal) - len(delimiter)]
+    if (
+        len(literal) - quote < 2 * len(delimiter)
+        or not literal.endswith(delimiter)
+        or delimiter[0] in body
+        or "\\" in body
+        or "\r" in body
+    ):
+        return None
+    return body

