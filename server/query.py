@@ -230,7 +230,7 @@ def resolve(
         namesakes, _ = _page(conn, "s.name = %(last)s" + where, params, 10, 0)
         if not namesakes:
             namesakes, _ = _page(conn, "s.name ILIKE %(last_ilike)s" + where, params, 10, 0)
-    suggestions = namesakes or similar(conn, parts.last, where, extra)
+    suggestions = namesakes or similar(conn, parts, where, extra)
     return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text))
 
 
@@ -313,8 +313,12 @@ def _symbol(row: tuple[Any, ...]) -> Symbol:
     return Symbol(*row[:21])
 
 
-def similar(conn: psycopg.Connection, last: str, where: str = "", params: dict[str, Any] | None = None) -> list[Symbol]:
-    """Definitions whose simple name is most like `last` (pg_trgm), a few per name."""
+def similar(conn: psycopg.Connection, parts: NameParts, where: str = "", params: dict[str, Any] | None = None) -> list[Symbol]:
+    """Up to 5 definitions most like the name (pg_trgm): candidates are the 10 simple names
+    nearest its last component (trigram index); they are ranked by that similarity plus,
+    for a dotted name, the similarity of the qualified name, so `QuerySet.filtr` puts
+    QuerySet.filter first. Definitions local to a function come last."""
+    qualified = f"{parts.module}.{parts.qualname}" if parts.module is not None else parts.text
     sql = f"""
         WITH names AS (
             SELECT s.name, similarity(s.name, %(last)s) AS score
@@ -322,18 +326,21 @@ def similar(conn: psycopg.Connection, last: str, where: str = "", params: dict[s
             WHERE s.name %% %(last)s {where}
             GROUP BY s.name
             ORDER BY score DESC, s.name
-            LIMIT 5
-        ), picked AS (
-            SELECT {SYMBOL_COLUMNS}, names.score,
-                   row_number() OVER (PARTITION BY s.name ORDER BY s.full_name, s.path) AS nth
-            FROM names JOIN symbols s ON s.name = names.name
-            JOIN modules m ON m.id = s.module_id JOIN repos r ON r.id = m.repo_id
-            WHERE true {where}
+            LIMIT 10
         )
-        SELECT * FROM picked WHERE nth <= 2 ORDER BY score DESC, name, full_name, path
+        SELECT {SYMBOL_COLUMNS}
+        FROM names JOIN symbols s ON s.name = names.name
+        JOIN modules m ON m.id = s.module_id JOIN repos r ON r.id = m.repo_id
+        WHERE true {where}
+        ORDER BY s.qualname LIKE '%%<locals>%%',
+                 names.score + CASE WHEN %(dotted)s
+                     THEN greatest(similarity(s.qualname, %(qualified)s), similarity(s.full_name, %(qualified)s))
+                     ELSE 0 END DESC,
+                 length(s.full_name), s.full_name, s.path
+        LIMIT 5
     """
-    rows = conn.execute(sql, {"last": last, **(params or {})}).fetchall()
-    return [_symbol(row) for row in rows]
+    values = {"last": parts.last, "qualified": qualified, "dotted": "." in qualified, **(params or {})}
+    return [_symbol(row) for row in conn.execute(sql, values).fetchall()]
 
 
 def modules_named(conn: psycopg.Connection, name: str) -> list[Module]:

@@ -227,7 +227,10 @@ def symbol_answer(
     last_shown = first_number + offset + shown - 1
     last = first_number + len(lines) - 1
     next_call = call("get_symbol", **{**arguments, "offset": offset + shown})
-    return page.text(f"[cut: showed lines {first_number + offset}-{last_shown} of {first_number}-{last}; rest: {next_call}]")
+    members = f"; members only: get_outline({symbol.full_name!r})" if symbol.kind == "class" else ""
+    return page.text(
+        f"[cut: showed lines {first_number + offset}-{last_shown} of {first_number}-{last}; rest: {next_call}{members}]"
+    )
 
 
 # --- get_outline ---------------------------------------------------------------------
@@ -262,7 +265,7 @@ def outline(
             break
         shown += 1
     if not members:
-        page.add("(no classes or functions)")
+        page.add("(no classes or functions)" if title[0].startswith("module ") else "(no methods or nested classes)")
     return page.text(more_tail("get_outline", arguments, offset, shown, len(members), "entries"))
 
 
@@ -433,7 +436,7 @@ def status_answer(
         if stale:
             page.add(f"  {len(stale)} files changed on disk since indexed (refreshed when a tool reads them): " + ", ".join(stale[:10]))
         if repo.not_ok:
-            page.add(f"  {repo.not_ok} files not parsed cleanly (listed below)")
+            page.add(f"  {repo.not_ok} file{'s' if repo.not_ok != 1 else ''} not parsed cleanly (listed below)")
     page.add_all(progress)
     if problems:
         page.add(f"files not parsed cleanly ({problem_total}; parse_status, path, why):")

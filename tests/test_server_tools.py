@@ -158,6 +158,13 @@ def test_find_symbol_suggests_similar_names_for_a_typo(server: MCPServer) -> Non
     )
 
 
+def test_find_symbol_suggestions_for_a_dotted_typo_put_the_closest_qualified_name_first(server: MCPServer) -> None:
+    assert ask(server, "find_symbol", query="Order.sav").text.splitlines()[:2] == [
+        "No definition matches 'Order.sav'. Did you mean:",
+        "method shop.models.Order.save  shop/models.py:28-32",
+    ]
+
+
 def test_find_symbol_suggests_the_definition_behind_a_re_export(server: MCPServer) -> None:
     # json re-exports JSONDecoder from json.decoder: the namesake is the answer to give.
     assert ask(server, "find_symbol", query="json.JSONDecoder").text == (
