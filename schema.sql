@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS repos (
 -- re-parses only those whose content_hash differs too.
 CREATE TABLE IF NOT EXISTS modules (
     id           bigint      PRIMARY KEY,     -- from modules_id_seq, reserved by the loader
-    repo_id      bigint      NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
+    repo_id      bigint      NOT NULL REFERENCES repos (id),
     path         text COLLATE "C" NOT NULL,   -- e.g. django/db/models/query.py
     name         text COLLATE "C" NOT NULL,   -- dotted import name, e.g. django.db.models.query
     is_package   boolean     NOT NULL,        -- the file is a package's __init__.py
@@ -59,12 +59,14 @@ CREATE INDEX IF NOT EXISTS modules_name_idx ON modules (name);
 -- symbols: every class and function definition, nested ones included. A symbol's id
 -- is its module's id times 2^20 plus its ordinal in the file, so a file's rows can be
 -- numbered (and their parents referenced) before they reach the database.
--- module, path and repo_id repeat the module's values so that lookups need no join;
--- they never drift because a file's rows are always replaced together.
+-- module, path and repo_id repeat the module's values so that lookups need no join.
+-- They never drift, and module_id never dangles, because the loader replaces a file's
+-- modules, symbols and imports rows together in one transaction (no foreign-key
+-- triggers: they would cost a lookup per row on every load).
 CREATE TABLE IF NOT EXISTS symbols (
     id         bigint  PRIMARY KEY,
-    module_id  bigint  NOT NULL REFERENCES modules (id) ON DELETE CASCADE,
-    parent_id  bigint,                   -- enclosing class or function; NULL at module level
+    module_id  bigint  NOT NULL,         -- modules.id
+    parent_id  bigint,                   -- symbols.id of the enclosing class or function; NULL at module level
     repo_id    bigint  NOT NULL,
     module     text COLLATE "C" NOT NULL, -- dotted module name
     path       text COLLATE "C" NOT NULL,
@@ -104,7 +106,7 @@ CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
 -- target_module is the absolute module that the statement names ('pkg.x'), NULL when a
 -- relative import climbs above the top-level package.
 CREATE TABLE IF NOT EXISTS imports (
-    module_id       bigint  NOT NULL REFERENCES modules (id) ON DELETE CASCADE,
+    module_id       bigint  NOT NULL,    -- modules.id (replaced together, as for symbols)
     repo_id         bigint  NOT NULL,
     module          text COLLATE "C" NOT NULL, -- the importing module's dotted name
     path            text COLLATE "C" NOT NULL,

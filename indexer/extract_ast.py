@@ -20,7 +20,7 @@ def extract(module: ast.Module, source: str) -> Outline:
     found = sorted(_definitions_with_parents(module), key=lambda pair: (pair[0].lineno, pair[0].col_offset))
     index_of = {id(node): index for index, (node, _) in enumerate(found)}
     definitions = [
-        _definition(node, index_of.get(id(parent)) if parent is not None else None, lines, source)
+        _definition(node, index_of.get(id(parent)) if parent is not None else None, lines)
         for node, parent in found
     ]
     imports = [row for node in ast.walk(module) if isinstance(node, ast.Import | ast.ImportFrom) for row in _imports(node)]
@@ -42,7 +42,7 @@ def _definitions_with_parents(module: ast.Module) -> Iterator[tuple[Definition, 
                 stack.append((child, enclosing))
 
 
-def _definition(node: Definition, parent: int | None, lines: list[bytes], source: str) -> RawDefinition:
+def _definition(node: Definition, parent: int | None, lines: list[bytes]) -> RawDefinition:
     is_class = isinstance(node, ast.ClassDef)
     return RawDefinition(
         is_class=is_class,
@@ -53,8 +53,8 @@ def _definition(node: Definition, parent: int | None, lines: list[bytes], source
         end_line=node.end_lineno or node.lineno,
         is_async=isinstance(node, ast.AsyncFunctionDef),
         header=_header(node, lines),
-        decorators=[compact_code(ast.get_source_segment(source, d) or "") for d in node.decorator_list],
-        bases=[compact_code(ast.get_source_segment(source, b) or "") for b in node.bases] if is_class else [],
+        decorators=[compact_code(_segment(lines, d)) for d in node.decorator_list],
+        bases=[compact_code(_segment(lines, b)) for b in node.bases] if is_class else [],
         docstring=ast.get_docstring(node, clean=False),
         declared_global=_declared_global(node),
     )
@@ -65,6 +65,13 @@ def _header(node: Definition, lines: list[bytes]) -> str:
     first = node.body[0]
     text = _slice(lines, node.lineno, node.col_offset, first.lineno, first.col_offset).decode("utf-8", "replace")
     return text[: _header_colon(text)]
+
+
+def _segment(lines: list[bytes], node: ast.expr) -> str:
+    """An expression's source text (ast.get_source_segment re-splits the file each call)."""
+    end_line = node.end_lineno or node.lineno
+    end_col = node.end_col_offset if node.end_col_offset is not None else len(lines[end_line - 1])
+    return _slice(lines, node.lineno, node.col_offset, end_line, end_col).decode("utf-8", "replace")
 
 
 def _slice(lines: list[bytes], start_line: int, start_col: int, end_line: int, end_col: int) -> bytes:

@@ -27,7 +27,8 @@ def parse_tree(data: bytes) -> Tree:
     return _parser.parse(data)
 
 
-def extract(tree: Tree) -> Outline:
+def extract(tree: Tree, source: bytes) -> Outline:
+    """`source` is the UTF-8 text the tree was parsed from."""
     captures = QueryCursor(QUERY).captures(tree.root_node)
     definition_nodes = sorted(
         [*captures.get("definition.class", []), *captures.get("definition.function", [])],
@@ -37,7 +38,7 @@ def extract(tree: Tree) -> Outline:
     index_of: dict[int, int] = {}  # node id -> index in definitions
     for node in definition_nodes:  # source order puts every parent before its children
         index_of[node.id] = len(definitions)
-        definitions.append(_definition(node, _enclosing(node, index_of)))
+        definitions.append(_definition(node, _enclosing(node, index_of), source))
     for statement in captures.get("scope.global", []):
         scope = _enclosing(statement, index_of)
         if scope is not None:
@@ -57,7 +58,7 @@ def _enclosing(node: Node, index_of: dict[int, int]) -> int | None:
     return None
 
 
-def _definition(node: Node, parent: int | None) -> RawDefinition:
+def _definition(node: Node, parent: int | None, source: bytes) -> RawDefinition:
     is_class = node.type == "class_definition"
     wrapper = node.parent
     decorators = (
@@ -73,9 +74,9 @@ def _definition(node: Node, parent: int | None) -> RawDefinition:
         parent=parent,
         def_line=def_line,
         start_line=_unparenthesized(decorator_expressions[0]).start_point.row + 1 if decorators else def_line,
-        end_line=_last_code_row(node) + 1,
+        end_line=_last_code_row(node, source) + 1,
         is_async=node.child(0).type == "async",
-        header=_header(node),
+        header=_header(node, source),
         decorators=[compact_code(_text(expression)) for expression in decorator_expressions],
         bases=_bases(node) if is_class else [],
         docstring=_docstring(node.child_by_field_name("body")),
@@ -99,9 +100,13 @@ def _unparenthesized(node: Node) -> Node:
     return node
 
 
-def _last_code_row(node: Node) -> int:
+def _last_code_row(node: Node, source: bytes) -> int:
     """Row of the last token that is not a comment (ast's end_lineno). Zero-width nodes
     are tokens that error recovery invented, not text, so they are passed over too."""
+    end = node.end_byte
+    last_line = source[source.rfind(b"\n", 0, end) + 1 : end]
+    if not last_line.lstrip().startswith(b"#"):
+        return node.end_point.row  # the usual case: the node ends on a line of code
     while node.child_count:
         index = node.child_count - 1
         while index >= 0 and _is_comment_or_empty(node.child(index)):
@@ -116,18 +121,14 @@ def _is_comment_or_empty(node: Node) -> bool:
     return node.type == "comment" or node.end_byte == node.start_byte
 
 
-def _header(node: Node) -> str:
+def _header(node: Node, source: bytes) -> str:
     """Source from `def` / `class` (or `async`) up to the colon that ends the header."""
     end = node.end_byte
     for child in node.children:
-        if child.type == ":":
+        if child.type == ":" or child.type == "block":
             end = child.start_byte
             break
-        if child.type == "block":
-            end = child.start_byte
-            break
-    text = node.text or b""
-    return text[: end - node.start_byte].decode("utf-8", "replace")
+    return source[node.start_byte : end].decode("utf-8", "replace")
 
 
 def _bases(node: Node) -> list[str]:
@@ -145,8 +146,14 @@ def _docstring(body: Node | None) -> str | None:
     """The real value of the string that is the first statement of a module or body."""
     if body is None:
         return None
-    first = next((child for child in body.named_children if child.type != "comment"), None)
-    if first is None or first.type != "expression_statement" or first.named_child_count != 1:
+    count = body.named_child_count
+    index = 0
+    while index < count and body.named_child(index).type == "comment":
+        index += 1
+    if index == count:
+        return None
+    first = body.named_child(index)
+    if first.type != "expression_statement" or first.named_child_count != 1:
         return None
     expression = first.named_child(0)
     if expression.type == "parenthesized_expression":

@@ -165,13 +165,13 @@ def _outline(text: str, utf8: bytes, *, trust_tree_lines: bool) -> tuple[Outline
     them as line breaks, tree-sitter does not, so ast must give the lines."""
     tree = extract_treesitter.parse_tree(utf8)
     if not tree.root_node.has_error and trust_tree_lines:
-        return extract_treesitter.extract(tree), "ok", None
+        return extract_treesitter.extract(tree, utf8), "ok", None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not our business
             module = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        return extract_treesitter.extract(tree), "partial", _describe_syntax_error(error)
+        return extract_treesitter.extract(tree, utf8), "partial", _describe_syntax_error(error)
     note = None if trust_tree_lines else "lone carriage returns end lines: lines taken from Python's ast"
     return extract_ast.extract(module, text), "recovered", note
 

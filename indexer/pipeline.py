@@ -25,12 +25,13 @@ import psycopg
 
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
-from coderows.indexer.load import FileVersion, KnownFile
+from coderows.indexer.load import EncodedFile, FileVersion, KnownFile
 from coderows.indexer.parse import content_hash, parse_module, skipped_module
 
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
-BATCH_FILES = 256
-BATCH_SOURCE_BYTES = 16 * 1024 * 1024
+# Small enough that the last batch, written after the workers finish, is short.
+BATCH_FILES = 64
+BATCH_SOURCE_BYTES = 4 * 1024 * 1024
 # Below this many files to parse, starting worker processes costs more than it saves.
 IN_PROCESS_LIMIT = 48
 
@@ -58,6 +59,18 @@ class Vanished:
 
 
 ReadResult = FileVersion | Unchanged | Vanished
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One file for a worker: read it, and parse and encode it unless unchanged."""
+
+    root: str
+    file: SourceFile
+    known_hash: str | None
+    max_file_bytes: int
+    module_id: int  # reserved in advance, so workers can number the file's rows
+    repo_id: int
 
 
 @dataclass(slots=True)
@@ -116,12 +129,14 @@ def index_repository(
     """Bring the index of one repository root up to date (`full`: re-parse every file)."""
     started = time.perf_counter()
     root = resolve_root(root)
+    load.prefer_speed_to_durability(conn)
     repo_id = load.ensure_repo(conn, root)
     work = plan(conn, repo_id, root, full=full, excludes=excludes)
     summary = IndexSummary(root, files_unchanged=work.listed - len(work.to_read))
+    ids = load.reserve_module_ids(conn, len(work.to_read))
     tasks = [
-        (str(root), file, None if full else _hash_of(work.known.get(file.path)), max_file_bytes)
-        for file in work.to_read
+        Task(str(root), file, None if full else _hash_of(work.known.get(file.path)), max_file_bytes, module_id, repo_id)
+        for file, module_id in zip(work.to_read, ids)
     ]
     results = _read_all(tasks, jobs or os.cpu_count() or 1)
     _write(conn, repo_id, results, work.deleted, summary, len(tasks), progress)
@@ -145,11 +160,12 @@ def refresh_paths(
     wanted = sorted(set(paths))
     known = load.known_files(conn, repo_id, wanted)
     summary = IndexSummary(root)
-    results = (
-        read_and_parse(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes)
-        for path in wanted
-    )
-    _write(conn, repo_id, results, [], summary, len(wanted), None)
+    ids = load.reserve_module_ids(conn, len(wanted))
+    tasks = [
+        Task(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes, module_id, repo_id)
+        for path, module_id in zip(wanted, ids)
+    ]
+    _write(conn, repo_id, map(_run_task, tasks), [], summary, len(wanted), None)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -196,11 +212,14 @@ def _hash_of(known: KnownFile | None) -> str | None:
     return known.content_hash if known is not None else None
 
 
-def _run_task(task: tuple[str, SourceFile, str | None, int]) -> ReadResult:
-    return read_and_parse(*task)
+def _run_task(task: Task) -> EncodedFile | Unchanged | Vanished:
+    result = read_and_parse(task.root, task.file, task.known_hash, task.max_file_bytes)
+    if isinstance(result, FileVersion):
+        return load.encode(task.module_id, task.repo_id, result)
+    return result
 
 
-def _read_all(tasks: list[tuple[str, SourceFile, str | None, int]], jobs: int) -> Iterator[ReadResult]:
+def _read_all(tasks: list[Task], jobs: int) -> Iterator[EncodedFile | Unchanged | Vanished]:
     if jobs <= 1 or len(tasks) < IN_PROCESS_LIMIT:
         yield from map(_run_task, tasks)
         return
@@ -213,23 +232,23 @@ def _read_all(tasks: list[tuple[str, SourceFile, str | None, int]], jobs: int) -
 def _write(
     conn: psycopg.Connection,
     repo_id: int,
-    results: Iterable[ReadResult],
+    results: Iterable[EncodedFile | Unchanged | Vanished],
     deleted: list[str],
     summary: IndexSummary,
     total: int,
     progress: Progress | None,
 ) -> None:
     """Write results in batches, one transaction each; deletions go with the first."""
-    parsed: list[FileVersion] = []
+    parsed: list[EncodedFile] = []
     touched: list[tuple[str, int, int]] = []
     gone: list[str] = list(deleted)
     batch_bytes = 0
     done = 0
     for result in results:
         done += 1
-        if isinstance(result, FileVersion):
+        if isinstance(result, EncodedFile):
             parsed.append(result)
-            batch_bytes += len(result.module.source)
+            batch_bytes += result.source_chars
             _count(summary, result)
         elif isinstance(result, Unchanged):
             touched.append((result.path, result.size, result.mtime_ns))
@@ -247,11 +266,10 @@ def _write(
         summary.files_deleted += len(gone)
 
 
-def _count(summary: IndexSummary, version: FileVersion) -> None:
-    module = version.module
+def _count(summary: IndexSummary, file: EncodedFile) -> None:
     summary.files_indexed += 1
-    summary.definitions += len(module.definitions)
-    summary.statuses[module.parse_status] += 1
-    if module.parse_status in ("partial", "skipped"):
+    summary.definitions += file.definitions
+    summary.statuses[file.parse_status] += 1
+    if file.parse_status in ("partial", "skipped"):
         summary.files_failed += 1
-        summary.failures.append((module.path, module.parse_status, module.parse_error or ""))
+        summary.failures.append((file.path, file.parse_status, file.parse_error or ""))
