@@ -234,24 +234,45 @@ def resolve(
     return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text))
 
 
+# Up to this many matches, a page is sorted from all of them; beyond, read in full_name
+# index order. Walking the index costs about 20 * |symbols| / matches entries for a page
+# of 20, sorting costs the matches: they break even near sqrt(20 * 113,000) = 1,500 on
+# stdlib + django; the walk is only worth it for names as common as __init__.
+FEW = 1000
+
+
 def _page(
     conn: psycopg.Connection, condition: str, params: dict[str, Any], limit: int, offset: int
 ) -> tuple[list[Symbol], int]:
     """One page of the definitions meeting `condition`, in full-name order, and how many
-    there are in all (counted only when the page does not already tell)."""
+    there are in all."""
+    # Count first, stopping past FEW: the plan for the page depends on it, and the total
+    # is needed anyway. Up to FEW matches are collected through the condition's own index
+    # and sorted (MATERIALIZED, or a planner without statistics, in a database indexed
+    # moments ago, walks the whole full_name index instead: 75 ms rather than 0.5 ms).
+    probe = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM symbols s WHERE {condition} LIMIT {FEW + 1}) AS few", params
+    ).fetchone()
+    total = int(probe[0]) if probe else 0
+    if total == 0:
+        return [], 0
+    if total > FEW:
+        counted = conn.execute(f"SELECT count(*) FROM symbols s WHERE {condition}", params).fetchone()
+        total = int(counted[0]) if counted else total
+        materialized = ""
+    else:
+        materialized = "MATERIALIZED"
     sql = f"""
-        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
-        WHERE {condition}
+        WITH found AS {materialized} (
+            SELECT s.id, s.full_name, s.path, s.start_line FROM symbols s WHERE {condition}
+        ), page AS (
+            SELECT id FROM found ORDER BY full_name, path, start_line OFFSET %(offset)s LIMIT %(limit)s
+        )
+        SELECT {SYMBOL_COLUMNS} FROM page JOIN {SYMBOL_FROM} ON s.id = page.id
         ORDER BY s.full_name, s.path, s.start_line
-        OFFSET %(offset)s LIMIT %(limit)s
     """
     rows = conn.execute(sql, {**params, "offset": offset, "limit": limit}).fetchall()
-    if rows and len(rows) < limit:
-        return [_symbol(row) for row in rows], offset + len(rows)
-    if not rows and not offset:
-        return [], 0
-    counted = conn.execute(f"SELECT count(*) FROM symbols s WHERE {condition}", params).fetchone()
-    return [_symbol(row) for row in rows], int(counted[0]) if counted else 0
+    return [_symbol(row) for row in rows], total
 
 
 _PATH_LINE = re.compile(r"^(.+\.py):(\d+)$")
