@@ -53,7 +53,7 @@ def compact_code(text: str) -> str:
     """Code on one line: comments dropped, line breaks inside brackets folded.
 
     >>> compact_code("def f(\\n    a,  # first\\n    b,\\n) -> int")
-    'def f(a, b,) -> int'
+    'def f(a, b) -> int'
     """
     if "\n" not in text and "#" not in text:
         return text.strip()
@@ -66,7 +66,8 @@ def compact_code(text: str) -> str:
 
 _SKIPPED_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 _OPENING = {"(", "[", "{"}
-_CLOSING = {")", "]", "}", ","}
+_CLOSING_BRACKETS = {")", "]", "}"}
+_CLOSING = {*_CLOSING_BRACKETS, ","}
 
 
 def _join_tokens(text: str) -> str:
@@ -79,6 +80,8 @@ def _join_tokens(text: str) -> str:
             if token.start[0] == previous.end[0]:
                 gap = " " if token.start[1] > previous.end[1] else ""
             else:
+                if previous.string == "," and token.string in _CLOSING_BRACKETS:
+                    pieces.pop()  # a "magic" trailing comma before a bracket on its own line
                 gap = "" if previous.string in _OPENING or token.string in _CLOSING else " "
             pieces.append(gap)
         pieces.append(token.string)

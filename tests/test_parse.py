@@ -530,7 +530,7 @@ def test_multi_line_decorator_starts_at_its_first_line() -> None:
             pass
         """
     assert rows(source) == [("handler", "function", 5, 1, 6)]
-    assert definition(source, "handler").decorators == ['register("name", priority=1,)']
+    assert definition(source, "handler").decorators == ['register("name", priority=1)']
     assert our_lines(source) == ast_lines(source)
 
 
@@ -683,7 +683,7 @@ def test_multi_line_signature_is_folded_onto_one_line_without_comments() -> None
         ) -> dict[str, int]:
             pass
         """
-    assert definition(source, "f").signature == "def f(a, b: int = 1, *args, **kwargs,) -> dict[str, int]"
+    assert definition(source, "f").signature == "def f(a, b: int = 1, *args, **kwargs) -> dict[str, int]"
 
 
 def test_signature_keeps_colons_inside_annotations_and_defaults() -> None:
@@ -721,7 +721,7 @@ def test_class_signatures() -> None:
         "class A",
         "class B()",
         "class C(Base, metaclass=M)",
-        "class D(Base, Mixin,)",
+        "class D(Base, Mixin)",
     ]
 
 
@@ -1231,7 +1231,7 @@ def test_five_thousand_unclosed_parentheses_are_partial_with_pythons_error() -> 
 def test_deeply_nested_expression_in_a_multi_line_signature_never_raises() -> None:
     source = "def f(\n    a=" + "[" * 3000 + "]" * 3000 + ",\n):\n    pass\n"
     [f] = parse_module("deep.py", source.encode()).definitions
-    assert f.signature == "def f(a=" + "[" * 3000 + "]" * 3000 + ",)"
+    assert f.signature == "def f(a=" + "[" * 3000 + "]" * 3000 + ")"
 
 
 # --- compact_code -------------------------------------------------------------------------
@@ -1243,12 +1243,12 @@ def test_deeply_nested_expression_in_a_multi_line_signature_never_raises() -> No
         ("def f(a, b=1) -> int", "def f(a, b=1) -> int"),
         ("  def f()  ", "def f()"),
         ("def  f( a ,b )", "def  f( a ,b )"),  # one line, no comment: kept as written
-        ("def f(\n    a,  # first\n    b,\n) -> int", "def f(a, b,) -> int"),
-        ("class C(\n    Base,\n    metaclass=M,\n)", "class C(Base, metaclass=M,)"),
+        ("def f(\n    a,  # first\n    b,\n) -> int", "def f(a, b) -> int"),
+        ("class C(\n    Base,\n    metaclass=M,\n)", "class C(Base, metaclass=M)"),
         ("def f(a,\\\n      b)", "def f(a, b)"),
         ("def f(\n    a\n    , b\n)", "def f(a, b)"),
         ('def f(a="#")  # trailing comment', 'def f(a="#")'),
-        ('register(\n    "x",\n    [1,\n     2],\n)', 'register("x", [1, 2],)'),
+        ('register(\n    "x",\n    [1,\n     2],\n)', 'register("x", [1, 2])'),
         ("def f(\n    a,", "def f( a,"),  # not tokenizable: lines joined as they are
     ],
 )
