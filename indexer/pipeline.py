@@ -102,10 +102,12 @@ class Plan:
     to_read: list[SourceFile]  # new, or size / mtime differ from the database
     deleted: list[str]  # in the database, no longer on disk (or now ignored)
     known: dict[str, KnownFile]
+    unnamed: list[str]  # file names that are not valid UTF-8: a text column cannot hold them
 
 
 def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = False, excludes: Sequence[str] = ()) -> Plan:
-    files = discover(root, excludes)
+    found = discover(root, excludes)
+    files = [file for file in found if _is_utf8(file.path)]
     known = load.known_files(conn, repo_id)
     listed = {file.path for file in files}
     return Plan(
@@ -113,7 +115,17 @@ def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = Fal
         to_read=[file for file in files if full or _changed(file, known.get(file.path))],
         deleted=[path for path in known if path not in listed],
         known=known,
+        unnamed=[file.path for file in found if not _is_utf8(file.path)],
     )
+
+
+def _is_utf8(path: str) -> bool:
+    """os.scandir hands back undecodable bytes as lone surrogates (PEP 383)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def index_repository(
@@ -133,6 +145,10 @@ def index_repository(
     repo_id = load.ensure_repo(conn, root)
     work = plan(conn, repo_id, root, full=full, excludes=excludes)
     summary = IndexSummary(root, files_unchanged=work.listed - len(work.to_read))
+    for path in work.unnamed:
+        summary.files_failed += 1
+        readable = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        summary.failures.append((readable, "skipped", "file name is not valid UTF-8: not indexed"))
     ids = load.reserve_module_ids(conn, len(work.to_read))
     tasks = [
         Task(str(root), file, None if full else _hash_of(work.known.get(file.path)), max_file_bytes, module_id, repo_id)

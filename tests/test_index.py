@@ -303,6 +303,16 @@ def test_bad_files_each_get_a_status_and_the_run_finishes(conn: psycopg.Connecti
     ]
 
 
+def test_file_name_that_is_not_utf8_is_reported_and_the_run_goes_on(conn: psycopg.Connection, tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_text("def ok(): pass\n")
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.py"), "wb") as handle:
+        handle.write(b"def f(): pass\n")
+    summary = index_repository(conn, tmp_path)
+    assert counts(summary) == (1, 0, 0, 1)
+    assert summary.failures == [("caf\\xe9.py", "skipped", "file name is not valid UTF-8: not indexed")]
+    assert [row[0] for row in modules(conn)] == ["good.py"]
+
+
 def test_file_that_vanishes_before_it_is_read_is_reported_vanished(tmp_path: Path) -> None:
     assert read_and_parse(str(tmp_path), SourceFile("gone.py", 10, 1), None, 1000) == Vanished("gone.py")
 
