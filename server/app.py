@@ -355,10 +355,12 @@ class Tools:
 
     def index_status(self) -> str:
         def work(conn: psycopg.Connection) -> str:
+            # Progress first: "up to date" must not be claimed over counts read before that.
+            progress = self.indexer.status_lines()
             repos = query.repo_statuses(conn)
             changed = freshness.stale_paths(query.all_stamps(conn))
             problems, total = query.problem_modules(conn)
-            return render.status_answer(repos, self.indexer.status_lines(), changed, problems, total)
+            return render.status_answer(repos, progress, changed, problems, total)
 
         return self.run(work, note_progress=False)
 
