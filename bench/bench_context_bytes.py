@@ -94,20 +94,22 @@ def main() -> None:
         tools.close()
 
     symbol_ratios = []
-    for (full_name, name, path, _), size in zip(picked, symbol_sizes):
+    for (_, name, path, _), size in zip(picked, symbol_sizes, strict=True):
         route = grep_bytes(root, name) + read_tool_bytes(root / path)
         symbol_ratios.append(route / size)
-    outline_ratios = [read_tool_bytes(root / path) / size for (_, path), size in zip(modules, outline_sizes)]
+    outline_ratios = [
+        read_tool_bytes(root / path) / size for (_, path), size in zip(modules, outline_sizes, strict=True)
+    ]
 
     print(f"{len(picked)} seeded-random functions and methods of {root} (seed {args.seed})")
     print(
         f"get_symbol:  median {statistics.median(symbol_sizes):,.0f} bytes; grep + read file median "
-        f"{statistics.median(r * s for r, s in zip(symbol_ratios, symbol_sizes)):,.0f} bytes; "
+        f"{statistics.median(r * s for r, s in zip(symbol_ratios, symbol_sizes, strict=True)):,.0f} bytes; "
         f"median ratio {statistics.median(symbol_ratios):.1f}x (min {min(symbol_ratios):.1f}x)"
     )
     print(
         f"get_outline: {len(modules)} modules, median {statistics.median(outline_sizes):,.0f} bytes; whole module "
-        f"median {statistics.median(r * s for r, s in zip(outline_ratios, outline_sizes)):,.0f} bytes; "
+        f"median {statistics.median(r * s for r, s in zip(outline_ratios, outline_sizes, strict=True)):,.0f} bytes; "
         f"median ratio {statistics.median(outline_ratios):.1f}x (min {min(outline_ratios):.1f}x)"
     )
 

@@ -71,7 +71,7 @@ async def measure(url: str, roots: list[Path], names: list[tuple[str, str]]) -> 
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not finish indexing in 10 minutes")
             await anyio.sleep(0.5)
-        for full_name, name in names[:20]:  # warm up connections and caches
+        for full_name, _ in names[:20]:  # warm up connections and caches
             await client.call_tool("get_symbol", {"name": full_name})
         for full_name, name in names:
             started = time.perf_counter()
@@ -88,7 +88,9 @@ async def measure(url: str, roots: list[Path], names: list[tuple[str, str]]) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="default: CODEROWS_DATABASE_URL, else the embedded server")
-    parser.add_argument("--root", action="append", type=Path, default=[], help="a repository root to serve (repeatable)")
+    parser.add_argument(
+        "--root", action="append", type=Path, default=[], help="a repository root to serve (repeatable)"
+    )
     parser.add_argument("--calls", type=int, default=300, help="calls of each tool (default 300)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -216,7 +216,9 @@ class Tools:
             raise ToolError(f"coderows failed internally ({type(error).__name__}: {first_line(error)}).") from None
 
     @staticmethod
-    def fresh(conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], T], stamps: Callable[[T], Iterable[FileStamp]]) -> T:
+    def fresh(
+        conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], T], stamps: Callable[[T], Iterable[FileStamp]]
+    ) -> T:
         """fetch(conn), fetched again if any file behind its rows changed on disk."""
         result = fetch(conn)
         if freshness.refresh(conn, stamps(result)):
@@ -268,8 +270,11 @@ class Tools:
         return self.run(work)
 
     def get_symbol(self, name: str, include_body: bool = True, context_lines: int = 0, offset: int = 0) -> str:
-        arguments = {"name": name, "include_body": None if include_body else False,
-                     "context_lines": context_lines or None}
+        arguments = {
+            "name": name,
+            "include_body": None if include_body else False,
+            "context_lines": context_lines or None,
+        }
 
         def work(conn: psycopg.Connection) -> str:
             resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, limit=50))
@@ -280,17 +285,29 @@ class Tools:
             symbol = resolution.matches[0]
             if not include_body:
                 return render.symbol_answer(
-                    symbol, body_lines=None, body_first_line=symbol.start_line, context_before=[],
-                    context_after=[], offset=0, arguments=arguments,
+                    symbol,
+                    body_lines=None,
+                    body_first_line=symbol.start_line,
+                    context_before=[],
+                    context_after=[],
+                    offset=0,
+                    arguments=arguments,
                 )
             body = query.symbol_body(conn, symbol.id) or ""
             before = after = []
             if context_lines:
-                before = query.source_lines(conn, symbol.module_id, symbol.start_line - context_lines, symbol.start_line - 1)
+                before = query.source_lines(
+                    conn, symbol.module_id, symbol.start_line - context_lines, symbol.start_line - 1
+                )
                 after = query.source_lines(conn, symbol.module_id, symbol.end_line + 1, symbol.end_line + context_lines)
             return render.symbol_answer(
-                symbol, body_lines=body.split("\n"), body_first_line=symbol.start_line, context_before=before,
-                context_after=after, offset=offset, arguments=arguments,
+                symbol,
+                body_lines=body.split("\n"),
+                body_first_line=symbol.start_line,
+                context_before=before,
+                context_after=after,
+                offset=offset,
+                arguments=arguments,
             )
 
         return self.run(work)
@@ -300,7 +317,9 @@ class Tools:
 
         def work(conn: psycopg.Connection) -> str:
             modules = self.lookup(
-                conn, lambda c: query.find_modules(c, target), lambda ms: [m.stamp for m in ms],
+                conn,
+                lambda c: query.find_modules(c, target),
+                lambda ms: [m.stamp for m in ms],
                 lambda ms: not ms and (target.endswith(".py") or "/" in target),
             )
             if len(modules) > 1:
@@ -326,7 +345,9 @@ class Tools:
         members = query.outline_symbols(conn, symbol.module_id, under=symbol.qualname)
         bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases]))
         title = render.class_title(symbol, {b: bases[base_name(b)] for b in symbol.bases if base_name(b) in bases})
-        return render.outline(title, members, symbol.qualname.count(".") + 1, arguments=arguments, offset=offset, limit=limit)
+        return render.outline(
+            title, members, symbol.qualname.count(".") + 1, arguments=arguments, offset=offset, limit=limit
+        )
 
     def search_code(self, text: str, limit: int = 20, offset: int = 0) -> str:
         arguments = {"query": text, "limit": limit if limit != 20 else None}
@@ -338,11 +359,16 @@ class Tools:
 
         def work(conn: psycopg.Connection) -> str:
             names, hits = self.lookup(
-                conn, fetch, lambda r: [s.stamp for s in r[0]] + [h.stamp for h in r[1]], lambda r: not r[0] and not r[1]
+                conn,
+                fetch,
+                lambda r: [s.stamp for s in r[0]] + [h.stamp for h in r[1]],
+                lambda r: not r[0] and not r[1],
             )
             groups = render.search_groups(names, hits)
             capped = len(hits) >= query.SEARCH_LINE_CAP
-            return render.search_answer(text.strip(), groups, capped=capped, offset=offset, limit=limit, arguments=arguments)
+            return render.search_answer(
+                text.strip(), groups, capped=capped, offset=offset, limit=limit, arguments=arguments
+            )
 
         return self.run(work)
 
@@ -419,12 +445,16 @@ def build_server(tools: Tools) -> MCPServer:
         ),
     )
     def find_symbol(
-        query: Annotated[str, Field(description="A name in any form: full, module:qualname, qualname, bare, or a * pattern.")],
+        query: Annotated[
+            str, Field(description="A name in any form: full, module:qualname, qualname, bare, or a * pattern.")
+        ],
         kind: Annotated[
             Literal["class", "function", "method"] | None,
             Field(description="Only this kind; 'function' includes methods."),
         ] = None,
-        module: Annotated[str | None, Field(description="Only definitions in this module or package (dotted name).")] = None,
+        module: Annotated[
+            str | None, Field(description="Only definitions in this module or package (dotted name).")
+        ] = None,
         limit: LimitArg = 20,
         offset: OffsetArg = 0,
     ) -> str:
@@ -444,7 +474,9 @@ def build_server(tools: Tools) -> MCPServer:
     def get_symbol(
         name: NameArg,
         include_body: Annotated[bool, Field(description="False: signature and docstring only.")] = True,
-        context_lines: Annotated[int, Field(ge=0, le=200, description="Lines of the file to add before and after.")] = 0,
+        context_lines: Annotated[
+            int, Field(ge=0, le=200, description="Lines of the file to add before and after.")
+        ] = 0,
         offset: Annotated[int, Field(ge=0, description="Lines to skip, to page through a very long definition.")] = 0,
     ) -> str:
         return tools.get_symbol(name, include_body, context_lines, offset)
@@ -462,7 +494,9 @@ def build_server(tools: Tools) -> MCPServer:
     def get_outline(
         target: Annotated[
             str,
-            Field(description="A module (json.decoder), a file path (json/decoder.py) or a class (json.decoder.JSONDecoder)."),
+            Field(
+                description="A module (json.decoder), a file path (json/decoder.py) or a class (json.decoder.JSONDecoder)."
+            ),
         ],
         limit: Annotated[int, Field(ge=1, le=2000, description="Most entries to list.")] = 200,
         offset: OffsetArg = 0,
@@ -527,7 +561,9 @@ def build_server(tools: Tools) -> MCPServer:
     return server
 
 
-def serve(database_url: str, roots: list[Path], *, http: bool = False, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    database_url: str, roots: list[Path], *, http: bool = False, host: str = "127.0.0.1", port: int = 8000
+) -> None:
     """Serve the tools over stdio (default) or streamable HTTP, after starting to bring
     `roots` (default: the working directory) up to date in the background."""
     tools = Tools(database_url, roots or [Path.cwd()])

@@ -178,7 +178,10 @@ def match_stages(parts: NameParts) -> list[tuple[Match, str]]:
     if parts.module is not None:
         return [
             ("exact", "s.module = %(module)s AND s.qualname = %(qualname)s"),
-            ("case-insensitive", f"{folded_last} AND lower(s.module) = lower(%(module)s) AND lower(s.qualname) = lower(%(qualname)s)"),
+            (
+                "case-insensitive",
+                f"{folded_last} AND lower(s.module) = lower(%(module)s) AND lower(s.qualname) = lower(%(qualname)s)",
+            ),
         ]
     if "." not in parts.text:
         return [("exact", "s.name = %(text)s"), ("case-insensitive", folded_last)]
@@ -334,7 +337,9 @@ def _symbol(row: tuple[Any, ...]) -> Symbol:
     return Symbol(*row[:21])
 
 
-def similar(conn: psycopg.Connection, parts: NameParts, where: str = "", params: dict[str, Any] | None = None) -> list[Symbol]:
+def similar(
+    conn: psycopg.Connection, parts: NameParts, where: str = "", params: dict[str, Any] | None = None
+) -> list[Symbol]:
     """Up to 5 definitions most like the name (pg_trgm): candidates are the 10 simple names
     nearest its last component (trigram index); they are ranked by that similarity plus,
     for a dotted name, the similarity of the qualified name, so `QuerySet.filtr` puts
@@ -407,28 +412,6 @@ def submodule_names(conn: psycopg.Connection, module: Module) -> list[str]:
     return [row[0] for row in conn.execute(sql, params).fetchall()]
 
 
-def module_by_id(conn: psycopg.Connection, module_id: int) -> Module | None:
-    sql = f"SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id WHERE m.id = %(id)s"
-    with conn.cursor(row_factory=class_row(Module)) as cur:
-        return cur.execute(sql, {"id": module_id}).fetchone()
-
-
-def symbol_by_id(conn: psycopg.Connection, symbol_id: int) -> Symbol | None:
-    row = conn.execute(f"SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM} WHERE s.id = %(id)s", {"id": symbol_id}).fetchone()
-    return None if row is None else _symbol(row)
-
-
-def symbol_by_full_name(conn: psycopg.Connection, full_name: str, path: str, start_line: int) -> Symbol | None:
-    """The same definition after a re-index (ids change when a file is reloaded)."""
-    sql = f"""
-        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
-        WHERE s.full_name = %(full_name)s AND s.path = %(path)s
-        ORDER BY abs(s.start_line - %(line)s) LIMIT 1
-    """
-    row = conn.execute(sql, {"full_name": full_name, "path": path, "line": start_line}).fetchone()
-    return None if row is None else _symbol(row)
-
-
 def outline_symbols(conn: psycopg.Connection, module_id: int, under: str | None = None) -> list[Symbol]:
     """A module's classes, functions and methods in source order, without definitions
     local to a function (`f.<locals>.g`); with `under`, only that class's members."""
@@ -493,7 +476,7 @@ SEARCH_LINE_CAP = 2000
 def search_lines(conn: psycopg.Connection, text: str, cap: int = SEARCH_LINE_CAP) -> list[Hit]:
     """Source lines containing `text` (case-insensitive), each with the innermost
     definition around it, in path and line order; at most `cap` lines."""
-    sql = f"""
+    sql = """
         WITH hits AS (
             SELECT m.id AS module_id, m.name AS module, m.path, l.n::int AS line, l.text,
                    r.root, m.size, m.mtime_ns
@@ -617,9 +600,7 @@ def leading_keyword(text: str) -> str:
     return word.lower()
 
 
-def run_readonly(
-    conn: psycopg.Connection, text: str, limit: int
-) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+def run_readonly(conn: psycopg.Connection, text: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
     """(columns, at most `limit` rows, whether there were more) of one read-only query.
 
     Defences, each enough for an honest mistake and together closing the obvious write
@@ -632,9 +613,8 @@ def run_readonly(
     if not statement:
         raise RejectedQuery("the query is empty")
     if keyword not in _READ_KEYWORDS:
-        raise RejectedQuery(
-            f"only one read-only query is allowed (SELECT, WITH, VALUES, TABLE or EXPLAIN), not {keyword.upper() or statement[:20]!r}"
-        )
+        found = keyword.upper() or statement[:20]
+        raise RejectedQuery(f"only one read-only query is allowed (SELECT, WITH, VALUES, TABLE or EXPLAIN), not {found!r}")
     from psycopg import sql
 
     if keyword == "explain":

@@ -126,7 +126,9 @@ def symbol_list(
         return not_found(resolution)
     page = Page(max_bytes)
     total = resolution.total
-    page.add(f"{total} definition{'s match' if total != 1 else ' matches'} {resolution.name!r}{match_note(resolution)}:")
+    page.add(
+        f"{total} definition{'s match' if total != 1 else ' matches'} {resolution.name!r}{match_note(resolution)}:"
+    )
     shown = 0
     for symbol in resolution.matches:
         if not page.add_all(summary_lines(symbol)):
@@ -153,7 +155,9 @@ def not_found(resolution: Resolution) -> str:
         )
     lines = []
     for module in resolution.modules:
-        lines.append(f"{resolution.name!r} is a module ({module.path}): get_outline({module.name!r}) lists its definitions.")
+        lines.append(
+            f"{resolution.name!r} is a module ({module.path}): get_outline({module.name!r}) lists its definitions."
+        )
     if resolution.suggestions:
         lines.append(f"No definition matches {resolution.name!r}. Did you mean:")
         lines.extend(header(s) for s in resolution.suggestions)
@@ -183,7 +187,8 @@ def ambiguous(resolution: Resolution, *, tool: str) -> str:
     if len({s.full_name for s in resolution.matches}) < len(resolution.matches):
         # Same full name twice (a property and its setter, `if`/`else` variants): a path
         # and line tells them apart.
-        page.add(f"(where full names repeat, name one by path and line, e.g. {resolution.matches[-1].path}:{resolution.matches[-1].def_line})")
+        example = resolution.matches[-1]
+        page.add(f"(where full names repeat, name one by path and line, e.g. {example.path}:{example.def_line})")
     return page.text()
 
 
@@ -434,7 +439,10 @@ def status_answer(
         page.add(f"  {repo.modules} files, {repo.symbols} definitions, last full index {when}")
         stale = changed.get(repo.root, [])
         if stale:
-            page.add(f"  {len(stale)} files changed on disk since indexed (refreshed when a tool reads them): " + ", ".join(stale[:10]))
+            page.add(
+                f"  {len(stale)} files changed on disk since indexed (refreshed when a tool reads them): "
+                + ", ".join(stale[:10])
+            )
         if repo.not_ok:
             page.add(f"  {repo.not_ok} file{'s' if repo.not_ok != 1 else ''} not parsed cleanly (listed below)")
     page.add_all(progress)
@@ -444,7 +452,7 @@ def status_answer(
             page.add(f"  {module.parse_status} {module.path}  {module.parse_error or ''}".rstrip())
         if problem_total > len(problems):
             page.add(
-                f"  [cut: {problem_total - len(problems)} more; run_sql(\"SELECT path, parse_status, parse_error "
+                f'  [cut: {problem_total - len(problems)} more; run_sql("SELECT path, parse_status, parse_error '
                 f"FROM modules WHERE parse_status <> 'ok'\")]"
             )
     if page.cut:

@@ -25,7 +25,9 @@ from coderows.indexer.pipeline import index_repository
 BACKENDS = ["embedded"] + (["external"] if os.environ.get("CODEROWS_TEST_DATABASE_URL") else [])
 
 # 300 numbered statements: a function longer than one answer's byte budget.
-LONG_BODY = "\n".join(f"    value_{i:03d} = {i}  # a line long enough to make the body weigh something" for i in range(300))
+LONG_BODY = "\n".join(
+    f"    value_{i:03d} = {i}  # a line long enough to make the body weigh something" for i in range(300)
+)
 
 CORPUS: dict[str, str] = {
     "shop/__init__.py": '''\

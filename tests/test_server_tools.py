@@ -6,7 +6,6 @@ Transports (stdio subprocess, HTTP) are covered in test_server_transports.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from mcp import Client
@@ -48,7 +47,14 @@ def test_every_tool_is_listed_read_only_with_a_description(server: MCPServer) ->
             return (await client.list_tools()).tools
 
     tools = run(session)
-    assert [t.name for t in tools] == ["find_symbol", "get_symbol", "get_outline", "search_code", "run_sql", "index_status"]
+    assert [t.name for t in tools] == [
+        "find_symbol",
+        "get_symbol",
+        "get_outline",
+        "search_code",
+        "run_sql",
+        "index_status",
+    ]
     for tool in tools:
         assert tool.annotations.read_only_hint is True
         assert tool.annotations.destructive_hint is False
@@ -106,7 +112,9 @@ def test_find_symbol_filters_by_kind_and_module(server: MCPServer) -> None:
 
 
 def test_find_symbol_kind_function_includes_methods_like_the_functions_view(server: MCPServer) -> None:
-    assert ask(server, "find_symbol", query="save", kind="function").text.splitlines()[0] == "3 definitions match 'save':"
+    assert (
+        ask(server, "find_symbol", query="save", kind="function").text.splitlines()[0] == "3 definitions match 'save':"
+    )
     assert ask(server, "find_symbol", query="save", kind="class").text.startswith("No definition matches 'save'")
 
 
@@ -267,7 +275,9 @@ def test_get_symbol_of_an_unknown_name_is_an_error_with_suggestions(server: MCPS
 def test_get_symbol_of_a_module_name_points_to_get_outline(server: MCPServer) -> None:
     answer = ask(server, "get_symbol", name="shop.models")
     assert answer.is_error
-    assert answer.text.endswith("'shop.models' is a module (shop/models.py): get_outline('shop.models') lists its definitions.")
+    assert answer.text.endswith(
+        "'shop.models' is a module (shop/models.py): get_outline('shop.models') lists its definitions."
+    )
 
 
 def test_get_symbol_of_a_line_outside_any_definition_says_so(server: MCPServer) -> None:
@@ -352,7 +362,9 @@ def test_get_outline_of_a_class_shows_its_bases_and_members(server: MCPServer) -
 
 def test_get_outline_pages_with_limit_and_offset(server: MCPServer) -> None:
     first = ask(server, "get_outline", target="json.decoder", limit=3).text.splitlines()
-    assert first[-1] == "[cut: showed entries 1-3 of 11; next page: get_outline(target='json.decoder', limit=3, offset=3)]"
+    assert (
+        first[-1] == "[cut: showed entries 1-3 of 11; next page: get_outline(target='json.decoder', limit=3, offset=3)]"
+    )
     second = ask(server, "get_outline", target="json.decoder", limit=3, offset=3).text.splitlines()
     assert second[2] == "def _decode_uXXXX(s, pos)  59-67"
 
@@ -416,7 +428,9 @@ def test_run_sql_returns_rows_one_per_line(server: MCPServer) -> None:
 
 
 def test_run_sql_cuts_at_limit_and_says_how_to_get_more(server: MCPServer) -> None:
-    assert ask(server, "run_sql", query="SELECT qualname FROM symbols WHERE module = 'shop.models' ORDER BY id", limit=2).text == (
+    assert ask(
+        server, "run_sql", query="SELECT qualname FROM symbols WHERE module = 'shop.models' ORDER BY id", limit=2
+    ).text == (
         "qualname\nBase\nBase.save\n(2 rows) [cut at limit=2; there are more rows: select fewer columns, "
         "add WHERE / LIMIT ... OFFSET 2, or raise limit]"
     )
@@ -433,7 +447,10 @@ def test_run_sql_escapes_line_breaks_inside_values(server: MCPServer) -> None:
     [
         ("DELETE FROM symbols", "run_sql refused the query: only one read-only query is allowed"),
         ("SELECT 1; DELETE FROM symbols", "run_sql refused the query: only one statement is allowed"),
-        ("WITH gone AS (DELETE FROM symbols RETURNING 1) SELECT * FROM gone", "PostgreSQL: WITH clause containing a data-modifying statement must be at the top level"),
+        (
+            "WITH gone AS (DELETE FROM symbols RETURNING 1) SELECT * FROM gone",
+            "PostgreSQL: WITH clause containing a data-modifying statement must be at the top level",
+        ),
         ("SELECT nextval('modules_id_seq')", "PostgreSQL: cannot execute nextval() in a read-only transaction"),
     ],
 )
@@ -441,7 +458,10 @@ def test_run_sql_refuses_anything_but_one_read_only_query(server: MCPServer, sql
     answer = ask(server, "run_sql", query=sql)
     assert answer.is_error
     assert message in answer.text
-    assert ask(server, "run_sql", query="SELECT count(*) FROM symbols WHERE module LIKE 'shop%'").text == "count\n13\n(1 row)"
+    assert (
+        ask(server, "run_sql", query="SELECT count(*) FROM symbols WHERE module LIKE 'shop%'").text
+        == "count\n13\n(1 row)"
+    )
 
 
 def test_run_sql_stops_a_query_at_its_statement_timeout(server: MCPServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -456,12 +476,17 @@ def test_run_sql_stops_a_query_at_its_statement_timeout(server: MCPServer, monke
 def test_run_sql_reports_postgres_errors_readably(server: MCPServer) -> None:
     answer = ask(server, "run_sql", query="SELECT nme FROM symbols")
     assert answer.is_error
-    assert answer.text.endswith('PostgreSQL: column "nme" does not exist\nHINT: Perhaps you meant to reference the column "symbols.name".')
+    assert answer.text.endswith(
+        'PostgreSQL: column "nme" does not exist\nHINT: Perhaps you meant to reference the column "symbols.name".'
+    )
 
 
 def test_run_sql_session_settings_do_not_outlive_the_query(server: MCPServer) -> None:
     ask(server, "run_sql", query="SELECT set_config('search_path', 'public', false)")
-    assert ask(server, "run_sql", query="SELECT count(*) FROM classes WHERE module = 'shop.models'").text == "count\n3\n(1 row)"
+    assert (
+        ask(server, "run_sql", query="SELECT count(*) FROM classes WHERE module = 'shop.models'").text
+        == "count\n3\n(1 row)"
+    )
 
 
 def test_schema_resource_examples_run(server: MCPServer) -> None:
@@ -484,7 +509,9 @@ def test_index_status_lists_repositories_and_counts(server: MCPServer, indexed: 
 
 
 def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> None:
-    (own_corpus.root / "shop" / "minified.py").write_text("def packed():\n    return [" + "1, " * 20_000 + "]\n    # end\n")
+    (own_corpus.root / "shop" / "minified.py").write_text(
+        "def packed():\n    return [" + "1, " * 20_000 + "]\n    # end\n"
+    )
     tools = Tools(own_corpus.url, [own_corpus.root])
     try:
         server = build_server(tools)
@@ -494,5 +521,25 @@ def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> N
         assert first[2].startswith("2      return [1, 1, ") and first[2].endswith(" ...[line cut: 60016 bytes]")
         assert len(first) == 3
         assert len("\n".join(first).encode()) <= DEFAULT_MAX_BYTES
+    finally:
+        tools.close()
+
+
+def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_corpus: Indexed) -> None:
+    (own_corpus.root / "shop" / "temp.py").write_text(
+        "class Temp:\n    @property\n    def c(self):\n        return 1\n\n    @c.setter\n    def c(self, value):\n        pass\n"
+    )
+    tools = Tools(own_corpus.url, [own_corpus.root])  # serving the root: a miss re-indexes it
+    try:
+        server = build_server(tools)
+        assert ask(server, "get_symbol", name="Temp.c").text == (
+            "'Temp.c' is ambiguous: 2 definitions match. Call get_symbol again with one of these full names:\n"
+            "method shop.temp.Temp.c  shop/temp.py:2-4\n"
+            "method shop.temp.Temp.c  shop/temp.py:6-8\n"
+            "(where full names repeat, name one by path and line, e.g. shop/temp.py:7)"
+        )
+        assert ask(server, "get_symbol", name="shop/temp.py:7").text == (
+            "method shop.temp.Temp.c  shop/temp.py:6-8\n6      @c.setter\n7      def c(self, value):\n8          pass"
+        )
     finally:
         tools.close()

