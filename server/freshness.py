@@ -48,8 +48,14 @@ def refresh(conn: psycopg.Connection, stamps: Iterable[FileStamp]) -> bool:
         return False
     from coderows.indexer.pipeline import refresh_paths  # the indexer is heavy to import
 
+    refreshed = False
     with _refresh_lock:
         for root, paths in stale.items():
+            if not os.path.isdir(root):
+                # The whole repository moved or is on another machine: its rows are all
+                # there is, so they are answered as indexed (index_status shows the root).
+                continue
             log.info("re-indexing %d changed file(s) under %s: %s", len(paths), root, ", ".join(paths[:5]))
             refresh_paths(conn, Path(root), paths)
-    return True
+            refreshed = True
+    return refreshed

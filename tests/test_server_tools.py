@@ -6,6 +6,7 @@ Transports (stdio subprocess, HTTP) are covered in test_server_transports.py."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from mcp import Client
@@ -540,6 +541,20 @@ def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_cor
         )
         assert ask(server, "get_symbol", name="shop/temp.py:7").text == (
             "method shop.temp.Temp.c  shop/temp.py:6-8\n6      @c.setter\n7      def c(self, value):\n8          pass"
+        )
+    finally:
+        tools.close()
+
+
+def test_a_repository_whose_root_is_gone_is_answered_as_indexed(own_corpus: Indexed, tmp_path: Path) -> None:
+    own_corpus.root.rename(tmp_path / "moved")
+    tools = Tools(own_corpus.url)
+    try:
+        assert ask(build_server(tools), "get_symbol", name="Base.save").text == (
+            "method shop.models.Base.save  shop/models.py:8-10\n"
+            " 8      def save(self):\n"
+            ' 9          """Store the object."""\n'
+            "10          return True"
         )
     finally:
         tools.close()
