@@ -3,11 +3,16 @@
 Every write for a repository holds that repository's advisory lock for its transaction,
 so concurrent indexers, watchers and servers replace a file's rows one at a time and
 never interleave. A batch deletes the rows of its files and inserts the new ones with
-COPY; readers see either the old rows or the new ones, never a mix.
+COPY; readers see either the old rows or the new ones, never a mix. Under the lock, a
+file read before a change that another writer has already committed is dropped from the
+batch, so a slow writer never replaces newer rows with older ones. Each committed batch
+that changed rows sends a NOTIFY on CHANGE_CHANNEL (README, "Live index").
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +28,12 @@ SYMBOL_ID_BITS = 20
 
 # First key of pg_advisory_xact_lock(int, int); the second is the repository id.
 REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
+
+# LISTEN coderows_changes: one notification per committed batch that changed rows, with
+# the payload {"repo_id", "root", "changed": [paths], "deleted": [paths]}; when the paths
+# do not fit PostgreSQL's 8000-byte payload limit, counts and "truncated": true instead.
+CHANGE_CHANNEL = "coderows_changes"
+NOTIFY_PAYLOAD_LIMIT = 7900  # bytes; PostgreSQL refuses 8000 and more
 
 MODULE_COLUMNS = (
     "id", "repo_id", "path", "name", "is_package", "docstring", "source", "line_count",
@@ -99,6 +110,8 @@ class EncodedFile:
     modules: bytes
     symbols: bytes
     imports: bytes
+    size: int = -1  # the stat the file was read under; -1: unknown, never superseded
+    mtime_ns: int = -1
 
 
 def reserve_module_ids(conn: psycopg.Connection, count: int) -> list[int]:
@@ -119,6 +132,8 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
         modules=_copy_line(_module_row(module_id, repo_id, version)).encode("utf-8"),
         symbols=_symbols_copy_text(module_id, repo_id, module).encode("utf-8"),
         imports="".join(map(_copy_line, _import_rows(module_id, repo_id, module))).encode("utf-8"),
+        size=version.size,
+        mtime_ns=version.mtime_ns,
     )
 
 
@@ -130,13 +145,15 @@ def write_batch(
     deleted: Iterable[str] = (),
 ) -> None:
     """In one transaction: replace the rows of `files`, record the new stat of `touched`
-    files (path, size, mtime_ns: content unchanged), drop `deleted` files."""
+    files (path, size, mtime_ns: content unchanged), drop `deleted` files; then NOTIFY
+    CHANGE_CHANNEL (delivered at commit) if rows changed."""
     deleted = list(deleted)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
+        root = _repo_root(conn, repo_id)
+        files, touched = _drop_superseded(conn, repo_id, root, files, touched)
         stale = deleted + [file.path for file in files]
-        if stale:
-            _delete_files(conn, repo_id, stale)
+        removed = _delete_files(conn, repo_id, stale) if stale else set()
         if touched:
             _update_stats(conn, repo_id, touched)
         if files:
@@ -144,17 +161,76 @@ def write_batch(
                 _copy(cursor, "modules", MODULE_COLUMNS, [file.modules for file in files])
                 _copy(cursor, "symbols", SYMBOL_COLUMNS, [file.symbols for file in files])
                 _copy(cursor, "imports", IMPORT_COLUMNS, [file.imports for file in files])
+        changed = sorted(file.path for file in files)
+        gone = sorted(removed.difference(changed))  # a replaced file is changed, not deleted
+        if changed or gone:
+            conn.execute("SELECT pg_notify(%s, %s)", [CHANGE_CHANNEL, change_payload(repo_id, root, changed, gone)])
 
 
-def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> None:
-    """Remove every row of these files (schema.sql: no foreign keys cascade for us)."""
-    ids = [
-        row[0]
-        for row in conn.execute("DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id", [repo_id, paths])
-    ]
+def change_payload(repo_id: int, root: str, changed: list[str], deleted: list[str]) -> str:
+    """The NOTIFY payload: the paths when they fit the limit, else only their counts."""
+    payload = json.dumps({"repo_id": repo_id, "root": root, "changed": changed, "deleted": deleted}, ensure_ascii=False)
+    if len(payload.encode("utf-8")) <= NOTIFY_PAYLOAD_LIMIT:
+        return payload
+    return json.dumps(
+        {"repo_id": repo_id, "root": root, "changed_count": len(changed), "deleted_count": len(deleted), "truncated": True},
+        ensure_ascii=False,
+    )
+
+
+def _repo_root(conn: psycopg.Connection, repo_id: int) -> str:
+    row = conn.execute("SELECT root FROM repos WHERE id = %s", [repo_id]).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def _drop_superseded(
+    conn: psycopg.Connection,
+    repo_id: int,
+    root: str,
+    files: Sequence[EncodedFile],
+    touched: Sequence[tuple[str, int, int]],
+) -> tuple[list[EncodedFile], list[tuple[str, int, int]]]:
+    """Leave out files whose version on disk is no longer the one we read while the
+    database already holds exactly the version on disk: another writer read the file
+    after us and committed first, and our older rows must not replace its newer ones.
+    Runs under the repository lock, so no writer commits between the check and ours."""
+    read_under = {file.path: (file.size, file.mtime_ns) for file in files if file.size >= 0}
+    read_under.update((path, (size, mtime_ns)) for path, size, mtime_ns in touched)
+    if not read_under or not root:
+        return list(files), list(touched)
+    known = known_files(conn, repo_id, list(read_under))
+    superseded = set()
+    for path, ours in read_under.items():
+        held = known.get(path)
+        if held is None:
+            continue
+        on_disk = _disk_stat(os.path.join(root, path))
+        if on_disk != ours and on_disk == (held.size, held.mtime_ns):
+            superseded.add(path)
+    if not superseded:
+        return list(files), list(touched)
+    return [f for f in files if f.path not in superseded], [t for t in touched if t[0] not in superseded]
+
+
+def _disk_stat(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:  # vanished or unreadable: no version on disk to compare with
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
+def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> set[str]:
+    """Remove every row of these files (schema.sql: no foreign keys cascade for us);
+    returns the paths that had rows."""
+    rows = conn.execute(
+        "DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id, path", [repo_id, paths]
+    ).fetchall()
+    ids = [row[0] for row in rows]
     if ids:
         conn.execute("DELETE FROM symbols WHERE module_id = ANY(%s)", [ids])
         conn.execute("DELETE FROM imports WHERE module_id = ANY(%s)", [ids])
+    return {row[1] for row in rows}
 
 
 def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:
