@@ -101,10 +101,6 @@ class BackgroundIndexer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
     def _index_all(self) -> None:
         from coderows.indexer.pipeline import index_repository
 

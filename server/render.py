@@ -430,31 +430,32 @@ def status_answer(
     problems: list[Module],
     problem_total: int,
 ) -> str:
+    """Per repository: counts, files changed on disk, files not parsed cleanly (the most
+    severe first); then what the background indexer is doing."""
     page = Page()
     if not repos:
         page.add("No repository is indexed yet.")
     for repo in repos:
         when = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
         page.add(f"repo {repo.name}  {repo.root}")
-        page.add(f"  {repo.modules} files, {repo.symbols} definitions, last full index {when}")
+        page.add(f"  {repo.modules} files, {repo.symbols} definitions, last indexed {when}")
         stale = changed.get(repo.root, [])
         if stale:
             page.add(
-                f"  {len(stale)} files changed on disk since indexed (refreshed when a tool reads them): "
+                f"  {len(stale)} file{'s' if len(stale) != 1 else ''} changed on disk since indexed "
+                "(refreshed when a tool reads them): "
                 + ", ".join(stale[:10])
             )
         if repo.not_ok:
-            page.add(f"  {repo.not_ok} file{'s' if repo.not_ok != 1 else ''} not parsed cleanly (listed below)")
+            page.add(f"  {repo.not_ok} file{'s' if repo.not_ok != 1 else ''} not parsed cleanly:")
+            for module in (m for m in problems if m.root == repo.root):
+                page.add(f"    {module.parse_status} {module.path}  {module.parse_error or ''}".rstrip())
+    if problem_total > len(problems):
+        page.add(
+            f"  [cut: {problem_total - len(problems)} more files not parsed cleanly; "
+            "run_sql(\"SELECT path, parse_status, parse_error FROM modules WHERE parse_status <> 'ok'\")]"
+        )
     page.add_all(progress)
-    if problems:
-        page.add(f"files not parsed cleanly ({problem_total}; parse_status, path, why):")
-        for module in problems:
-            page.add(f"  {module.parse_status} {module.path}  {module.parse_error or ''}".rstrip())
-        if problem_total > len(problems):
-            page.add(
-                f'  [cut: {problem_total - len(problems)} more; run_sql("SELECT path, parse_status, parse_error '
-                f"FROM modules WHERE parse_status <> 'ok'\")]"
-            )
     if page.cut:
         return page.text("[cut at the answer's byte budget: run_sql over repos and modules gives the rest]")
     return page.text()

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 
 from coderows.server.app import Tools, build_server
 from coderows.server.render import DEFAULT_MAX_BYTES
-from server_fixtures import Answer, Indexed, call, indexed, own_corpus, run  # noqa: F401  (fixtures)
+from server_fixtures import Answer, Indexed, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -506,7 +506,7 @@ def test_schema_resource_examples_run(server: MCPServer) -> None:
 def test_index_status_lists_repositories_and_counts(server: MCPServer, indexed: Indexed) -> None:
     lines = ask(server, "index_status").text.splitlines()
     assert lines[0] == f"repo {indexed.root.name}  {indexed.root}"
-    assert lines[1].startswith("  8 files, 47 definitions, last full index 20")
+    assert lines[1].startswith("  8 files, 47 definitions, last indexed 20")
 
 
 def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> None:
@@ -558,3 +558,22 @@ def test_a_repository_whose_root_is_gone_is_answered_as_indexed(own_corpus: Inde
         )
     finally:
         tools.close()
+
+
+def test_index_status_lists_files_that_did_not_parse_and_files_changed_since(own_corpus: Indexed) -> None:
+    (own_corpus.root / "shop" / "broken.py").write_text("def broken(:\n    pass\n")
+    index(own_corpus.url, own_corpus.root)
+    with (own_corpus.root / "shop" / "billing.py").open("a") as billing:
+        billing.write("\n# edited\n")
+    tools = Tools(own_corpus.url)
+    try:
+        lines = ask(build_server(tools), "index_status").text.splitlines()
+    finally:
+        tools.close()
+    assert lines[0] == f"repo corpus  {own_corpus.root}"
+    assert lines[1].startswith("  9 files, 48 definitions, last indexed 20")
+    assert lines[2:] == [
+        "  1 file changed on disk since indexed (refreshed when a tool reads them): shop/billing.py",
+        "  1 file not parsed cleanly:",
+        "    partial shop/broken.py  SyntaxError: invalid syntax (line 1)",
+    ]
