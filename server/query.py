@@ -150,6 +150,13 @@ def split_name(name: str) -> NameParts:
     return NameParts(text, None, None, text.rsplit(".", 1)[-1])
 
 
+def relative_path(path: str) -> str:
+    """A path as the agent wrote it, without leading "./" (dot-folders such as .github stay)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
 def like_escape(text: str) -> str:
     """`text` as a LIKE pattern that matches only itself."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -254,7 +261,8 @@ def _page(
     # and sorted (MATERIALIZED, or a planner without statistics, in a database indexed
     # moments ago, walks the whole full_name index instead: 75 ms rather than 0.5 ms).
     probe = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM symbols s WHERE {condition} LIMIT {FEW + 1}) AS few", params
+        f"SELECT count(*) FROM (SELECT 1 FROM symbols s WHERE {condition} LIMIT %(few)s) AS few",
+        {**params, "few": FEW + 1},
     ).fetchone()
     total = int(probe[0]) if probe else 0
     if total == 0:
@@ -284,7 +292,7 @@ _PATH_LINE = re.compile(r"^(.+\.py):(\d+)$")
 def symbol_at(conn: psycopg.Connection, path: str, line: int) -> list[Symbol]:
     """The innermost definition around `line` of the file at `path` (or ending in it);
     one per repository that has such a file."""
-    path = path.lstrip("./") if not path.startswith("/") else path
+    path = relative_path(path)
     sql = f"""
         SELECT DISTINCT ON (r.root) {SYMBOL_COLUMNS}
         FROM {SYMBOL_FROM}
@@ -382,7 +390,7 @@ def modules_named(conn: psycopg.Connection, name: str) -> list[Module]:
 def find_modules(conn: psycopg.Connection, target: str) -> list[Module]:
     """Modules that `target` names: a dotted name, a path, or the end of a path."""
     text = target.strip()
-    path = text.lstrip("./")
+    path = relative_path(text)
     sql = f"""
         SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
         WHERE m.name = %(text)s OR m.path = %(path)s OR %(text)s = r.root || '/' || m.path
