@@ -121,7 +121,14 @@ def test_find_symbol_kind_function_includes_methods_like_the_functions_view(serv
 
 @pytest.mark.parametrize(
     "name",
-    ["shop.models.Order.Status.label", "shop.models:Order.Status.label", "Order.Status.label", "Status.label", "label"],
+    [
+        "shop.models.Order.Status.label",
+        "shop.models:Order.Status.label",
+        "Order.Status.label",
+        "Status.label",
+        "label",
+        "`Order.Status.label()`",
+    ],
 )
 def test_find_symbol_resolves_every_name_form(server: MCPServer, name: str) -> None:
     assert ask(server, "find_symbol", query=name).text == (
