@@ -8,6 +8,7 @@ embedded server (started on first use, shared by every later command).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -83,6 +84,46 @@ def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, database_ur
     url = _resolve(database_url)
     roots = [path.resolve() for path in paths or (Path("."),)]
     run_server(url, roots, http=http, host=host, port=port)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB", help="gitignore-style pattern to skip (repeatable).")
+@database_option
+def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], database_url: str | None) -> None:
+    """Keep the index live from file-system events until interrupted (Ctrl-C).
+
+    Brings each root (default: .) up to date first, then re-indexes what changes on
+    disk; one line per root and batch written on stderr.
+    """
+    from coderows.indexer.watch import Watcher
+
+    url = _resolve(database_url)
+    try:
+        connect(url, autocommit=True).close()  # fail now with one line, not retry forever
+    except DatabaseError as error:
+        raise click.ClickException(str(error)) from None
+    _log_to_stderr(logging.getLogger("coderows"))
+    logging.getLogger("watchdog").setLevel(logging.ERROR)  # our own line says it once
+    watcher = Watcher(url, paths or (Path("."),), excludes, on_batch=lambda report: click.echo(report.line(), err=True))
+    watcher.start()
+    try:
+        watcher.wait_ready()
+        click.echo(f"watching {', '.join(map(str, watcher.roots))} (Ctrl-C to stop)", err=True)
+        watcher.run()
+    except KeyboardInterrupt:
+        click.echo("stopped watching", err=True)
+    finally:
+        watcher.stop()
+
+
+def _log_to_stderr(logger: logging.Logger) -> None:
+    """Warnings of coderows's own loggers as plain lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
 
 
 @main.command()

@@ -76,6 +76,8 @@ MAX_WAIT_SECONDS = 0.25
 RETRY_SECONDS = (0.25, 0.5, 1.0, 2.0, 5.0)
 # Without inotify (limits reached), each root is re-scanned this often instead.
 POLL_SECONDS = 2.0
+# Files that failed to parse, logged one line each, per batch (a first pass may find many).
+MAX_FAILURE_LINES = 10
 
 # The events worth a look. Leaving out FileOpenedEvent and FileClosedNoWriteEvent keeps
 # the indexer's own reads from waking the watcher; DirModifiedEvent says nothing the
@@ -289,8 +291,10 @@ class Watcher:
         return self._ready.wait(timeout)
 
     def run(self) -> None:
-        """Start, then block until stop() or Ctrl-C (KeyboardInterrupt is re-raised)."""
-        self.start()
+        """Start (unless started), then block until stop() or Ctrl-C (KeyboardInterrupt is
+        re-raised after stopping)."""
+        if self._thread is None:
+            self.start()
         try:
             while not self._stopping.wait(0.5):
                 if self._thread is not None and not self._thread.is_alive():
@@ -438,8 +442,10 @@ class Watcher:
             self._apply(root, Changes(rescan=reason))
 
     def _report(self, root: Path, reason: str, summary: IndexSummary) -> None:
-        for path, status, why in summary.failures:
+        for path, status, why in summary.failures[:MAX_FAILURE_LINES]:
             log.warning("watch: %s: %s: %s", path, status, why)
+        if len(summary.failures) > MAX_FAILURE_LINES:
+            log.warning("watch: ... and %d more files that did not parse cleanly under %s", len(summary.failures) - MAX_FAILURE_LINES, root)
         report = BatchReport(root, reason, summary)
         if self.on_batch is not None and report.wrote:
             self.on_batch(report)
