@@ -329,3 +329,41 @@ def test_a_file_added_on_disk_is_outlined_and_searched_at_once(own_corpus: Index
             )
 
     run(session)
+
+
+def test_every_tool_answers_exactly_over_stdio(own_corpus: Indexed) -> None:
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            await wait_until_indexed(client)
+            assert (await call(client, "find_symbol", query="save", kind="method")).text == (
+                "2 definitions match 'save':\n"
+                "method shop.models.Base.save  shop/models.py:8-10\n"
+                "  def save(self)\n"
+                "  Store the object.\n"
+                "method shop.models.Order.save  shop/models.py:28-32\n"
+                "  def save(self)\n"
+                "  Store the order and its lines."
+            )
+            assert (await call(client, "get_symbol", name="shop.models:Order.save")).text == ORDER_SAVE
+            assert (await call(client, "get_outline", target="shop/billing.py")).text == (
+                "module shop.billing  shop/billing.py  (313 lines)\n"
+                "Invoices.\n"
+                "def save(invoice)  4-6\n"
+                "  Write an invoice to disk.\n"
+                "async def send_invoice(invoice, *, retries: int = 3) -> bool  9-10\n"
+                "def long_function()  13-313"
+            )
+            assert (await call(client, "search_code", query="line.save")).text == (
+                "1 definition matches 'line.save' (name, docstring or code; case-insensitive):\n"
+                "method shop.models.Order.save  shop/models.py:28-32\n"
+                "  31  line.save()"
+            )
+            assert (await call(client, "run_sql", query="SELECT count(*) FROM methods")).text == "count\n14\n(1 row)"
+            status = (await call(client, "index_status")).text.splitlines()
+            assert status[0] == f"repo corpus  {own_corpus.root}"
+            assert status[1].startswith("  8 files, 47 definitions, last indexed 20")
+            assert status[2].startswith(f"up to date since the server started: {own_corpus.root} (0 files (re)indexed")
+            unknown = await call(client, "get_symbol", name="no_such_name_anywhere")
+            assert unknown.is_error and "Traceback" not in unknown.text
+
+    run(session)
