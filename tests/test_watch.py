@@ -10,6 +10,9 @@ import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -418,3 +421,26 @@ def test_database_restart_under_the_watcher(
     back = [r for r in caplog.records if "database is back" in r.getMessage()]
     assert (len(lost), len(back)) == (1, 1)
     assert any(report.reason == "caught up after the database came back" for report in reports)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def test_watch_command_indexes_follows_and_stops_on_ctrl_c(conn: psycopg.Connection, db_url: str, repo: Path, tmp_path: Path) -> None:
+    log = tmp_path / "stderr.txt"
+    command = [str(Path(sys.executable).with_name("coderows")), "watch", str(repo), "--database-url", db_url]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        eventually(lambda: "watching" in log.read_text(), True, deadline=60)
+        assert symbols(conn, repo) == [("app.py", "main")]
+        (repo / "later.py").write_text("def later():\n    pass\n")
+        eventually(lambda: symbols(conn, repo), [("app.py", "main"), ("later.py", "later")])
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith(f"{repo}: 1 indexed, 0 removed, 0 failed in ")
+    assert lines[1] == f"watching {repo} (Ctrl-C to stop)"
+    assert lines[2].startswith(f"{repo}: 1 indexed, 0 removed, 0 failed in ") and lines[2].endswith(" ms (changes)")
+    assert lines[3:] == ["stopped watching"]
