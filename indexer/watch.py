@@ -421,6 +421,10 @@ class Watcher:
         conn = self._connection()
         rules = self._rules[root]
         paths = {path for path in changes.files if not _ignored(rules, path, is_dir=False)}
+        if any(os.path.islink(os.path.join(root, path)) for path in paths):
+            # discover() follows a link only into the root and not into ignored paths
+            self._reindex(root, "a symbolic link changed")
+            return
         if changes.gone_dirs:
             paths |= _indexed_below(conn, root, changes.gone_dirs)
         for folder in changes.new_dirs:
@@ -429,6 +433,10 @@ class Watcher:
                 self._reindex(root, f"{folder}/ holds symbolic links")
                 return
             paths |= found
+        if any(not _is_utf8(path) for path in paths):
+            # a text column cannot hold such a name; the full pass reports it as skipped
+            self._reindex(root, "a file name is not valid UTF-8")
+            return
         if paths:
             self._report(root, "changes", refresh_paths(conn, root, sorted(paths)))
 
@@ -491,6 +499,15 @@ def _ignored(rules: IgnoreRules, rel: str, *, is_dir: bool) -> bool:
         return rules.is_ignored(rel, is_dir)
     except ValueError:  # not a path below the root
         return True
+
+
+def _is_utf8(path: str) -> bool:
+    """watchdog hands undecodable file name bytes over as lone surrogates (PEP 383)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _indexed_below(conn: psycopg.Connection, root: Path, folders: Iterable[str]) -> set[str]:

@@ -444,3 +444,15 @@ def test_watch_command_indexes_follows_and_stops_on_ctrl_c(conn: psycopg.Connect
     assert lines[1] == f"watching {repo} (Ctrl-C to stop)"
     assert lines[2].startswith(f"{repo}: 1 indexed, 0 removed, 0 failed in ") and lines[2].endswith(" ms (changes)")
     assert lines[3:] == ["stopped watching"]
+
+
+def test_symlink_leaving_the_root_is_not_indexed(
+    conn: psycopg.Connection, repo: Path, tmp_path: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    (tmp_path / "elsewhere.py").write_text("def elsewhere():\n    pass\n")
+    start_watcher(repo)
+    (repo / "inside.py").write_text("def inside():\n    pass\n")
+    (repo / "link_in.py").symlink_to(repo / "inside.py")
+    (repo / "link_out.py").symlink_to(tmp_path / "elsewhere.py")
+    (repo / "marker.py").write_text("x = 1\n")  # written last: once it shows, the links were seen
+    eventually(lambda: module_paths(conn, repo), ["app.py", "inside.py", "link_in.py", "marker.py"])
