@@ -262,6 +262,7 @@ class Watcher:
         self._ready = threading.Event()
         self._observer: _Observer | None = None
         self._polling = False  # no inotify: re-scan every POLL_SECONDS instead
+        self._loss_announced = False  # a loss was logged and its re-scan has not started yet
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection | None = None
 
@@ -338,8 +339,8 @@ class Watcher:
             self._start_polling(reason)
             return
         with self._cond:
-            already_pending = any(changes.rescan for changes in self._pending.values())
-        if not already_pending:
+            already_announced, self._loss_announced = self._loss_announced, True
+        if not already_announced:  # several losses before the re-scan runs: one line
             log.warning("watch: %s: events were lost, re-scanning %s", reason, ", ".join(map(str, self.roots)))
         self.rescan(reason)
 
@@ -397,6 +398,7 @@ class Watcher:
             if self._stopping.is_set():
                 return None
             batch, self._pending = self._pending, {}
+            self._loss_announced = False
             return batch
 
     def _apply(self, root: Path, changes: Changes) -> None:
