@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import psycopg
 from mcp.server.mcpserver import MCPServer
@@ -27,6 +27,9 @@ from coderows.server import freshness, query, render
 from coderows.server.connections import Connections
 from coderows.server.query import FileStamp, Resolution, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC
+
+if TYPE_CHECKING:
+    from coderows.indexer.watch import BatchReport, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +62,6 @@ NameArg = Annotated[
 LimitArg = Annotated[int, Field(ge=1, le=500, description="Most entries to return in this page.")]
 OffsetArg = Annotated[int, Field(ge=0, description="Entries to skip: the [cut: ...] line of a long answer gives it.")]
 
-# A failed background index (say, the database was down at start) is retried no
-# sooner than this, from the next tool call.
-RETRY_INTERVAL_SECONDS = 5.0
-
-
 @dataclass
 class RootProgress:
     """What the background indexer has done for one root."""
@@ -73,17 +71,20 @@ class RootProgress:
     started: float | None = None
     finished: float | None = None
     detail: str = ""
+    last_change: str = ""
 
 
 @dataclass
 class BackgroundIndexer:
-    """Brings the served roots up to date in a thread, so tools answer meanwhile from
-    what is already indexed; index_status reports where it is."""
+    """Brings the served roots up to date, then follows their changes on disk (the
+    indexer's Watcher), so that tools answer meanwhile from what is already indexed and
+    the index stays live while the server runs; index_status reports where it is."""
 
     database_url: str
     roots: list[Path]
     progress: list[RootProgress] = field(default_factory=list)
     _thread: threading.Thread | None = None
+    _watcher: Watcher | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _catch_up_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,42 +93,58 @@ class BackgroundIndexer:
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(target=self._index_all, name="coderows-index", daemon=True)
-            self._thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._first_pass, name="coderows-index", daemon=True)
+                self._thread.start()
 
     @property
     def running(self) -> bool:
+        """True during the first pass over the roots."""
         return self._thread is not None and self._thread.is_alive()
 
-    def _index_all(self) -> None:
-        from coderows.indexer.pipeline import index_repository
+    def _first_pass(self) -> None:
+        from coderows.indexer.watch import Watcher
 
+        usable = []
         for item in self.progress:
-            if item.state == "done":
-                continue
-            item.state, item.started, item.detail = "indexing", time.time(), ""
-            try:
-                with connect(self.database_url, autocommit=True) as conn:
-                    summary = index_repository(conn, item.root)
-                item.state = "done"
-                item.detail = (
-                    f"{summary.files_indexed} files (re)indexed, {summary.files_unchanged} unchanged, "
-                    f"{summary.files_deleted} deleted, {summary.files_failed} failed in {summary.seconds:.1f} s"
-                )
-            except Exception as error:  # reported by index_status, retried later
-                log.warning("indexing %s failed: %s", item.root, error)
-                item.state, item.detail = "failed", first_line(error)
-            item.finished = time.time()
+            if item.root.is_dir():
+                item.state, item.started = "indexing", time.time()
+                usable.append(item)
+            else:
+                item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
+        if not usable:
+            return
+        try:
+            # The Watcher indexes each root first, keeping the events that arrive meanwhile;
+            # while the database is down it waits for it, then catches up.
+            self._watcher = Watcher(self.database_url, [item.root for item in usable], on_batch=self._on_batch)
+            self._watcher.start()
+            self._watcher.wait_ready()
+        except Exception as error:  # reported by index_status; lookups still catch up on misses
+            log.warning("cannot follow changes under %s: %s", ", ".join(str(i.root) for i in usable), error)
+            for item in usable:
+                item.state, item.detail, item.finished = "failed", first_line(error), time.time()
+            return
+        for item in usable:
+            item.state, item.finished = "done", time.time()
 
-    def retry_if_failed(self) -> None:
-        """Restart a failed run (the database may be back) once RETRY_INTERVAL has passed."""
-        failed = [p for p in self.progress if p.state == "failed"]
-        if failed and not self.running and time.time() - max(p.finished or 0 for p in failed) > RETRY_INTERVAL_SECONDS:
-            for item in failed:
-                item.state = "waiting"
-            self.start()
+    def _on_batch(self, report: BatchReport) -> None:
+        """Runs on the watcher's thread for every batch that wrote rows."""
+        summary = report.summary
+        text = (
+            f"{summary.files_indexed} files (re)indexed, {summary.files_deleted} deleted, "
+            f"{summary.files_failed} failed in {summary.seconds:.1f} s"
+        )
+        for item in self.progress:
+            if item.root == report.root:
+                if report.reason == "start":
+                    item.detail = text
+                else:
+                    item.last_change = f"{time.strftime('%H:%M:%S')}: {text} ({report.reason})"
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
 
     def catch_up(self, conn: psycopg.Connection) -> bool:
         """Incrementally re-index the served roots now, after a lookup missed (a definition
@@ -164,11 +181,14 @@ class BackgroundIndexer:
                     "answers come from what is indexed so far"
                 )
             elif item.state == "failed":
-                lines.append(f"indexing {item.root} failed: {item.detail} (retried on the next tool call)")
+                lines.append(f"indexing {item.root} failed: {item.detail}")
             elif item.state == "waiting":
                 lines.append(f"waiting to index {item.root}")
             else:
-                lines.append(f"up to date since the server started: {item.root} ({item.detail})")
+                done = item.detail or "nothing had changed since the last index"
+                lines.append(f"up to date since the server started, following changes: {item.root} ({done})")
+                if item.last_change:
+                    lines.append(f"  last change applied at {item.last_change}")
         return lines
 
 
@@ -184,7 +204,6 @@ class Tools:
     def run(self, work: Callable[[psycopg.Connection], str], *, note_progress: bool = True) -> str:
         """work(conn) with every failure turned into a message the agent can act on, and
         a note while the initial index is still running."""
-        self.indexer.retry_if_failed()
         try:
             return self.connections.run(work) + (self.indexer.progress_note() if note_progress else "")
         except ToolError as error:
@@ -387,6 +406,7 @@ class Tools:
         return self.run(work, note_progress=False)
 
     def close(self) -> None:
+        self.indexer.stop()
         self.connections.close()
 
 

@@ -57,7 +57,10 @@ def test_stdio_server_indexes_its_path_on_start_and_answers(db_url: str, tmp_pat
             assert len(tools.tools) == 6
             status = await wait_until_indexed(client)
             assert f"repo corpus  {root}\n  8 files, 47 definitions" in status
-            assert f"up to date since the server started: {root} (8 files (re)indexed, 0 unchanged" in status
+            assert (
+                f"up to date since the server started, following changes: {root} (8 files (re)indexed, 0 deleted, "
+                "0 failed in "
+            ) in status
             assert (await call(client, "get_symbol", name="shop.models.Order.save")).text == ORDER_SAVE
 
     run(session)
@@ -281,7 +284,7 @@ def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Index
                 "(index_status shows progress)]"
             )
             status = await wait_until_indexed(client, timeout=120)
-            assert "300 files (re)indexed, 8 unchanged" in status
+            assert f"following changes: {own_corpus.root} (300 files (re)indexed, 0 deleted, 0 failed in " in status
             assert (await call(client, "find_symbol", query="generated.module_299.function_99")).text.splitlines()[
                 1
             ] == ("function generated.module_299.function_99  generated/module_299.py:397-399")
@@ -298,10 +301,7 @@ def test_index_status_reports_a_root_that_could_not_be_indexed(db_url: str, tmp_
             while f"indexing {missing} failed" not in (status := (await call(client, "index_status")).text):
                 assert time.monotonic() < deadline, status
                 await anyio.sleep(0.1)
-            assert status == (
-                "No repository is indexed yet.\n"
-                f"indexing {missing} failed: not a folder: {missing} (retried on the next tool call)"
-            )
+            assert status == f"No repository is indexed yet.\nindexing {missing} failed: not a folder: {missing}"
             answer = await call(client, "get_symbol", name="anything")
             assert answer.text.endswith(
                 "No definition matches 'anything' and no name is similar. search_code('anything') looks inside "
@@ -362,8 +362,29 @@ def test_every_tool_answers_exactly_over_stdio(own_corpus: Indexed) -> None:
             status = (await call(client, "index_status")).text.splitlines()
             assert status[0] == f"repo corpus  {own_corpus.root}"
             assert status[1].startswith("  8 files, 47 definitions, last indexed 20")
-            assert status[2].startswith(f"up to date since the server started: {own_corpus.root} (0 files (re)indexed")
+            assert status[2] == (
+                f"up to date since the server started, following changes: {own_corpus.root} "
+                "(nothing had changed since the last index)"
+            )
             unknown = await call(client, "get_symbol", name="no_such_name_anywhere")
             assert unknown.is_error and "Traceback" not in unknown.text
+
+    run(session)
+
+
+def test_the_server_follows_changes_on_disk_without_being_asked(own_corpus: Indexed) -> None:
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            await wait_until_indexed(client)
+            (own_corpus.root / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n")
+            # run_sql reads rows as they are: only the watcher can have put these there.
+            sql = "SELECT full_name FROM symbols WHERE module = 'shop.tax'"
+            deadline = time.monotonic() + 10
+            while (await call(client, "run_sql", query=sql)).text != "full_name\nshop.tax.vat\n(1 row)":
+                assert time.monotonic() < deadline, "the change was not followed"
+                await anyio.sleep(0.05)
+            status = (await call(client, "index_status")).text.splitlines()
+            assert status[3].startswith("  last change applied at ")
+            assert status[3].endswith(": 1 files (re)indexed, 0 deleted, 0 failed in 0.0 s (changes)")
 
     run(session)
