@@ -475,25 +475,35 @@ class Watcher:
             self._conn = None
 
     def _reconnect(self, error: BaseException) -> None:
-        """The database went away: say so once, retry with backoff, then catch up on
-        everything (the batch in flight and whatever changed meanwhile)."""
-        log.warning("watch: lost the database (%s); retrying, will catch up when it is back", first_line(error))
+        """The connection broke: reconnect and catch up on everything (the batch in flight
+        and whatever changed meanwhile). One line if the database is right back (a server
+        restart while we were idle, an idle-session timeout); else one line now, retries
+        with backoff, and one line when it is back."""
         self._close_connection()
-        for attempt in range(1_000_000):
-            if self._stopping.wait(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]):
-                return
-            try:
-                self._connection()
-                for root in self.roots:
-                    try:
-                        self._reindex(root, "caught up after the database came back")
-                    except IndexingError as error:
-                        log.warning("watch: %s", error)
-            except (psycopg.OperationalError, DatabaseError):
-                self._close_connection()
-                continue
-            log.warning("watch: the database is back; caught up")
+        if self._try_catch_up():
+            log.warning("watch: reconnected after losing the database connection (%s); caught up", first_line(error))
             return
+        log.warning("watch: lost the database (%s); retrying, will catch up when it is back", first_line(error))
+        attempt = 0
+        while not self._stopping.wait(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]):
+            if self._try_catch_up():
+                log.warning("watch: the database is back; caught up")
+                return
+            attempt += 1
+
+    def _try_catch_up(self) -> bool:
+        """Connect and re-index every root incrementally; False if the database is away."""
+        try:
+            self._connection()
+            for root in self.roots:
+                try:
+                    self._reindex(root, "caught up after the database came back")
+                except IndexingError as error:
+                    log.warning("watch: %s", error)
+        except (psycopg.OperationalError, DatabaseError):
+            self._close_connection()
+            return False
+        return True
 
 
 def _ignored(rules: IgnoreRules, rel: str, *, is_dir: bool) -> bool:

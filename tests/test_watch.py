@@ -456,3 +456,19 @@ def test_symlink_leaving_the_root_is_not_indexed(
     (repo / "link_out.py").symlink_to(tmp_path / "elsewhere.py")
     (repo / "marker.py").write_text("x = 1\n")  # written last: once it shows, the links were seen
     eventually(lambda: module_paths(conn, repo), ["app.py", "inside.py", "link_in.py", "marker.py"])
+
+
+def test_database_restart_while_idle_costs_one_line(
+    repo: Path, private_server: tuple[str, Callable[[], None], Callable[[], None]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, stop_database, start_database = private_server
+    with Watcher(url, [repo]) as watcher:
+        assert watcher.wait_ready(DEADLINE_SECONDS)
+        with caplog.at_level(logging.WARNING, logger="coderows.indexer.watch"):
+            stop_database()
+            start_database()  # back before the watcher next needs it
+            (repo / "after.py").write_text("def after():\n    pass\n")
+            with connect(url, autocommit=True) as conn:
+                eventually(lambda: symbols(conn, repo), [("after.py", "after"), ("app.py", "main")])
+    lines = [r.getMessage() for r in caplog.records if r.name == "coderows.indexer.watch"]
+    assert len(lines) == 1 and lines[0].startswith("watch: reconnected after losing the database connection (")
