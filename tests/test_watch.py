@@ -262,6 +262,39 @@ def test_burst_of_1000_files_arrives_in_a_few_transactions(
     assert 16 <= len(commits) <= 40
 
 
+def git(root: Path, *args: str) -> None:
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", *identity, *args], cwd=root, check=True, capture_output=True)
+
+
+def test_git_checkout_of_300_files_converges_in_a_few_transactions(
+    conn: psycopg.Connection, db_url: str, repo: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "src").mkdir()
+    for number in range(300):
+        (repo / "src" / f"m{number}.py").write_text(f"def old_{number}():\n    pass\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "old")
+    git(repo, "checkout", "-q", "-b", "feature")
+    for number in range(300):
+        if number % 3:
+            (repo / "src" / f"m{number}.py").write_text(f"def new_{number}():\n    pass\n")
+        else:
+            (repo / "src" / f"m{number}.py").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "new")
+    git(repo, "checkout", "-q", "main")
+    start_watcher(repo)
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANGE_CHANNEL}")
+        git(repo, "checkout", "-q", "feature")
+        expected = sorted([("app.py", "main")] + [(f"src/m{n}.py", f"new_{n}") for n in range(300) if n % 3])
+        eventually(lambda: symbols(conn, repo), expected)
+        commits = list(listener.notifies(timeout=0.5))
+    assert len(commits) <= 10  # 300 files: 200 rewritten, 100 deleted
+
+
 def test_change_feed_notifies_after_commit(
     conn: psycopg.Connection, db_url: str, repo: Path, start_watcher: Callable[..., Watcher]
 ) -> None:
