@@ -322,12 +322,15 @@ class Watcher:
     # -- the observer's side ----------------------------------------------------------------
 
     def _start_observer(self) -> _Observer | None:
+        observer: _Observer | None = None
         try:
             observer = _Observer(self._events_lost)
             for root in self.roots:
                 observer.schedule(_Handler(self, root), str(root), recursive=True, event_filter=EVENT_FILTER)
             observer.start()
         except OSError as error:
+            if observer is not None:
+                observer.stop()  # closes its inotify instance: there are only 128 per user
             # inotify instance or watch limits: keep the index fresh by re-scanning instead
             self._start_polling(f"cannot use inotify: {error.strerror or error}")
             return None
