@@ -76,14 +76,16 @@ def index(paths: tuple[Path, ...], full: bool, excludes: tuple[str, ...], jobs: 
 @click.option("--http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="HTTP port.")
+@click.option("--no-watch", is_flag=True, help="Do not follow file-system events (answers still re-check their files).")
 @database_option
-def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, database_url: str | None) -> None:
-    """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the background."""
+def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: bool, database_url: str | None) -> None:
+    """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the
+    background, then follows their changes on disk."""
     from coderows.server.app import serve as run_server
 
     url = _resolve(database_url)
     roots = [path.resolve() for path in paths or (Path("."),)]
-    run_server(url, roots, http=http, host=host, port=port)
+    run_server(url, roots, http=http, host=host, port=port, watch=not no_watch)
 
 
 @main.command()

@@ -82,6 +82,7 @@ class BackgroundIndexer:
 
     database_url: str
     roots: list[Path]
+    watch: bool = True  # follow changes after the first pass (coderows serve --no-watch: False)
     progress: list[RootProgress] = field(default_factory=list)
     _thread: threading.Thread | None = None
     _watcher: Watcher | None = None
@@ -114,6 +115,9 @@ class BackgroundIndexer:
                 item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
         if not usable:
             return
+        if not self.watch:
+            self._index_once(usable)
+            return
         try:
             # The Watcher indexes each root first, keeping the events that arrive meanwhile;
             # while the database is down it waits for it, then catches up.
@@ -127,6 +131,20 @@ class BackgroundIndexer:
             return
         for item in usable:
             item.state, item.finished = "done", time.time()
+
+    def _index_once(self, usable: list[RootProgress]) -> None:
+        """The first pass without a watcher: one incremental index of each root."""
+        from coderows.indexer.pipeline import IndexingError, index_repository
+
+        for item in usable:
+            try:
+                with connect(self.database_url, autocommit=True) as conn:
+                    summary = index_repository(conn, item.root)
+            except (DatabaseError, IndexingError, psycopg.Error) as error:
+                item.state, item.detail, item.finished = "failed", first_line(error), time.time()
+                continue
+            item.state, item.finished = "done", time.time()
+            item.detail = f"{summary.files_indexed} files (re)indexed, {summary.files_deleted} deleted, {summary.files_failed} failed in {summary.seconds:.1f} s"
 
     def _on_batch(self, report: BatchReport) -> None:
         """Runs on the watcher's thread for every batch that wrote rows."""
@@ -186,7 +204,8 @@ class BackgroundIndexer:
                 lines.append(f"waiting to index {item.root}")
             else:
                 done = item.detail or "nothing had changed since the last index"
-                lines.append(f"up to date since the server started, following changes: {item.root} ({done})")
+                following = "following changes" if self.watch else "not following changes (--no-watch)"
+                lines.append(f"up to date since the server started, {following}: {item.root} ({done})")
                 if item.last_change:
                     lines.append(f"  last change applied at {item.last_change}")
         return lines
@@ -195,9 +214,9 @@ class BackgroundIndexer:
 class Tools:
     """The tool implementations, each returning the text the agent reads."""
 
-    def __init__(self, database_url: str, roots: Iterable[Path] = ()) -> None:
+    def __init__(self, database_url: str, roots: Iterable[Path] = (), *, watch: bool = True) -> None:
         self.connections = Connections(database_url)
-        self.indexer = BackgroundIndexer(database_url, [Path(r).resolve() for r in roots])
+        self.indexer = BackgroundIndexer(database_url, [Path(r).resolve() for r in roots], watch=watch)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -578,11 +597,18 @@ def build_server(tools: Tools) -> MCPServer:
 
 
 def serve(
-    database_url: str, roots: list[Path], *, http: bool = False, host: str = "127.0.0.1", port: int = 8000
+    database_url: str,
+    roots: list[Path],
+    *,
+    http: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    watch: bool = True,
 ) -> None:
     """Serve the tools over stdio (default) or streamable HTTP, after starting to bring
-    `roots` (default: the working directory) up to date in the background."""
-    tools = Tools(database_url, roots or [Path.cwd()])
+    `roots` (default: the working directory) up to date in the background and, unless
+    `watch` is False, to follow their changes on disk."""
+    tools = Tools(database_url, roots or [Path.cwd()], watch=watch)
     tools.indexer.start()
     server = build_server(tools)
     try:

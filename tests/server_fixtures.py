@@ -160,13 +160,13 @@ async def call(client: Client, tool: str, **arguments: Any) -> Answer:
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
 
 
-def serve_command(url: str, *roots: Path) -> list[str]:
-    return [CODEROWS, "serve", "--database-url", url, *map(str, roots)]
+def serve_command(url: str, *roots: Path, options: tuple[str, ...] = ()) -> list[str]:
+    return [CODEROWS, "serve", "--database-url", url, *options, *map(str, roots)]
 
 
-def stdio_server(url: str, *roots: Path, cwd: Path | None = None) -> StdioServerParameters:
+def stdio_server(url: str, *roots: Path, cwd: Path | None = None, options: tuple[str, ...] = ()) -> StdioServerParameters:
     """The server as an MCP client launches it: `coderows serve`, speaking over stdio."""
-    command, *args = serve_command(url, *roots)
+    command, *args = serve_command(url, *roots, options=options)
     return StdioServerParameters(
         command=command,
         args=args,

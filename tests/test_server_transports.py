@@ -388,3 +388,22 @@ def test_the_server_follows_changes_on_disk_without_being_asked(own_corpus: Inde
             assert status[3].endswith(": 1 files (re)indexed, 0 deleted, 0 failed in 0.0 s (changes)")
 
     run(session)
+
+
+def test_with_no_watch_the_server_follows_nothing_but_still_rechecks_what_it_answers(own_corpus: Indexed) -> None:
+    models = own_corpus.root / "shop" / "models.py"
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root, options=("--no-watch",))) as client:
+            status = await wait_until_indexed(client)
+            assert f"up to date since the server started, not following changes (--no-watch): {own_corpus.root} (" in status
+            (own_corpus.root / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n")
+            await anyio.sleep(1.0)  # ample time for a watcher, had there been one
+            sql = "SELECT count(*) FROM symbols WHERE module = 'shop.tax'"
+            assert (await call(client, "run_sql", query=sql)).text == "count\n0\n(1 row)"
+            models.write_text(models.read_text().replace("line.save()", "line.save(force=True)"))
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE.replace(
+                "line.save()", "line.save(force=True)"
+            )
+
+    run(session)
