@@ -142,16 +142,17 @@ def write_batch(
     repo_id: int,
     files: Sequence[EncodedFile] = (),
     touched: Sequence[tuple[str, int, int]] = (),
-    deleted: Iterable[str] = (),
+    deleted: Iterable[tuple[str, KnownFile | None]] = (),
 ) -> None:
     """In one transaction: replace the rows of `files`, record the new stat of `touched`
-    files (path, size, mtime_ns: content unchanged), drop `deleted` files; then NOTIFY
-    CHANGE_CHANNEL (delivered at commit) if rows changed."""
-    deleted = list(deleted)
+    files (path, size, mtime_ns: content unchanged), drop `deleted` files (each with what
+    the database held when its deletion was decided); then NOTIFY CHANGE_CHANNEL
+    (delivered at commit) if rows changed."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
         root = _repo_root(conn, repo_id)
         files, touched = _drop_superseded(conn, repo_id, root, files, touched)
+        deleted = _still_as_decided(conn, repo_id, list(deleted))
         stale = deleted + [file.path for file in files]
         removed = _delete_files(conn, repo_id, stale) if stale else set()
         if touched:
@@ -210,6 +211,16 @@ def _drop_superseded(
     if not superseded:
         return list(files), list(touched)
     return [f for f in files if f.path not in superseded], [t for t in touched if t[0] not in superseded]
+
+
+def _still_as_decided(conn: psycopg.Connection, repo_id: int, deleted: list[tuple[str, KnownFile | None]]) -> list[str]:
+    """The paths whose rows are still the ones their deletion was decided on. A writer
+    that indexed a re-created file after that decision keeps its rows; a path that had no
+    rows then (None) has nothing of ours to delete. Runs under the repository lock."""
+    if not deleted:
+        return []
+    held = known_files(conn, repo_id, [path for path, _ in deleted])
+    return [path for path, decided_on in deleted if decided_on is not None and held.get(path) == decided_on]
 
 
 def _disk_stat(path: str) -> tuple[int, int] | None:

@@ -155,7 +155,7 @@ def index_repository(
         for file, module_id in zip(work.to_read, ids)
     ]
     results = _read_all(tasks, jobs or os.cpu_count() or 1)
-    _write(conn, repo_id, results, work.deleted, summary, len(tasks), progress)
+    _write(conn, repo_id, results, work.deleted, work.known, summary, len(tasks), progress)
     load.mark_indexed(conn, repo_id)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -181,7 +181,7 @@ def refresh_paths(
         Task(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes, module_id, repo_id)
         for path, module_id in zip(wanted, ids)
     ]
-    _write(conn, repo_id, map(_run_task, tasks), [], summary, len(wanted), None)
+    _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -250,14 +250,17 @@ def _write(
     repo_id: int,
     results: Iterable[EncodedFile | Unchanged | Vanished],
     deleted: list[str],
+    known: dict[str, KnownFile],
     summary: IndexSummary,
     total: int,
     progress: Progress | None,
 ) -> None:
-    """Write results in batches, one transaction each; deletions go with the first."""
+    """Write results in batches, one transaction each; deletions go with the first.
+    `known` is what the database held when the run was planned: a deletion only applies
+    to rows that are still those (load.write_batch checks under the lock)."""
     parsed: list[EncodedFile] = []
     touched: list[tuple[str, int, int]] = []
-    gone: list[str] = list(deleted)
+    gone: list[tuple[str, KnownFile | None]] = [(path, known.get(path)) for path in deleted]
     batch_bytes = 0
     done = 0
     for result in results:
@@ -270,16 +273,20 @@ def _write(
             touched.append((result.path, result.size, result.mtime_ns))
             summary.files_unchanged += 1
         else:
-            gone.append(result.path)
+            gone.append((result.path, known.get(result.path)))
         if len(parsed) + len(touched) >= BATCH_FILES or batch_bytes >= BATCH_SOURCE_BYTES:
             load.write_batch(conn, repo_id, parsed, touched, gone)
-            summary.files_deleted += len(gone)
+            summary.files_deleted += _had_rows(gone)
             parsed, touched, gone, batch_bytes = [], [], [], 0
         if progress is not None:
             progress(done, total)
     if parsed or touched or gone:
         load.write_batch(conn, repo_id, parsed, touched, gone)
-        summary.files_deleted += len(gone)
+        summary.files_deleted += _had_rows(gone)
+
+
+def _had_rows(gone: list[tuple[str, KnownFile | None]]) -> int:
+    return sum(1 for _, decided_on in gone if decided_on is not None)
 
 
 def _count(summary: IndexSummary, file: EncodedFile) -> None:

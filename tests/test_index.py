@@ -229,6 +229,23 @@ def test_renamed_file_moves_its_rows_to_the_new_module_name(conn: psycopg.Connec
     ]
 
 
+def test_a_deletion_decided_before_another_writer_reindexed_the_file_keeps_the_new_rows(
+    conn: psycopg.Connection, shop: Path
+) -> None:
+    """A run decides to delete prices.py; before it writes, the file is re-created and
+    another writer indexes it. The stale decision must not remove the new rows."""
+    from coderows.indexer import load
+
+    index_repository(conn, shop)
+    repo_id = conn.execute("SELECT id FROM repos").fetchone()[0]
+    decided_on = load.known_files(conn, repo_id, ["shop/prices.py"])["shop/prices.py"]
+    (shop / "shop/prices.py").write_text("def price(item):\n    return 3\n")
+    bump_mtime(shop / "shop/prices.py")
+    refresh_paths(conn, shop, ["shop/prices.py"])  # the other writer
+    load.write_batch(conn, repo_id, deleted=[("shop/prices.py", decided_on)])
+    assert conn.execute("SELECT body FROM symbols WHERE name = 'price'").fetchall() == [("def price(item):\n    return 3",)]
+
+
 def test_full_run_reparses_every_file(conn: psycopg.Connection, shop: Path) -> None:
     index_repository(conn, shop)
     assert counts(index_repository(conn, shop, full=True)) == (3, 0, 0, 0)
