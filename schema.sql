@@ -56,43 +56,55 @@ CREATE SEQUENCE IF NOT EXISTS modules_id_seq OWNED BY modules.id;
 ALTER TABLE modules ALTER COLUMN source SET STORAGE EXTERNAL;  -- no TOAST compression: faster loads
 CREATE INDEX IF NOT EXISTS modules_name_idx ON modules (name);
 
--- symbols: every class and function definition, nested ones included. A symbol's id
+-- definitions: every class and function definition, nested ones included; read them
+-- through the symbols view below, which adds each one's source text. A definition's id
 -- is its module's id times 2^20 plus its ordinal in the file, so a file's rows can be
 -- numbered (and their parents referenced) before they reach the database.
 -- module, path and repo_id repeat the module's values so that lookups need no join.
 -- They never drift, and module_id never dangles, because the loader replaces a file's
--- modules, symbols and imports rows together in one transaction (no foreign-key
+-- modules, definitions and imports rows together in one transaction (no foreign-key
 -- triggers: they would cost a lookup per row on every load).
-CREATE TABLE IF NOT EXISTS symbols (
-    id         bigint  PRIMARY KEY,
-    module_id  bigint  NOT NULL,         -- modules.id
-    parent_id  bigint,                   -- symbols.id of the enclosing class or function; NULL at module level
-    repo_id    bigint  NOT NULL,
-    module     text COLLATE "C" NOT NULL, -- dotted module name
-    path       text COLLATE "C" NOT NULL,
-    kind       text    NOT NULL CHECK (kind IN ('class', 'function', 'method')),
-    name       text COLLATE "C" NOT NULL,
-    qualname   text COLLATE "C" NOT NULL, -- exactly Python's __qualname__
-    full_name  text COLLATE "C" NOT NULL, -- module || '.' || qualname
-    class_name text COLLATE "C",          -- a method's enclosing class's simple name
-    def_line   integer NOT NULL,         -- the line of `def` / `class` (ast lineno)
-    start_line integer NOT NULL,         -- the first decorator's line, else def_line
-    end_line   integer NOT NULL,         -- ast end_lineno
-    signature  text    NOT NULL,         -- the header on one line: "def f(a, b=1) -> int"
-    decorators text[]  NOT NULL,         -- decorator expressions as written, without "@"
-    bases      text[]  NOT NULL,         -- a class's positional bases as written
-    is_async   boolean NOT NULL,
-    docstring  text,                     -- the docstring's real string value
-    body       text    NOT NULL          -- source lines start_line..end_line, no final newline
+CREATE TABLE IF NOT EXISTS definitions (
+    id          bigint  PRIMARY KEY,
+    module_id   bigint  NOT NULL,         -- modules.id
+    parent_id   bigint,                   -- id of the enclosing class or function; NULL at module level
+    repo_id     bigint  NOT NULL,
+    module      text COLLATE "C" NOT NULL, -- dotted module name
+    path        text COLLATE "C" NOT NULL,
+    kind        text    NOT NULL CHECK (kind IN ('class', 'function', 'method')),
+    name        text COLLATE "C" NOT NULL,
+    qualname    text COLLATE "C" NOT NULL, -- exactly Python's __qualname__
+    full_name   text COLLATE "C" NOT NULL, -- module || '.' || qualname
+    class_name  text COLLATE "C",          -- a method's enclosing class's simple name
+    def_line    integer NOT NULL,         -- the line of `def` / `class` (ast lineno)
+    start_line  integer NOT NULL,         -- the first decorator's line, else def_line
+    end_line    integer NOT NULL,         -- ast end_lineno
+    signature   text    NOT NULL,         -- the header on one line: "def f(a, b=1) -> int"
+    decorators  text[]  NOT NULL,         -- decorator expressions as written, without "@"
+    bases       text[]  NOT NULL,         -- a class's positional bases as written
+    is_async    boolean NOT NULL,
+    docstring   text,                     -- the docstring's real string value
+    body_start  integer NOT NULL,         -- 1-based character offset of start_line in modules.source
+    body_length integer NOT NULL          -- characters through the end of end_line, without its line break
 );
-ALTER TABLE symbols ALTER COLUMN body SET STORAGE EXTERNAL;
-CREATE INDEX IF NOT EXISTS symbols_module_id_idx ON symbols (module_id);
-CREATE INDEX IF NOT EXISTS symbols_parent_id_idx ON symbols (parent_id);
-CREATE INDEX IF NOT EXISTS symbols_name_idx ON symbols (name);
-CREATE INDEX IF NOT EXISTS symbols_qualname_idx ON symbols (qualname);
-CREATE INDEX IF NOT EXISTS symbols_full_name_idx ON symbols (full_name);
-CREATE INDEX IF NOT EXISTS symbols_module_idx ON symbols (module, qualname);
-CREATE INDEX IF NOT EXISTS symbols_name_trgm_idx ON symbols USING gin (name gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS definitions_module_id_idx ON definitions (module_id);
+CREATE INDEX IF NOT EXISTS definitions_parent_id_idx ON definitions (parent_id);
+CREATE INDEX IF NOT EXISTS definitions_name_idx ON definitions (name);
+CREATE INDEX IF NOT EXISTS definitions_qualname_idx ON definitions (qualname);
+CREATE INDEX IF NOT EXISTS definitions_full_name_idx ON definitions (full_name);
+CREATE INDEX IF NOT EXISTS definitions_module_idx ON definitions (module, qualname);
+CREATE INDEX IF NOT EXISTS definitions_name_trgm_idx ON definitions USING gin (name gin_trgm_ops);
+
+-- symbols: the definitions with their source text. body is exactly the source lines
+-- start_line..end_line without the final line break, cut from modules.source (stored
+-- uncompressed, so a slice reads only the pages it needs) rather than stored twice. A
+-- query that does not select body never touches modules: the left join on a primary
+-- key is removed by the planner.
+CREATE OR REPLACE VIEW symbols AS
+SELECT d.id, d.module_id, d.parent_id, d.repo_id, d.module, d.path, d.kind, d.name, d.qualname,
+       d.full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature, d.decorators,
+       d.bases, d.is_async, d.docstring, substr(m.source, d.body_start, d.body_length) AS body
+FROM definitions d LEFT JOIN modules m ON m.id = d.module_id;
 
 -- classes, functions, methods: symbols filtered by kind. functions holds both plain
 -- functions and methods; class_name is NULL for everything but methods.
@@ -106,7 +118,7 @@ CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
 -- target_module is the absolute module that the statement names ('pkg.x'), NULL when a
 -- relative import climbs above the top-level package.
 CREATE TABLE IF NOT EXISTS imports (
-    module_id       bigint  NOT NULL,    -- modules.id (replaced together, as for symbols)
+    module_id       bigint  NOT NULL,    -- modules.id (replaced together, as for definitions)
     repo_id         bigint  NOT NULL,
     module          text COLLATE "C" NOT NULL, -- the importing module's dotted name
     path            text COLLATE "C" NOT NULL,

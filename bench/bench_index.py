@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--exclude", action="append", default=None, help="default for the stdlib: site-packages/")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each phase, interleaved; medians reported")
     parser.add_argument("--phase", help=argparse.SUPPRESS)  # internal: run one phase in this process
     args = parser.parse_args()
     excludes = args.exclude if args.exclude is not None else STDLIB_EXCLUDES
@@ -41,15 +42,20 @@ def main() -> None:
         print(json.dumps(run_phase(args.phase, args.root.resolve(), excludes, args.jobs, args.database_url)))
         return
     with database(args.database_url) as url:
-        report(args.root.resolve(), excludes, args.jobs, url)
+        report(args.root.resolve(), excludes, args.jobs, url, args.repeat)
 
 
-def report(root: Path, excludes: list[str], jobs: int, url: str) -> None:
-    parse = phase("parse", root, excludes, jobs, url)
-    full = phase("index", root, excludes, jobs, url)
-    noop = phase("noop", root, excludes, jobs, url)
+def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int) -> None:
+    # Interleaved, so that a slow spell of a shared machine hits both phases alike.
+    runs: dict[str, list[dict]] = {"parse": [], "index": [], "noop": []}
+    for _ in range(repeat):
+        for name in runs:
+            runs[name].append(phase(name, root, excludes, jobs, url))
+    parse, full, noop = (median_run(runs[name]) for name in ("parse", "index", "noop"))
     ctags = ctags_seconds(root)
     print(f"tree: {root} ({parse['files']} files, {parse['megabytes']:.1f} MB), {jobs} processes, {os.cpu_count()} cores")
+    print(f"medians of {repeat} interleaved runs; full/parse ratio per run: "
+          + ", ".join(f"{i['seconds'] / p['seconds']:.2f}" for p, i in zip(runs["parse"], runs["index"])))
     print(f"{'phase':<34}{'seconds':>9}{'cpu s':>8}{'peak MB':>9}")
     for label, result in (("tree-sitter parse only", parse), ("coderows full index", full), ("coderows no-op re-index", noop)):
         print(f"{label:<34}{result['seconds']:>9.2f}{result['cpu']:>8.2f}{result['peak_mb']:>9.0f}")
@@ -60,6 +66,11 @@ def report(root: Path, excludes: list[str], jobs: int, url: str) -> None:
     print(f"full index / parse only = {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu (target <= 2x); no-op {noop['seconds']:.2f} s (target < 0.5 s)")
     print("cpu s: user + system seconds of every process the phase ran, the database server's backend included")
     print(f"definitions: {full['definitions']}; peak MB is the largest process's resident set")
+
+
+def median_run(results: list[dict]) -> dict:
+    """The run with the median wall time."""
+    return sorted(results, key=lambda result: result["seconds"])[len(results) // 2]
 
 
 def phase(name: str, root: Path, excludes: list[str], jobs: int, url: str) -> dict:

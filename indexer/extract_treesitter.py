@@ -37,6 +37,18 @@ IMPORTS = frozenset({"import_statement", "import_from_statement", "future_import
 GLOBAL_DECLARATION = "global_statement"
 
 
+def _kind_ids(names: frozenset[str] | set[str]) -> frozenset[int]:
+    """Every node-kind id with one of these names (a grammar may alias several ids to one
+    name). The walk compares ids: cheaper than building a type string per node."""
+    found = {kind for kind in range(LANGUAGE.node_kind_count) if LANGUAGE.node_kind_for_id(kind) in names}
+    if "ERROR" in names:  # a built-in kind, outside the grammar's own range of ids
+        found.add(LANGUAGE.id_for_node_kind("ERROR", True))
+    return frozenset(found)
+
+
+_WALKED = _kind_ids(STATEMENT_CONTAINERS | IMPORTS | {GLOBAL_DECLARATION})
+
+
 def parse_tree(data: bytes) -> Tree:
     """Parse UTF-8 source. Never raises: a syntax error becomes ERROR / MISSING nodes."""
     return _parser.parse(data)
@@ -47,51 +59,71 @@ def extract(tree: Tree, source: bytes) -> Outline:
     definitions: list[RawDefinition] = []
     imports: list[RawImport] = []
     # Depth-first, children pushed in reverse: nodes come out in source order, every
-    # definition before the definitions nested in it.
-    stack: list[tuple[Node, int | None]] = [(tree.root_node, None)]
+    # definition before the definitions nested in it. Each entry carries its parent node
+    # because tree-sitter finds a node's parent by descending again from the root.
+    stack: list[tuple[Node, Node | None, int | None]] = [(tree.root_node, None, None)]
     while stack:
-        node, enclosing = stack.pop()
+        node, parent, enclosing = stack.pop()
         kind = node.type
-        if kind in DEFINITIONS and node.child_by_field_name("name") is not None:
-            definitions.append(_definition(node, enclosing, source))
-            enclosing = len(definitions) - 1
+        children = node.children
+        if kind in DEFINITIONS:
+            definition = _definition(node, children, parent, enclosing, source)
+            if definition is not None:
+                definitions.append(definition)
+                enclosing = len(definitions) - 1
         elif kind in IMPORTS:
             imports.extend(_imports(node))
             continue
         elif kind == GLOBAL_DECLARATION:
             if enclosing is not None:
-                names = (_identifier(name) for name in node.named_children if name.type == "identifier")
+                names = (_identifier(name) for name in children if name.type == "identifier")
                 definitions[enclosing].declared_global.update(names)
             continue
-        children = node.children
         for child in reversed(children):
-            if child.type in STATEMENT_CONTAINERS or child.type in IMPORTS or child.type == GLOBAL_DECLARATION:
-                stack.append((child, enclosing))
+            if child.kind_id in _WALKED:
+                stack.append((child, node, enclosing))
     return Outline(definitions, imports, _docstring(tree.root_node))
 
 
-def _definition(node: Node, parent: int | None, source: bytes) -> RawDefinition:
+def _definition(
+    node: Node, children: list[Node], parent: Node | None, enclosing: int | None, source: bytes
+) -> RawDefinition | None:
+    """The definition at `node` (its `children` and `parent` already at hand: both are
+    costly to ask tree-sitter for); None when error recovery left it without a name."""
+    name = node.child_by_field_name("name")
+    if name is None:
+        return None
     is_class = node.type == "class_definition"
-    wrapper = node.parent
     decorators = (
-        [child for child in wrapper.named_children if child.type == "decorator"]
-        if wrapper is not None and wrapper.type == "decorated_definition"
+        [child for child in parent.named_children if child.type == "decorator"]
+        if parent is not None and parent.type == "decorated_definition"
         else []
     )
     decorator_expressions = [_decorator_expression(decorator) for decorator in decorators]
     def_line = node.start_point.row + 1
+    header_end = node.end_byte
+    body = None
+    arguments = None
+    for child in children:
+        if child.type == ":" and header_end == node.end_byte:
+            header_end = child.start_byte
+        elif child.type == "block":
+            body = child
+            header_end = min(header_end, child.start_byte)
+        elif child.type == "argument_list":
+            arguments = child
     return RawDefinition(
         is_class=is_class,
-        name=_identifier(node.child_by_field_name("name")),
-        parent=parent,
+        name=_identifier(name),
+        parent=enclosing,
         def_line=def_line,
         start_line=_unparenthesized(decorator_expressions[0]).start_point.row + 1 if decorators else def_line,
         end_line=_last_code_row(node, source) + 1,
-        is_async=node.child(0).type == "async",
-        header=_header(node, source),
+        is_async=children[0].type == "async",
+        header=source[node.start_byte : header_end].decode("utf-8", "replace"),
         decorators=[compact_code(_text(expression)) for expression in decorator_expressions],
-        bases=_bases(node) if is_class else [],
-        docstring=_docstring(node.child_by_field_name("body")),
+        bases=_bases(arguments) if is_class else [],
+        docstring=_docstring(body),
     )
 
 
@@ -133,18 +165,8 @@ def _is_comment_or_empty(node: Node) -> bool:
     return node.type == "comment" or node.end_byte == node.start_byte
 
 
-def _header(node: Node, source: bytes) -> str:
-    """Source from `def` / `class` (or `async`) up to the colon that ends the header."""
-    end = node.end_byte
-    for child in node.children:
-        if child.type == ":" or child.type == "block":
-            end = child.start_byte
-            break
-    return source[node.start_byte : end].decode("utf-8", "replace")
-
-
-def _bases(node: Node) -> list[str]:
-    arguments = node.child_by_field_name("superclasses")
+def _bases(arguments: Node | None) -> list[str]:
+    """A class's positional bases as written (keywords such as metaclass= are not bases)."""
     if arguments is None:
         return []
     return [

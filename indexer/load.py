@@ -39,10 +39,10 @@ MODULE_COLUMNS = (
     "id", "repo_id", "path", "name", "is_package", "docstring", "source", "line_count",
     "content_hash", "size", "mtime_ns", "encoding", "parse_status", "parse_error",
 )
-SYMBOL_COLUMNS = (
+DEFINITION_COLUMNS = (
     "id", "module_id", "parent_id", "repo_id", "module", "path", "kind", "name", "qualname",
     "full_name", "class_name", "def_line", "start_line", "end_line", "signature", "decorators",
-    "bases", "is_async", "docstring", "body",
+    "bases", "is_async", "docstring", "body_start", "body_length",
 )
 IMPORT_COLUMNS = (
     "module_id", "repo_id", "module", "path", "line", "imported_module", "imported_name",
@@ -105,10 +105,10 @@ class EncodedFile:
     path: str
     parse_status: str
     parse_error: str | None
-    definitions: int
+    definition_count: int
     source_chars: int
     modules: bytes
-    symbols: bytes
+    definitions: bytes
     imports: bytes
     size: int = -1  # the stat the file was read under; -1: unknown, never superseded
     mtime_ns: int = -1
@@ -127,10 +127,10 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
         path=module.path,
         parse_status=module.parse_status,
         parse_error=module.parse_error,
-        definitions=len(module.definitions),
+        definition_count=len(module.definitions),
         source_chars=len(module.source),
         modules=_copy_line(_module_row(module_id, repo_id, version)).encode("utf-8"),
-        symbols=_symbols_copy_text(module_id, repo_id, module).encode("utf-8"),
+        definitions=_definitions_copy_text(module_id, repo_id, module).encode("utf-8"),
         imports="".join(map(_copy_line, _import_rows(module_id, repo_id, module))).encode("utf-8"),
         size=version.size,
         mtime_ns=version.mtime_ns,
@@ -160,7 +160,7 @@ def write_batch(
         if files:
             with conn.cursor() as cursor:
                 _copy(cursor, "modules", MODULE_COLUMNS, [file.modules for file in files])
-                _copy(cursor, "symbols", SYMBOL_COLUMNS, [file.symbols for file in files])
+                _copy(cursor, "definitions", DEFINITION_COLUMNS, [file.definitions for file in files])
                 _copy(cursor, "imports", IMPORT_COLUMNS, [file.imports for file in files])
         changed = sorted(file.path for file in files)
         gone = sorted(removed.difference(changed))  # a replaced file is changed, not deleted
@@ -239,7 +239,7 @@ def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> s
     ).fetchall()
     ids = [row[0] for row in rows]
     if ids:
-        conn.execute("DELETE FROM symbols WHERE module_id = ANY(%s)", [ids])
+        conn.execute("DELETE FROM definitions WHERE module_id = ANY(%s)", [ids])
         conn.execute("DELETE FROM imports WHERE module_id = ANY(%s)", [ids])
     return {row[1] for row in rows}
 
@@ -274,10 +274,10 @@ def _module_row(module_id: int, repo_id: int, version: FileVersion) -> tuple:
     )
 
 
-def _symbols_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
-    """The symbols rows of one file in COPY text format. The hottest loop of a full index,
-    so written out by hand: only free text goes through escaping, and values shared by
-    every row of the file are escaped once."""
+def _definitions_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
+    """The definitions rows of one file in COPY text format. The hottest loop of a full
+    index, so written out by hand: only free text goes through escaping, and values
+    shared by every row of the file are escaped once."""
     base = module_id << SYMBOL_ID_BITS
     module_name = _escape(module.name)
     same_file = f"{repo_id}\t{module_name}\t{_escape(module.path)}"  # repo_id, module, path
@@ -293,7 +293,7 @@ def _symbols_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> st
             f"{base | d.ordinal}\t{module_id}\t{parent}\t{same_file}\t{d.kind}\t{_escape(d.name)}\t"
             f"{qualname}\t{module_name}.{qualname}\t{class_name}\t{d.def_line}\t{d.start_line}\t"
             f"{d.end_line}\t{_escape(d.signature)}\t{decorators}\t{bases}\t{'t' if d.is_async else 'f'}\t"
-            f"{docstring}\t{_escape(d.body)}\n"
+            f"{docstring}\t{d.body_start + 1}\t{d.body_length}\n"
         )
     return "".join(lines)
 

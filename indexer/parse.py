@@ -14,6 +14,7 @@ import ast
 import codecs
 import hashlib
 import io
+import itertools
 import re
 import tokenize
 import warnings
@@ -24,11 +25,8 @@ from coderows.indexer.naming import ModuleName, import_target, module_name
 from coderows.indexer.outline import Outline, RawDefinition, RawImport, compact_code
 
 # Python itself refuses more than 100 levels of indentation; deeper definitions can only
-# come from generated or hostile files, whose bodies would grow quadratically.
+# come from generated or hostile files (and each level would repeat every qualname).
 MAX_DEFINITION_DEPTH = 100
-# Bodies repeat their nested definitions' lines; real code stays within a few times its
-# size. Past this budget bodies are left empty and the file is marked partial.
-MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -49,7 +47,14 @@ class Definition:
     bases: list[str]
     is_async: bool
     docstring: str | None
-    body: str
+    body_start: int  # 0-based character offset of start_line in the module's source
+    body_length: int  # characters through the end of end_line, without its line break
+    source: str = field(repr=False, compare=False)  # the module's text (shared, not copied)
+
+    @property
+    def body(self) -> str:
+        """Source lines start_line..end_line without the final line break."""
+        return self.source[self.body_start : self.body_start + self.body_length]
 
 
 @dataclass(slots=True)
@@ -113,7 +118,7 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
     lines = split_lines(text, lone_carriage_returns)
     outline, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
     name = module_name(path)
-    definitions, limit_note = _definitions(outline, lines, lines_keep_breaks=lone_carriage_returns)
+    definitions, limit_note = _definitions(outline, text, lines, lines_keep_breaks=lone_carriage_returns)
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)
     return ParsedModule(
@@ -184,14 +189,16 @@ def _describe_syntax_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _definitions(outline: Outline, lines: list[str], *, lines_keep_breaks: bool) -> tuple[list[Definition], str | None]:
+def _definitions(
+    outline: Outline, text: str, lines: list[str], *, lines_keep_breaks: bool
+) -> tuple[list[Definition], str | None]:
     """Rows for the outline's definitions, qualnames derived as CPython's compiler does."""
     rows: list[Definition] = []
     ordinal_of: dict[int, int] = {}  # outline index -> ordinal among kept rows
     depth_of: dict[int, int] = {}
     private_of: dict[int, str | None] = {}  # the class name that mangles __names in its scope
-    body_bytes = 0
     notes: list[str] = []
+    starts = _line_starts(lines, lines_keep_breaks) if outline.definitions else []
     for index, raw in enumerate(outline.definitions):
         parent_raw = outline.definitions[raw.parent] if raw.parent is not None else None
         parent_ordinal = ordinal_of.get(raw.parent) if raw.parent is not None else None
@@ -205,11 +212,10 @@ def _definitions(outline: Outline, lines: list[str], *, lines_keep_breaks: bool)
         private = private_of[raw.parent] if raw.parent is not None else None
         private_of[index] = raw.name if raw.is_class else private
         end_line = max(raw.end_line, raw.def_line)
-        body = _lines(lines, raw.start_line, end_line, lines_keep_breaks)
-        body_bytes += len(body)
-        if body_bytes > MAX_BODY_BYTES:
-            notes.append(f"bodies past {MAX_BODY_BYTES // (1024 * 1024)} MB in total are left empty")
-            body = ""
+        start_line = min(raw.start_line, raw.def_line)
+        body_start = starts[min(start_line, len(lines)) - 1]
+        last = min(end_line, len(lines)) - 1
+        body_end = starts[last] + len(lines[last].removesuffix("\n").removesuffix("\r"))
         ordinal_of[index] = len(rows)
         depth_of[index] = depth
         rows.append(
@@ -221,14 +227,16 @@ def _definitions(outline: Outline, lines: list[str], *, lines_keep_breaks: bool)
                 qualname=_qualname(raw.name, parent, parent_raw, private),
                 class_name=parent_raw.name if parent_raw is not None and parent_raw.is_class and not raw.is_class else None,
                 def_line=raw.def_line,
-                start_line=min(raw.start_line, raw.def_line),
+                start_line=start_line,
                 end_line=end_line,
                 signature=compact_code(raw.header),
                 decorators=raw.decorators,
                 bases=raw.bases,
                 is_async=raw.is_async,
                 docstring=raw.docstring,
-                body=body,
+                body_start=body_start,
+                body_length=max(body_end - body_start, 0),
+                source=text,
             )
         )
     return rows, "; ".join(dict.fromkeys(notes)) or None
@@ -261,11 +269,11 @@ def _mangle(name: str, private: str | None) -> str:
     return f"_{stripped}{name}" if stripped else name
 
 
-def _lines(lines: list[str], start: int, end: int, keep_breaks: bool) -> str:
-    """Source lines start..end (1-based, inclusive) without the final line break."""
-    if keep_breaks:
-        return "".join(lines[start - 1 : end]).removesuffix("\n").removesuffix("\r")
-    return "\n".join(lines[start - 1 : end]).removesuffix("\r")
+def _line_starts(lines: list[str], keep_breaks: bool) -> list[int]:
+    """Character offset at which each line starts in the source the lines came from
+    (keep_breaks: each line holds its own break, as split_lines gives with lone CRs)."""
+    widths = [len(line) for line in lines[:-1]] if keep_breaks else [len(line) + 1 for line in lines[:-1]]
+    return list(itertools.accumulate(widths, initial=0))
 
 
 def _import(raw: RawImport, importer: ModuleName) -> Import:

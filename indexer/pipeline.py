@@ -291,7 +291,7 @@ def _had_rows(gone: list[tuple[str, KnownFile | None]]) -> int:
 
 def _count(summary: IndexSummary, file: EncodedFile) -> None:
     summary.files_indexed += 1
-    summary.definitions += file.definitions
+    summary.definitions += file.definition_count
     summary.statuses[file.parse_status] += 1
     if file.parse_status in ("partial", "skipped"):
         summary.files_failed += 1

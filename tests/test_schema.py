@@ -12,13 +12,14 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
     ).fetchall()
     assert rows == [
         ("classes", "VIEW"),
+        ("definitions", "BASE TABLE"),
         ("functions", "VIEW"),
         ("imports", "BASE TABLE"),
         ("methods", "VIEW"),
         ("modules", "BASE TABLE"),
         ("repos", "BASE TABLE"),
         ("schema_version", "BASE TABLE"),
-        ("symbols", "BASE TABLE"),
+        ("symbols", "VIEW"),
     ]
 
 
@@ -52,3 +53,8 @@ def test_ensure_schema_creates_it_in_an_empty_database(db: psycopg.Connection) -
     db.execute("DROP SCHEMA coderows CASCADE")
     assert ensure_schema(db) == 1
     assert db.execute("SELECT count(*) FROM coderows.symbols").fetchone() == (0,)
+
+
+def test_a_symbols_query_without_body_does_not_join_modules(db: psycopg.Connection) -> None:
+    plan = "\n".join(row[0] for row in db.execute("EXPLAIN SELECT full_name FROM symbols WHERE name = 'x'"))
+    assert "modules" not in plan
