@@ -107,7 +107,7 @@ class Plan:
 
 def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = False, excludes: Sequence[str] = ()) -> Plan:
     found = discover(root, excludes)
-    files = [file for file in found if _is_utf8(file.path)]
+    files = [file for file in found if is_utf8_path(file.path)]
     known = load.known_files(conn, repo_id)
     listed = {file.path for file in files}
     return Plan(
@@ -115,12 +115,13 @@ def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = Fal
         to_read=[file for file in files if full or _changed(file, known.get(file.path))],
         deleted=[path for path in known if path not in listed],
         known=known,
-        unnamed=[file.path for file in found if not _is_utf8(file.path)],
+        unnamed=[file.path for file in found if not is_utf8_path(file.path)],
     )
 
 
-def _is_utf8(path: str) -> bool:
-    """os.scandir hands back undecodable bytes as lone surrogates (PEP 383)."""
+def is_utf8_path(path: str) -> bool:
+    """False for a name holding bytes that are not UTF-8: os.scandir and watchdog hand
+    them back as lone surrogates (PEP 383), which no text column can store."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:

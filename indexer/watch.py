@@ -62,7 +62,14 @@ from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.indexer import load
 from coderows.indexer.discover import ALWAYS_SKIPPED_DIRS, GITIGNORE, PY_SUFFIX, VENV_MARKER, IgnoreRules
 from coderows.indexer.load import CHANGE_CHANNEL
-from coderows.indexer.pipeline import IndexingError, IndexSummary, index_repository, refresh_paths, resolve_root
+from coderows.indexer.pipeline import (
+    IndexingError,
+    IndexSummary,
+    index_repository,
+    is_utf8_path,
+    refresh_paths,
+    resolve_root,
+)
 
 __all__ = ["CHANGE_CHANNEL", "BatchReport", "Watcher"]
 
@@ -438,7 +445,7 @@ class Watcher:
                 self._reindex(root, f"{folder}/ holds symbolic links")
                 return
             paths |= found
-        if any(not _is_utf8(path) for path in paths):
+        if any(not is_utf8_path(path) for path in paths):
             # a text column cannot hold such a name; the full pass reports it as skipped
             self._reindex(root, "a file name is not valid UTF-8")
             return
@@ -514,15 +521,6 @@ def _ignored(rules: IgnoreRules, rel: str, *, is_dir: bool) -> bool:
         return rules.is_ignored(rel, is_dir)
     except ValueError:  # not a path below the root
         return True
-
-
-def _is_utf8(path: str) -> bool:
-    """watchdog hands undecodable file name bytes over as lone surrogates (PEP 383)."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _indexed_below(conn: psycopg.Connection, root: Path, folders: Iterable[str]) -> set[str]:
