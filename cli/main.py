@@ -25,6 +25,7 @@ from coderows.db import embedded
 
 F = TypeVar("F", bound=Callable[..., Any])
 SQL_ROW_LIMIT = 10_000
+SQL_MAX_BYTES = 64 * 2**20  # of row text fetched by `coderows sql`; rows past it are not sent
 # Appended to the embedded server's URL by `db url`, so that psql and other clients
 # resolve unqualified table names in the coderows schema, as coderows sql does.
 SEARCH_PATH_URL_OPTION = "options=" + quote("-c search_path=coderows,public", safe="")
@@ -139,11 +140,20 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
     coderows sql "SELECT name, start_line, end_line FROM methods
                   WHERE class_name = 'Session' AND module = 'requests.sessions'"
     """
+    from coderows.db import readonly
     from coderows.server.query import RejectedQuery, run_readonly
 
-    with _connection(database_url) as conn:
+    # The query runs as the read-only login, never as the main user (db/readonly.py).
+    url = _resolve(database_url)
+    try:
+        with _connection(url) as main_conn:
+            reader_url = readonly.prepare_reader(url, main_conn)
+        reader = readonly.connect_reader(reader_url)
+    except DatabaseError as error:
+        raise click.ClickException(str(error)) from None
+    with reader:
         try:
-            columns, rows, truncated = run_readonly(conn, query, SQL_ROW_LIMIT)
+            columns, rows, truncated = run_readonly(reader, query, SQL_ROW_LIMIT, max_bytes=SQL_MAX_BYTES)
         except RejectedQuery as error:
             raise click.ClickException(str(error)) from None
         except psycopg.Error as error:
@@ -153,7 +163,7 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
     else:
         click.echo(format_table(columns, rows))
     if truncated:
-        click.echo(f"(only the first {SQL_ROW_LIMIT} rows; add LIMIT / OFFSET to page)", err=True)
+        click.echo(f"(only the first {len(rows)} rows, at most {SQL_ROW_LIMIT} or {SQL_MAX_BYTES // 2**20} MB; add LIMIT / OFFSET to page)", err=True)
 
 
 @main.command()

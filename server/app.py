@@ -24,7 +24,8 @@ from pydantic import Field
 
 from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.server import freshness, query, render
-from coderows.server.connections import Connections
+from coderows.db.readonly import ReaderUnavailable
+from coderows.server.connections import Connections, ReaderConnections
 from coderows.server.query import FileStamp, Resolution, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC
 
@@ -216,20 +217,31 @@ class Tools:
 
     def __init__(self, database_url: str, roots: Iterable[Path] = (), *, watch: bool = True) -> None:
         self.connections = Connections(database_url)
+        # run_sql's sessions: a login that can only SELECT the coderows schema.
+        self.reader = ReaderConnections(self.connections)
         self.indexer = BackgroundIndexer(database_url, [Path(r).resolve() for r in roots], watch=watch)
 
     # --- plumbing --------------------------------------------------------------------
 
-    def run(self, work: Callable[[psycopg.Connection], str], *, note_progress: bool = True) -> str:
+    def run(
+        self,
+        work: Callable[[psycopg.Connection], str],
+        *,
+        note_progress: bool = True,
+        connections: Connections | None = None,
+    ) -> str:
         """work(conn) with every failure turned into a message the agent can act on, and
         a note while the initial index is still running."""
         try:
-            return self.connections.run(work) + (self.indexer.progress_note() if note_progress else "")
+            pool = connections or self.connections
+            return pool.run(work) + (self.indexer.progress_note() if note_progress else "")
         except ToolError as error:
             note = self.indexer.progress_note() if note_progress else ""
             if note:
                 raise ToolError(str(error) + note) from None
             raise
+        except ReaderUnavailable as error:
+            raise ToolError(f"run_sql is not available: {error}.") from None
         except DatabaseError as error:
             raise ToolError(
                 f"The coderows database is unavailable: {error}. Start it again (for the embedded one: "
@@ -411,7 +423,7 @@ class Tools:
             columns, rows, more = query.run_readonly(conn, sql_text, limit)
             return render.sql_rows(columns, rows, more=more, limit=limit)
 
-        return self.run(work)
+        return self.run(work, connections=self.reader)
 
     def index_status(self) -> str:
         def work(conn: psycopg.Connection) -> str:
@@ -426,6 +438,7 @@ class Tools:
 
     def close(self) -> None:
         self.indexer.stop()
+        self.reader.close()
         self.connections.close()
 
 

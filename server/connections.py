@@ -90,3 +90,32 @@ class Connections:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class ReaderConnections(Connections):
+    """Sessions of the read-only login (coderows.db.readonly) for typed queries. The
+    reader's URL is worked out on first use through a main connection (which creates and
+    grants the role if need be); each session is reset before reuse, so that nothing a
+    query left behind (a session-level advisory lock, a setting) outlives it."""
+
+    def __init__(self, main: Connections, keep: int = 2) -> None:
+        super().__init__(main.url, keep)
+        self.main = main
+        self.reader_url: str | None = None
+
+    def _new(self) -> psycopg.Connection:
+        from coderows.db import readonly
+
+        if self.reader_url is None:
+            self.reader_url = self.main.run(lambda conn: readonly.prepare_reader(self.main.url, conn))
+        return readonly.connect_reader(self.reader_url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+
+    def _give_back(self, conn: psycopg.Connection) -> None:
+        from coderows.db import readonly
+
+        if not conn.closed and not conn.broken and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            try:
+                readonly.reset_reader(conn)
+            except psycopg.Error:
+                conn.close()
+        super()._give_back(conn)

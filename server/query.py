@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import re
+import time
 
 import psycopg
 from psycopg.rows import class_row, dict_row
@@ -584,6 +585,18 @@ def all_stamps(conn: psycopg.Connection, repo_ids: list[int] | None = None) -> l
 # --- run_sql -------------------------------------------------------------------------
 
 SQL_STATEMENT_TIMEOUT = "5s"
+# Limits of each typed query's transaction (the reader role has the same as defaults).
+# work_mem bounds each sort or hash; temp_file_limit, which bounds what spills to disk,
+# only a superuser may set, so it is a per-role default (db/readonly.py), not set here.
+SQL_TRANSACTION_SETTINGS: dict[str, str] = {
+    "lock_timeout": "1s",
+    "idle_in_transaction_session_timeout": "10s",
+    "work_mem": "32MB",
+}
+# The longest query text accepted, and the most bytes of rows (as text) fetched: rows
+# past the budget are not even sent, so a repeat('x', 10^8) cannot flood the client.
+SQL_MAX_QUERY_CHARS = 100_000
+SQL_MAX_ANSWER_BYTES = 8 * 1024 * 1024
 _READ_KEYWORDS = ("select", "with", "values", "table", "explain")
 
 
@@ -611,44 +624,109 @@ def leading_keyword(text: str) -> str:
     return word.lower()
 
 
-def run_readonly(conn: psycopg.Connection, text: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+def run_readonly(
+    conn: psycopg.Connection, text: str, limit: int, *, max_bytes: int = SQL_MAX_ANSWER_BYTES
+) -> tuple[list[str], list[tuple[Any, ...]], bool]:
     """(columns, at most `limit` rows, whether there were more) of one read-only query.
 
-    Defences, each enough for an honest mistake and together closing the obvious write
-    paths: the statement must start like a query; it runs inside a subquery (which only
-    a SELECT, VALUES or TABLE survives, and where data-modifying WITH is refused); the
-    extended query protocol refuses a second statement; the transaction is READ ONLY,
-    has a statement timeout, and is always rolled back (undoing even set_config)."""
+    `conn` should be a reader session (coderows.db.readonly): a login that can only SELECT
+    the coderows schema, which is what makes this safe against a hostile query. On top of
+    it, each enough for an honest mistake: the statement must start like a query; it runs
+    inside a subquery (which only a SELECT, VALUES or TABLE survives, and where
+    data-modifying WITH is refused); the extended query protocol refuses a second
+    statement; the transaction is READ ONLY, has statement, lock and idle timeouts and a
+    work_mem cap, and is always rolled back (undoing even set_config). Rows are cut at
+    `limit` and, server-side, once they total `max_bytes` of text."""
+    from psycopg import sql
+
     statement = text.strip().rstrip(";").strip()
     keyword = leading_keyword(statement)
     if not statement:
         raise RejectedQuery("the query is empty")
+    if len(statement) > SQL_MAX_QUERY_CHARS:
+        raise RejectedQuery(f"the query is longer than {SQL_MAX_QUERY_CHARS} characters")
     if keyword not in _READ_KEYWORDS:
         found = keyword.upper() or statement[:20]
         raise RejectedQuery(f"only one read-only query is allowed (SELECT, WITH, VALUES, TABLE or EXPLAIN), not {found!r}")
-    from psycopg import sql
-
-    if keyword == "explain":
-        query: sql.Composable = sql.SQL(statement)  # type: ignore[arg-type]  # agent-supplied by design
-    else:
-        # Line breaks keep a trailing "-- comment" in the agent's text from eating the ")".
-        query = (
-            sql.SQL("SELECT * FROM (\n")
-            + sql.SQL(statement)  # type: ignore[arg-type]
-            + sql.SQL("\n) AS agent_query LIMIT ")
-            + sql.Literal(limit + 1)
-        )
     try:
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [SQL_STATEMENT_TIMEOUT])
-            with conn.cursor() as cur:
-                cur.execute(query)
-                columns = [column.name for column in cur.description or []]
-                rows = cur.fetchmany(limit + 1)
+            for name, value in SQL_TRANSACTION_SETTINGS.items():
+                conn.execute("SELECT set_config(%s, %s, true)", [name, value])
+            if keyword == "explain":  # a plan: as long as the query at most; DECLARE refuses it
+                with conn.cursor() as cur:
+                    cur.execute(sql.SQL(statement))  # type: ignore[arg-type]  # agent-supplied by design
+                    columns = [column.name for column in cur.description or []]
+                    rows = cur.fetchmany(limit + 1)
+                    return columns, rows[:limit], len(rows) > limit
+            return _fetch_capped(conn, statement, limit, max_bytes)
     except psycopg.errors.SyntaxError as error:
         # Inside the subquery (or the extended protocol) a second statement is a syntax error.
         if 'at or near ";"' in str(error) or "multiple commands" in str(error):
             raise RejectedQuery("only one statement is allowed; remove the ';' and what follows") from None
         raise
-    return columns, rows[:limit], len(rows) > limit
+
+
+# A row may take at most this share of the byte budget; the rest is fetched in batches
+# sized so that one batch can never overshoot the budget by more than one row's share.
+_ROW_SHARE_OF_BUDGET = 16
+
+
+def _fetch_capped(
+    conn: psycopg.Connection, statement: str, limit: int, max_bytes: int
+) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+    """Rows of the statement through a server-side cursor, so that rows are made only as
+    they are fetched: at most limit + 1 of them, each measured as text by the server,
+    which sends a row too large for the budget as NULLs (fits = false) instead."""
+    row_cap = max(1, max_bytes // _ROW_SHARE_OF_BUDGET)
+    rows: list[tuple[Any, ...]] = []
+    used, cut = 0, False
+    deadline = time.monotonic() + _seconds(SQL_STATEMENT_TIMEOUT)
+    with conn.cursor(name="coderows_agent_query") as cur:
+        cur.execute(_measured_query(statement, limit, row_cap))
+        columns = [column.name for column in cur.description or []][:-2]
+        while not cut and len(rows) <= limit:
+            # Each FETCH is a statement with a timer of its own: give it what is left of
+            # the query's time, so that all of them together stay within the limit.
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", [f"{left_ms}ms"])
+            batch = cur.fetchmany(max(1, min(limit + 1 - len(rows), (max_bytes - used) // row_cap)))
+            if not batch:
+                break
+            for row in batch:
+                size, fits = row[-2], row[-1]
+                if not fits or used + size > max_bytes:
+                    cut = True
+                    break
+                used += size
+                rows.append(row[:-2])
+    return columns, rows[:limit], cut or len(rows) > limit
+
+
+def _seconds(setting: str) -> float:
+    """'5s' or '1500ms' as seconds."""
+    if setting.endswith("ms"):
+        return int(setting[:-2]) / 1000
+    return float(setting.rstrip("s"))
+
+
+def _measured_query(statement: str, limit: int, row_cap: int) -> "sql.Composable":
+    """SELECT the agent's columns, then each row's size as text and whether it is within
+    row_cap; a row past row_cap comes as NULLs. (row).* needs the row type the subquery
+    registers, hence the lateral rather than a CASE."""
+    from psycopg import sql
+
+    cap = sql.Literal(row_cap)
+    # Line breaks keep a trailing "-- comment" in the agent's text from eating the ")".
+    return sql.Composed(
+        [
+            sql.SQL("SELECT (fitting.agent_row).*, sized.size, sized.size <= {cap} AS fits FROM (\n").format(cap=cap),
+            sql.SQL("SELECT agent_query AS agent_row, octet_length(agent_query::text) AS size FROM (\n"),
+            sql.SQL(statement),  # type: ignore[arg-type]  # agent-supplied by design
+            sql.SQL("\n) AS agent_query LIMIT {rows}) AS sized\n").format(rows=sql.Literal(limit + 1)),
+            sql.SQL("LEFT JOIN LATERAL (SELECT sized.agent_row WHERE sized.size <= {cap}) AS fitting ON true").format(cap=cap),
+        ]
+    )

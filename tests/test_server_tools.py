@@ -459,7 +459,7 @@ def test_run_sql_escapes_line_breaks_inside_values(server: MCPServer) -> None:
             "WITH gone AS (DELETE FROM symbols RETURNING 1) SELECT * FROM gone",
             "PostgreSQL: WITH clause containing a data-modifying statement must be at the top level",
         ),
-        ("SELECT nextval('modules_id_seq')", "PostgreSQL: cannot execute nextval() in a read-only transaction"),
+        ("SELECT nextval('modules_id_seq')", "PostgreSQL: permission denied for sequence modules_id_seq"),
     ],
 )
 def test_run_sql_refuses_anything_but_one_read_only_query(server: MCPServer, sql: str, message: str) -> None:
