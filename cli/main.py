@@ -78,15 +78,30 @@ def index(paths: tuple[Path, ...], full: bool, excludes: tuple[str, ...], jobs: 
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP address to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="HTTP port.")
 @click.option("--no-watch", is_flag=True, help="Do not follow file-system events (answers still re-check their files).")
+@click.option(
+    "--token",
+    envvar="CODEROWS_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="HTTP: demand 'Authorization: Bearer TOKEN' on every request; required for a non-loopback "
+    "--host (default: CODEROWS_TOKEN; prefer it, a command line is visible to other users).",
+)
 @database_option
-def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: bool, database_url: str | None) -> None:
+def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: bool, token: str | None, database_url: str | None) -> None:
     """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the
     background, then follows their changes on disk."""
     from coderows.server.app import serve as run_server
+    from coderows.server.http import RefusedToServe, check_binding
 
-    url = _resolve(database_url)
-    roots = [path.resolve() for path in paths or (Path("."),)]
-    run_server(url, roots, http=http, host=host, port=port, watch=not no_watch)
+    token = token or None  # CODEROWS_TOKEN= (empty) is no token
+    try:
+        if http:
+            check_binding(host, token)  # before the database or the indexer start
+        url = _resolve(database_url)
+        roots = [path.resolve() for path in paths or (Path("."),)]
+        run_server(url, roots, http=http, host=host, port=port, watch=not no_watch, token=token)
+    except RefusedToServe as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()

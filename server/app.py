@@ -24,6 +24,7 @@ from pydantic import Field
 
 from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.server import freshness, query, render
+from coderows.server import http as http_transport
 from coderows.db.readonly import ReaderUnavailable
 from coderows.server.connections import Connections, ReaderConnections
 from coderows.server.query import FileStamp, Resolution, Symbol
@@ -617,16 +618,21 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     watch: bool = True,
+    token: str | None = None,
 ) -> None:
     """Serve the tools over stdio (default) or streamable HTTP, after starting to bring
     `roots` (default: the working directory) up to date in the background and, unless
-    `watch` is False, to follow their changes on disk."""
+    `watch` is False, to follow their changes on disk. Over HTTP, `token` is demanded of
+    every request, and a non-loopback `host` without one is refused (http.RefusedToServe)
+    before anything starts."""
+    if http:
+        http_transport.check_binding(host, token)
     tools = Tools(database_url, roots or [Path.cwd()], watch=watch)
     tools.indexer.start()
     server = build_server(tools)
     try:
         if http:
-            server.run("streamable-http", host=host, port=port)
+            http_transport.run_http(server, host, port, token)
         else:
             server.run()
     finally:

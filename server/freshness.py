@@ -46,16 +46,32 @@ def refresh(conn: psycopg.Connection, stamps: Iterable[FileStamp]) -> bool:
     stale = stale_paths(stamps)
     if not stale:
         return False
-    from coderows.indexer.pipeline import refresh_paths  # the indexer is heavy to import
+    from coderows.indexer.pipeline import index_repository, refresh_paths  # the indexer is heavy to import
 
     refreshed = False
     with _refresh_lock:
         for root, paths in stale.items():
-            if not os.path.isdir(root):
-                # The whole repository moved or is on another machine: its rows are all
-                # there is, so they are answered as indexed (index_status shows the root).
+            if not os.path.isdir(root) or os.path.realpath(root) != root:
+                # The whole repository moved, is on another machine, or its folder is now a
+                # link to somewhere else: its rows are all there is, so they are answered as
+                # indexed (index_status shows the root); nothing is read through the link.
                 continue
-            log.info("re-indexing %d changed file(s) under %s: %s", len(paths), root, ", ".join(paths[:5]))
-            refresh_paths(conn, Path(root), paths)
+            leaving = [path for path in paths if not _inside(root, path)]
+            if leaving:
+                # A file or folder became a link out of the repository since it was indexed
+                # (a checkout can do that): reading it would return text from outside the
+                # indexed roots. The indexer's walk never follows a link out of the root, so
+                # re-indexing the root drops those rows (and re-reads the other changed files).
+                log.warning("%s: %s now lead(s) outside the repository: dropping their rows", root, ", ".join(leaving[:5]))
+                index_repository(conn, Path(root))
+            else:
+                log.info("re-indexing %d changed file(s) under %s: %s", len(paths), root, ", ".join(paths[:5]))
+                refresh_paths(conn, Path(root), paths)
             refreshed = True
     return refreshed
+
+
+def _inside(root: str, path: str) -> bool:
+    """Whether root/path, every symbolic link followed, is still a file under `root`."""
+    real = os.path.realpath(os.path.join(root, path))
+    return real.startswith(root.rstrip("/") + "/")

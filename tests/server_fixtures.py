@@ -178,3 +178,35 @@ def stdio_server(url: str, *roots: Path, cwd: Path | None = None, options: tuple
 def run(coroutine_function: Any, *args: Any) -> Any:
     """Run an async test body on asyncio (what MCP clients use)."""
     return anyio.run(coroutine_function, *args)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on at `host` right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(process: Any, port: int, timeout: float = 30) -> None:
+    """Until something accepts connections on 127.0.0.1:`port` (the only address tests
+    ever send traffic to), failing if `process` exits first."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert process.poll() is None, "the HTTP server exited before listening"
+            assert time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.1)
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without CODEROWS_TOKEN, plus `extra`."""
+    env = {name: value for name, value in os.environ.items() if name != "CODEROWS_TOKEN"}
+    return {**env, "PYTHONWARNINGS": "ignore", **extra}
