@@ -168,17 +168,55 @@ _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 def _outline(text: str, utf8: bytes, *, trust_tree_lines: bool) -> tuple[Outline, str, str | None]:
     """trust_tree_lines is False when the file has lone carriage returns: Python counts
     them as line breaks, tree-sitter does not, so ast must give the lines."""
-    tree = extract_treesitter.parse_tree(utf8)
-    if not tree.root_node.has_error and trust_tree_lines:
+    if too_many_indent_widths(utf8):  # tree-sitter could crash the process: ast alone
+        tree, wide_note = None, f"lines indented at over {MAX_INDENT_WIDTHS} different widths: not parsed by tree-sitter"
+    else:
+        tree, wide_note = extract_treesitter.parse_tree(utf8), None
+    if tree is not None and not tree.root_node.has_error and trust_tree_lines:
         return extract_treesitter.extract(tree, utf8), "ok", None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not our business
             module = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        if tree is None:
+            return Outline([], [], None), "partial", _join_notes(_describe_syntax_error(error), wide_note)
         return extract_treesitter.extract(tree, utf8), "partial", _describe_syntax_error(error)
     note = None if trust_tree_lines else "lone carriage returns end lines: lines taken from Python's ast"
-    return extract_ast.extract(module, text), "recovered", note
+    return extract_ast.extract(module, text), "recovered", _join_notes(note, wide_note)
+
+
+# tree-sitter-python's external scanner writes past its 1024-byte state buffer, crashing
+# the whole process (SIGSEGV), once its stack of indentation widths holds a few hundred
+# entries: e.g. an unterminated string followed by 513 ever deeper lines
+# (tree-sitter/tree-sitter-python#350). The entries are distinct widths (a tab counts 8),
+# so a file with no more distinct line-start widths than this cannot get there, even with
+# the 255 string delimiters the scanner saves at most. No real code comes near; a file
+# that does still gets exact rows from ast when Python accepts it.
+MAX_INDENT_WIDTHS = 256
+# A run of 33+ blanks that starts a line: fewer cannot be wider than 256 columns, and
+# without a line that wide there cannot be more than 256 distinct widths. The literal \n
+# lets the regex engine skip ahead with memchr.
+_LONG_INDENT = re.compile(rb"\n([ \t]{33,})")
+_INDENT = re.compile(rb"\n([ \t]*)")
+
+
+def too_many_indent_widths(utf8: bytes) -> bool:
+    """True when the lines of the file start at more than MAX_INDENT_WIDTHS distinct
+    widths, as tree-sitter's scanner measures them."""
+    if b"\\\n" in utf8 or b"\\\r" in utf8:
+        # the scanner reads on past a backslash-newline: blanks on both sides add up
+        utf8 = utf8.replace(b"\\\r\n", b"").replace(b"\\\n", b"")
+    if b"\r" in utf8 or b"\f" in utf8:
+        utf8 = utf8.replace(b"\r", b"\n").replace(b"\f", b"\n")  # each restarts the width too
+    utf8 = b"\n" + utf8 if utf8[:1] in (b" ", b"\t") else utf8
+    if not any(_width(run[1]) > MAX_INDENT_WIDTHS for run in _LONG_INDENT.finditer(utf8)):
+        return False
+    return len({_width(run) for run in _INDENT.findall(utf8)}) > MAX_INDENT_WIDTHS
+
+
+def _width(run: bytes) -> int:
+    return run.count(b" ") + 8 * run.count(b"\t")
 
 
 def _describe_syntax_error(error: BaseException) -> str:
