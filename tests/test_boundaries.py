@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from coderows.db.connection import connect
 from coderows.server.app import Tools, build_server
+from coderows.server.http import check_binding
 from server_fixtures import (
     CODEROWS,
     Answer,
@@ -70,6 +71,11 @@ def test_an_empty_CODEROWS_TOKEN_counts_as_no_token(tmp_path: Path) -> None:
         timeout=60,
     )
     assert (done.returncode, done.stderr) == (1, REFUSAL.format(host="0.0.0.0"))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_a_loopback_address_needs_no_token(host: str) -> None:
+    check_binding(host, None)  # does not raise RefusedToServe
 
 
 # --- the token -----------------------------------------------------------------------
