@@ -183,7 +183,7 @@ def verify_reader(conn: psycopg.Connection) -> None:
             SELECT r.oid, r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls
             FROM pg_roles r WHERE pg_has_role(session_user, r.oid, 'MEMBER')
         )
-        SELECT CASE
+        SELECT problem FROM reachable, LATERAL (SELECT CASE
             WHEN rolsuper THEN rolname || ' is a superuser'
             WHEN rolcreaterole OR rolcreatedb THEN rolname || ' may create roles or databases'
             WHEN rolname = ANY (%(dangerous)s) THEN 'it is a member of ' || rolname
@@ -195,9 +195,10 @@ def verify_reader(conn: psycopg.Connection) -> None:
                          WHERE n.nspname = %(schema)s
                            AND has_table_privilege(reachable.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'))
                 THEN rolname || ' may write to tables of schema ' || %(schema)s
-            END
-        FROM reachable
-        ORDER BY 1 NULLS LAST LIMIT 1
+            END AS problem) AS found
+        WHERE problem IS NOT NULL
+        -- the gravest first: a superuser among the roles explains more than a membership
+        ORDER BY rolsuper DESC, (rolcreaterole OR rolcreatedb) DESC, problem LIMIT 1
         """,
         {"dangerous": list(_DANGEROUS_BUILTIN_ROLES), "schema": SCHEMA},
     ).fetchone()

@@ -593,8 +593,9 @@ SQL_TRANSACTION_SETTINGS: dict[str, str] = {
     "idle_in_transaction_session_timeout": "10s",
     "work_mem": "32MB",
 }
-# The longest query text accepted, and the most bytes of rows (as text) fetched: rows
-# past the budget are not even sent, so a repeat('x', 10^8) cannot flood the client.
+# The longest query text accepted, and the most bytes of rows fetched (as the server
+# measures them, pg_column_size of the row: fast, and what travels within a small
+# factor): rows past the budget are not even sent, so repeat('x', 10^8) cannot flood us.
 SQL_MAX_QUERY_CHARS = 100_000
 SQL_MAX_ANSWER_BYTES = 8 * 1024 * 1024
 _READ_KEYWORDS = ("select", "with", "values", "table", "explain")
@@ -636,7 +637,7 @@ def run_readonly(
     data-modifying WITH is refused); the extended query protocol refuses a second
     statement; the transaction is READ ONLY, has statement, lock and idle timeouts and a
     work_mem cap, and is always rolled back (undoing even set_config). Rows are cut at
-    `limit` and, server-side, once they total `max_bytes` of text."""
+    `limit` and, server-side, once they total about `max_bytes`."""
     from psycopg import sql
 
     statement = text.strip().rstrip(";").strip()
@@ -677,8 +678,8 @@ def _fetch_capped(
     conn: psycopg.Connection, statement: str, limit: int, max_bytes: int
 ) -> tuple[list[str], list[tuple[Any, ...]], bool]:
     """Rows of the statement through a server-side cursor, so that rows are made only as
-    they are fetched: at most limit + 1 of them, each measured as text by the server,
-    which sends a row too large for the budget as NULLs (fits = false) instead."""
+    they are fetched: at most limit + 1 of them, each measured by the server, which
+    sends a row too large for the budget as NULLs (fits = false) instead."""
     row_cap = max(1, max_bytes // _ROW_SHARE_OF_BUDGET)
     rows: list[tuple[Any, ...]] = []
     used, cut = 0, False
@@ -714,7 +715,7 @@ def _seconds(setting: str) -> float:
 
 
 def _measured_query(statement: str, limit: int, row_cap: int) -> "sql.Composable":
-    """SELECT the agent's columns, then each row's size as text and whether it is within
+    """SELECT the agent's columns, then each row's size in bytes and whether it is within
     row_cap; a row past row_cap comes as NULLs. (row).* needs the row type the subquery
     registers, hence the lateral rather than a CASE."""
     from psycopg import sql
@@ -724,7 +725,9 @@ def _measured_query(statement: str, limit: int, row_cap: int) -> "sql.Composable
     return sql.Composed(
         [
             sql.SQL("SELECT (fitting.agent_row).*, sized.size, sized.size <= {cap} AS fits FROM (\n").format(cap=cap),
-            sql.SQL("SELECT agent_query AS agent_row, octet_length(agent_query::text) AS size FROM (\n"),
+            # pg_column_size of the whole row, not octet_length(row::text): the text form
+            # of a 50 MB value takes the server a second to build, its size microseconds.
+            sql.SQL("SELECT agent_query AS agent_row, pg_column_size(agent_query) AS size FROM (\n"),
             sql.SQL(statement),  # type: ignore[arg-type]  # agent-supplied by design
             sql.SQL("\n) AS agent_query LIMIT {rows}) AS sized\n").format(rows=sql.Literal(limit + 1)),
             sql.SQL("LEFT JOIN LATERAL (SELECT sized.agent_row WHERE sized.size <= {cap}) AS fitting ON true").format(cap=cap),
