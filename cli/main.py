@@ -25,7 +25,7 @@ from coderows.db import embedded
 
 F = TypeVar("F", bound=Callable[..., Any])
 SQL_ROW_LIMIT = 10_000
-SQL_MAX_BYTES = 64 * 2**20  # of row text fetched by `coderows sql`; rows past it are not sent
+SQL_MAX_BYTES = 128 * 2**20  # of rows fetched by `coderows sql` (one row up to 8 MB, above the 5 MB file cap); rows past it are not sent
 # Appended to the embedded server's URL by `db url`, so that psql and other clients
 # resolve unqualified table names in the coderows schema, as coderows sql does.
 SEARCH_PATH_URL_OPTION = "options=" + quote("-c search_path=coderows,public", safe="")
@@ -156,7 +156,7 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
                   WHERE class_name = 'Session' AND module = 'requests.sessions'"
     """
     from coderows.db import readonly
-    from coderows.server.query import RejectedQuery, run_readonly
+    from coderows.server.query import SQL_ROW_SHARE_OF_BUDGET, RejectedQuery, run_readonly
 
     # The query runs as the read-only login, never as the main user (db/readonly.py).
     url = _resolve(database_url)
@@ -178,7 +178,12 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
     else:
         click.echo(format_table(columns, rows))
     if truncated:
-        click.echo(f"(only the first {len(rows)} rows, at most {SQL_ROW_LIMIT} or {SQL_MAX_BYTES // 2**20} MB; add LIMIT / OFFSET to page)", err=True)
+        per_row = SQL_MAX_BYTES // SQL_ROW_SHARE_OF_BUDGET // 2**20
+        click.echo(
+            f"(cut after {len(rows)} rows: at most {SQL_ROW_LIMIT} rows, {SQL_MAX_BYTES // 2**20} MB, {per_row} MB a row; "
+            "add LIMIT / OFFSET or select fewer columns)",
+            err=True,
+        )
 
 
 @main.command()

@@ -671,7 +671,7 @@ def run_readonly(
 
 # A row may take at most this share of the byte budget; the rest is fetched in batches
 # sized so that one batch can never overshoot the budget by more than one row's share.
-_ROW_SHARE_OF_BUDGET = 16
+SQL_ROW_SHARE_OF_BUDGET = 16
 
 
 def _fetch_capped(
@@ -680,7 +680,7 @@ def _fetch_capped(
     """Rows of the statement through a server-side cursor, so that rows are made only as
     they are fetched: at most limit + 1 of them, each measured by the server, which
     sends a row too large for the budget as NULLs (fits = false) instead."""
-    row_cap = max(1, max_bytes // _ROW_SHARE_OF_BUDGET)
+    row_cap = max(1, max_bytes // SQL_ROW_SHARE_OF_BUDGET)
     rows: list[tuple[Any, ...]] = []
     used, cut = 0, False
     deadline = time.monotonic() + _seconds(SQL_STATEMENT_TIMEOUT)

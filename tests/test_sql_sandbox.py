@@ -447,3 +447,17 @@ def test_coderows_sql_refuses_a_superuser_readonly_url(db_url: str) -> None:
         "coderows: refusing to run typed SQL as postgres: postgres is a superuser; "
         "CODEROWS_READONLY_DATABASE_URL must name a login that can only SELECT the coderows schema\n"
     )
+
+
+def test_coderows_sql_prints_a_value_as_large_as_the_biggest_indexed_file(db_url: str) -> None:
+    # Files up to 5 MB are indexed by default; one row of `coderows sql` may hold 8 MB.
+    result = coderows("sql", "--database-url", db_url, "SELECT repeat('x', 6000000) AS source")
+    assert (result.returncode, len(result.stdout), result.stderr) == (0, 6_000_001, "")
+
+
+def test_coderows_sql_says_when_rows_were_cut_at_its_byte_budget(db_url: str) -> None:
+    result = coderows("sql", "--database-url", db_url, "SELECT repeat('x', 10000000) AS x")
+    assert (result.returncode, result.stdout) == (0, "\n")
+    assert result.stderr == (
+        "(cut after 0 rows: at most 10000 rows, 128 MB, 8 MB a row; add LIMIT / OFFSET or select fewer columns)\n"
+    )
