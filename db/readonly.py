@@ -34,7 +34,7 @@ SCHEMA = "coderows"
 
 # Per-role defaults, so that a reader session is bounded even before run_readonly sets
 # its own per-transaction limits (and when someone uses the reader URL with psql).
-# temp_file_limit may only be set by a superuser: skipped when the main user is not one.
+# temp_file_limit may only be set by a superuser: skipped when the main user cannot.
 READER_SETTINGS: dict[str, str] = {
     "default_transaction_read_only": "on",
     "statement_timeout": "5s",
@@ -124,11 +124,17 @@ def _create_role(conn: psycopg.Connection, role: str) -> None:
     except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
         return  # created by the other process, which also sets its defaults
     for name, value in READER_SETTINGS.items():
-        if name == "temp_file_limit" and not is_super:
-            continue  # a superuser-only setting; documented
-        conn.execute(
-            sql.SQL("ALTER ROLE {} SET {} = {}").format(sql.Identifier(role), sql.Identifier(name), sql.Literal(value))
-        )
+        try:
+            # One savepoint each: temp_file_limit needs a superuser (or, from PostgreSQL 15,
+            # GRANT SET ON PARAMETER), and an older server may lack a setting; the rest stand.
+            with conn.transaction():
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                        sql.Identifier(role), sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedObject):
+            continue
 
 
 def _grant_missing(conn: psycopg.Connection, role: str) -> None:

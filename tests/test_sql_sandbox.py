@@ -417,6 +417,31 @@ def test_without_a_reader_and_the_right_to_create_one_typed_sql_is_refused(db_ur
     )
 
 
+def test_a_createrole_user_creates_the_reader_without_the_superuser_only_limit(db_url: str, scratch_role: str) -> None:
+    # scratch_role: CREATEROLE, not superuser, may pass on SELECT; temp_file_limit is left unset.
+    reader_role = f"{scratch_role}_reader"
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(scratch_role)))
+        admin.execute(sql.SQL("GRANT USAGE ON SCHEMA coderows TO {} WITH GRANT OPTION").format(sql.Identifier(scratch_role)))
+        admin.execute(
+            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA coderows TO {} WITH GRANT OPTION").format(sql.Identifier(scratch_role))
+        )
+    try:
+        with psycopg.connect(make_conninfo(db_url, user=scratch_role), autocommit=True) as conn:
+            url = readonly.prepare_reader(make_conninfo(db_url, user=scratch_role), conn, role=reader_role)
+        with readonly.connect_reader(url) as reader:
+            settings = reader.execute(
+                "SELECT session_user::text, current_setting('statement_timeout'), current_setting('temp_file_limit'), "
+                "(SELECT count(*) FROM repos)"
+            ).fetchone()
+        assert settings == (reader_role, "5s", "-1", 0)
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            # Its grants came from scratch_role: dropping what both hold revokes them in cascade.
+            admin.execute(sql.SQL("DROP OWNED BY {}, {}").format(sql.Identifier(scratch_role), sql.Identifier(reader_role)))
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(reader_role)))
+
+
 def test_a_table_added_later_is_granted_to_the_reader(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE coderows.added_later (x int)")
