@@ -210,3 +210,32 @@ def server_env(**extra: str) -> dict[str, str]:
     """The test process's environment without CODEROWS_TOKEN, plus `extra`."""
     env = {name: value for name, value in os.environ.items() if name != "CODEROWS_TOKEN"}
     return {**env, "PYTHONWARNINGS": "ignore", **extra}
+
+
+import contextlib  # noqa: E402  (appended with the helper that needs it)
+
+
+@contextlib.contextmanager
+def http_server(url: str, *roots: Path, options: tuple[str, ...] = (), stderr: Path | None = None) -> Iterator[tuple[Any, str]]:
+    """`coderows serve --http` on a free loopback port, listening: (its process, its MCP
+    endpoint). Stopped with SIGTERM on exit; `stderr` keeps its log for the test to read."""
+    import subprocess
+
+    port = free_port()
+    with open(stderr or os.devnull, "wb") as log:
+        process = subprocess.Popen(
+            [*serve_command(url, *roots, options=options), "--http", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=server_env(),
+        )
+    try:
+        wait_for_port(process, port)
+        yield process, f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

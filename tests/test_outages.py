@@ -1,0 +1,80 @@
+"""Outages: PostgreSQL stops and starts again under a running `coderows serve --http` and
+a Watcher. While it is down every tool answers within 2 seconds with an error that says
+so; once it is back the tools answer again and the watcher catches up on what changed
+meanwhile, with no restart of either.
+
+The database is a private embedded server under /tmp (test_watch's `private_server`),
+so that stopping it disturbs no other test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from coderows.indexer.watch import BatchReport, Watcher
+from server_fixtures import call, http_server, run, write_corpus
+from test_server_transports import ORDER_SAVE, wait_until_indexed
+from test_watch import private_server  # noqa: F401  (a fixture)
+
+DOWN_ANSWER_SECONDS = 2.0
+UNAVAILABLE = "The coderows database is unavailable: "
+
+# One call of every tool, each one that answers from the database.
+CALLS: list[tuple[str, dict[str, object]]] = [
+    ("find_symbol", {"query": "save"}),
+    ("get_symbol", {"name": "shop.models.Order.save"}),
+    ("get_outline", {"target": "shop/models.py"}),
+    ("search_code", {"query": "line.save"}),
+    ("run_sql", {"query": "SELECT count(*) FROM modules"}),
+    ("index_status", {}),
+]
+
+
+def test_tools_fail_fast_and_clearly_while_the_database_is_down_and_work_again_after(
+    private_server: tuple[str, Callable[[], None], Callable[[], None]], tmp_path: Path  # noqa: F811
+) -> None:
+    url, stop_database, start_database = private_server
+    root = write_corpus(tmp_path / "corpus")
+    reports: list[BatchReport] = []
+    sql = "SELECT full_name FROM symbols WHERE module = 'shop.tax'"
+
+    async def session(endpoint: str) -> None:
+        async with Client(endpoint) as client:
+            await wait_until_indexed(client)
+            assert (await call(client, "get_symbol", name="shop.models.Order.save")).text == ORDER_SAVE
+
+            stop_database()
+            (root / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n")  # made while down
+            for tool, arguments in CALLS:
+                started = time.monotonic()
+                answer = await call(client, tool, **arguments)
+                elapsed = time.monotonic() - started
+                assert elapsed < DOWN_ANSWER_SECONDS, f"{tool} took {elapsed:.1f} s to answer while the database was down"
+                assert answer.is_error, f"{tool}: {answer.text}"
+                assert answer.text.startswith(f"Error executing tool {tool}: {UNAVAILABLE}"), answer.text
+                assert "this server reconnects by itself" in answer.text and "Traceback" not in answer.text
+
+            start_database()
+            assert (await call(client, "get_symbol", name="shop.models.Order.save")).text == ORDER_SAVE
+            for tool, arguments in CALLS:
+                answer = await call(client, tool, **arguments)
+                assert not answer.is_error, f"{tool} after the restart: {answer.text}"
+            deadline = time.monotonic() + 30
+            while (await call(client, "run_sql", query=sql)).text != "full_name\nshop.tax.vat\n(1 row)":
+                assert time.monotonic() < deadline, "the edit made during the outage never reached the index"
+                await anyio.sleep(0.05)
+
+    with Watcher(url, [root], on_batch=reports.append) as watcher:
+        assert watcher.wait_ready(30)
+        with http_server(url, root) as (_, endpoint):
+            run(session, endpoint)
+        deadline = time.monotonic() + 30
+        while not any(report.reason == "caught up after the database came back" for report in reports):
+            assert time.monotonic() < deadline, [report.line() for report in reports]
+            time.sleep(0.05)
