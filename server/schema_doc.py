@@ -1,6 +1,6 @@
 """The text of the coderows://schema resource: what an agent needs to write SQL for run_sql.
 
-Kept by hand for the explanations; tests/test_server_schema.py checks that every table
+Kept by hand for the explanations; tests/test_server_tools.py checks that every table
 and column named here exists in a freshly created database and that the examples run.
 """
 
@@ -35,9 +35,10 @@ imports     every import statement's names
   imported_module (as written, no leading dots), imported_name (for "from M import N";
   '*' for a star import), alias, level (leading dots), target_module (absolute module named)
 
-Indexes worth knowing: symbols(name), symbols(qualname), symbols(full_name),
-symbols(lower(full_name)), symbols(module, qualname), symbols(path), trigram on
-symbols(name) (fast ILIKE '%x%' and similarity()), modules(name), imports(target_module).
+symbols is a view over the table definitions (the same columns, body cut from
+modules.source). Indexes worth knowing: name, qualname, full_name, (module, qualname),
+module_id, parent_id, and a trigram index on name (fast ILIKE '%x%' and similarity());
+modules(name), modules(repo_id, path), imports(target_module).
 Text columns source and body are large: select them only for the few rows you need.
 
 Examples:
