@@ -11,13 +11,19 @@ rows or its new ones; the next run picks up whatever is still out of date.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import sys
 import stat
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +32,7 @@ import psycopg
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
 from coderows.indexer.load import EncodedFile, FileVersion, KnownFile
-from coderows.indexer.parse import content_hash, parse_module, skipped_module
+from coderows.indexer.parse import ParsedModule, content_hash, parse_module, skipped_module
 
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
 # Small enough that the last batch, written after the workers finish, is short.
@@ -34,6 +40,7 @@ BATCH_FILES = 64
 BATCH_SOURCE_BYTES = 4 * 1024 * 1024
 # Below this many files to parse, starting worker processes costs more than it saves.
 IN_PROCESS_LIMIT = 48
+PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
 
 Progress = Callable[[int, int], None]  # (files done, files to do)
 
@@ -236,14 +243,87 @@ def _run_task(task: Task) -> EncodedFile | Unchanged | Vanished:
     return result
 
 
+def _run_chunk(chunk: list[Task]) -> list[EncodedFile | Unchanged | Vanished]:
+    return [_run_task(task) for task in chunk]
+
+
 def _read_all(tasks: list[Task], jobs: int) -> Iterator[EncodedFile | Unchanged | Vanished]:
+    """Results of all tasks, in worker processes when there are enough of them.
+
+    A worker can die of a native crash in a parser (tree-sitter-python#350 was one): its
+    tasks are then run again one file per throwaway process, so the run finishes and the
+    file that kills its process is recorded as skipped, never waited for forever."""
     if jobs <= 1 or len(tasks) < IN_PROCESS_LIMIT:
         yield from map(_run_task, tasks)
         return
     # fork is fastest, but forking a multi-threaded process (an MCP server) can deadlock.
     method = "fork" if threading.active_count() == 1 else "forkserver"
-    with multiprocessing.get_context(method).Pool(min(jobs, len(tasks))) as pool:
-        yield from pool.imap_unordered(_run_task, tasks, chunksize=max(1, min(16, len(tasks) // (jobs * 8))))
+    context = multiprocessing.get_context(method)
+    parent = os.getpid() if method == "fork" else None  # a forkserver's workers are its children
+    size = max(1, min(16, len(tasks) // (jobs * 8)))
+    chunks = [tasks[start : start + size] for start in range(0, len(tasks), size)]
+    lost: list[Task] = []
+    pool = ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=context, initializer=_die_with_parent, initargs=(parent,))
+    try:
+        pending = {pool.submit(_run_chunk, chunk): chunk for chunk in chunks}  # until consumed
+        for future in as_completed(list(pending)):
+            results = future.result()
+            del pending[future]  # its results are passed on: let them go
+            yield from results
+    except BrokenProcessPool:
+        lost = [task for chunk in pending.values() for task in chunk]
+    finally:
+        # Also when the caller stops early (a database error, Ctrl-C): drop queued work.
+        pool.shutdown(wait=True, cancel_futures=True)
+    for task in lost:
+        yield _run_isolated(task, context)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """Make a worker end when the process that started it does, even by SIGKILL: an
+    orphaned worker of a ProcessPoolExecutor would otherwise wait for work forever
+    (Linux: PR_SET_PDEATHSIG). `parent`: the indexer's pid when it forked us directly."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
+
+
+def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> EncodedFile | Unchanged | Vanished:
+    """_run_task in a process of its own, so that a crash costs only this file."""
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=_run_into_pipe, args=(task, writer), daemon=True)
+    process.start()
+    writer.close()
+    try:
+        result: EncodedFile | Unchanged | Vanished | None = reader.recv()
+    except EOFError:  # the process died before answering
+        result = None
+    finally:
+        reader.close()
+        process.join()
+    if result is not None:
+        return result
+    if process.exitcode is None or process.exitcode >= 0:
+        # Not killed by a signal: the process could not run at all (not this file's fault).
+        # Fail the run rather than record every file as skipped under its current stat.
+        raise IndexingError(f"a parser process failed to run (exit code {process.exitcode}) on {task.file.path}")
+    reason = f"the parser crashed on this file (its process died of signal {-process.exitcode})"
+    return load.encode(task.module_id, task.repo_id, _stat_version(task, skipped_module(task.file.path, reason)))
+
+
+def _run_into_pipe(task: Task, writer: multiprocessing.connection.Connection) -> None:
+    writer.send(_run_task(task))
+    writer.close()
+
+
+def _stat_version(task: Task, module: ParsedModule) -> FileVersion:
+    """`module` under the file's current stat: an unchanged crasher is not retried."""
+    try:
+        info = os.stat(os.path.join(task.root, task.file.path))
+    except OSError:
+        return FileVersion(module, max(task.file.size, 0), max(task.file.mtime_ns, 0))
+    return FileVersion(module, info.st_size, info.st_mtime_ns)
 
 
 def _write(

@@ -330,6 +330,23 @@ def test_file_name_that_is_not_utf8_is_reported_and_the_run_goes_on(conn: psycop
     assert [row[0] for row in modules(conn)] == ["good.py"]
 
 
+def test_a_file_that_crashes_a_parser_worker_is_skipped_and_the_run_finishes(
+    conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real native crash: tree-sitter-python#350 segfaults on this file, once the guard
+    that keeps such files away from tree-sitter is off (forked workers inherit that)."""
+    from coderows.indexer import parse
+
+    monkeypatch.setattr(parse, "too_many_indent_widths", lambda data: False)
+    (tmp_path / "boom.py").write_bytes(b'"""\n' + b"".join(b" " * (i + 1) + b"class C%d:\n" % i for i in range(600)))
+    for number in range(60):
+        (tmp_path / f"ok{number}.py").write_text(f"def f{number}(): pass\n")
+    summary = index_repository(conn, tmp_path, jobs=2)
+    assert counts(summary) == (61, 0, 0, 1)
+    assert summary.failures == [("boom.py", "skipped", "the parser crashed on this file (its process died of signal 11)")]
+    assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (60,)
+
+
 def test_file_that_vanishes_before_it_is_read_is_reported_vanished(tmp_path: Path) -> None:
     assert read_and_parse(str(tmp_path), SourceFile("gone.py", 10, 1), None, 1000) == Vanished("gone.py")
 
