@@ -31,7 +31,8 @@ MAX_DEFINITION_DEPTH = 100
 
 @dataclass(slots=True)
 class Definition:
-    """One symbols row, numbered within its file (ids are assigned when loading)."""
+    """One definitions row (read as the symbols view), numbered within its file; ids are
+    assigned when loading."""
 
     ordinal: int
     parent_ordinal: int | None

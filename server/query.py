@@ -714,7 +714,7 @@ def _seconds(setting: str) -> float:
     return float(setting.rstrip("s"))
 
 
-def _measured_query(statement: str, limit: int, row_cap: int) -> "sql.Composable":
+def _measured_query(statement: str, limit: int, row_cap: int) -> "psycopg.sql.Composable":
     """SELECT the agent's columns, then each row's size in bytes and whether it is within
     row_cap; a row past row_cap comes as NULLs. (row).* needs the row type the subquery
     registers, hence the lateral rather than a CASE."""

@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from coderows.db import embedded as _quiet_embedded_warnings  # noqa: F401
-from coderows.db.connection import ensure_schema
+from coderows.db.connection import connect, ensure_schema
 
 TEST_DATABASE_URL_ENV = "CODEROWS_TEST_DATABASE_URL"
 BACKENDS = ["embedded"] + (["external"] if os.environ.get(TEST_DATABASE_URL_ENV) else [])
@@ -108,6 +108,13 @@ def db_url(request: pytest.FixtureRequest, database_factories: dict[str, Databas
     url = factory.create()
     yield url
     factory.drop(url)
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    """A connection as coderows makes them (coderows.db.connect), autocommit."""
+    with connect(db_url, autocommit=True) as connection:
+        yield connection
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -57,12 +56,6 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
             target.write_bytes(content)
         else:
             target.write_text(content)
-
-
-@pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection]:
-    with connect(db_url, autocommit=True) as connection:
-        yield connection
 
 
 @pytest.fixture

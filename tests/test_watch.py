@@ -38,12 +38,6 @@ Rows = list[tuple[str, str]]
 
 
 @pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection]:
-    with connect(db_url, autocommit=True) as connection:
-        yield connection
-
-
-@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
