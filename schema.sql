@@ -2,8 +2,9 @@
 --
 -- Applied automatically (and idempotently) the first time coderows connects to a
 -- database; also applicable by hand:  psql "$URL" -v ON_ERROR_STOP=1 -f schema.sql
--- Later changes are forward-only migrations in db/migrations/NNNN_*.sql, each of which
--- raises schema_version; this file always describes the newest version in full.
+-- This file always describes the newest version in full, and is idempotent: a database
+-- at an older version gets this file again, then the forward-only migrations in
+-- db/migrations/NNNN_*.sql for what it cannot express (data), each raising schema_version.
 --
 -- Conventions: lines are 1-based and inclusive; paths are POSIX, relative to the
 -- repository root; dotted names follow Python (module "pkg.mod", qualname "C.meth").
@@ -21,7 +22,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO schema_version (version)
-SELECT 1 WHERE NOT EXISTS (SELECT FROM schema_version);
+SELECT 2 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
 
 -- repos: one row per indexed repository root.
 CREATE TABLE IF NOT EXISTS repos (
@@ -131,3 +132,257 @@ CREATE TABLE IF NOT EXISTS imports (
 );
 CREATE INDEX IF NOT EXISTS imports_module_id_idx ON imports (module_id);
 CREATE INDEX IF NOT EXISTS imports_target_module_idx ON imports (target_module);
+CREATE INDEX IF NOT EXISTS imports_module_idx ON imports (module);
+
+-- name_uses: every use of a name in the indexed code, as the code writes it; read them
+-- through the usages view below, which adds what each one resolves to. `target` is the
+-- qualified name the file itself says (`from pkg import models` makes `models.Model`
+-- pkg.models.Model) before imports, re-exports and base classes in other files are
+-- followed: that happens in the resolutions table, so a re-indexed file never leaves
+-- another file's rows pointing at definitions that are gone. Replaced together with its
+-- module's other rows, as for definitions.
+CREATE TABLE IF NOT EXISTS name_uses (
+    module_id        bigint  NOT NULL,    -- modules.id
+    repo_id          bigint  NOT NULL,
+    source_id        bigint,              -- definitions.id of the enclosing definition; NULL at module level
+    module           text COLLATE "C" NOT NULL,
+    path             text COLLATE "C" NOT NULL,
+    line             integer NOT NULL,    -- of the referenced name itself (`save` in self.save)
+    col              integer NOT NULL,    -- 1-based, in characters
+    kind             text    NOT NULL CHECK (kind IN ('call', 'reference', 'import', 'inherit', 'decorator')),
+    name             text COLLATE "C" NOT NULL, -- as written: save, self.save, models.Model, super().save
+    short_name       text COLLATE "C" NOT NULL, -- the last identifier of name: save
+    source_full_name text COLLATE "C" NOT NULL, -- the enclosing definition's full_name, or the module's name
+    target           text COLLATE "C",   -- qualified name as the file says it; NULL: known by name only
+    via_super        boolean NOT NULL     -- target is <class>.<attribute> reached by super(): found in the class's bases
+);
+CREATE INDEX IF NOT EXISTS name_uses_module_id_idx ON name_uses (module_id);
+CREATE INDEX IF NOT EXISTS name_uses_target_idx ON name_uses (repo_id, target, via_super);
+CREATE INDEX IF NOT EXISTS name_uses_short_name_idx ON name_uses (short_name);
+CREATE INDEX IF NOT EXISTS name_uses_source_id_idx ON name_uses (source_id);
+CREATE INDEX IF NOT EXISTS name_uses_source_full_name_idx ON name_uses (source_full_name);
+
+-- resolutions: what each distinct target of a repository resolves to, Python's way:
+-- the definition itself, else the longest prefix that is an indexed module, then that
+-- module's definitions, its imports (`as` aliases, re-exports through a package's
+-- __init__, star imports), and a class's members through its bases in MRO order.
+-- `consulted` names every module the answer depended on, present or not: when one of
+-- them is re-indexed the row turns stale and is resolved again in the same transaction
+-- (or, for a whole-repository run, once at its end).
+CREATE TABLE IF NOT EXISTS resolutions (
+    repo_id   bigint  NOT NULL,
+    target    text COLLATE "C" NOT NULL,
+    via_super boolean NOT NULL,
+    full_name text COLLATE "C",          -- the definition; NULL when nothing indexed defines it
+    consulted text[]  NOT NULL,          -- module names the answer depends on
+    stale     boolean NOT NULL DEFAULT true,  -- to be resolved (again); read as unresolved meanwhile
+    PRIMARY KEY (repo_id, target, via_super)
+);
+CREATE INDEX IF NOT EXISTS resolutions_consulted_idx ON resolutions USING gin (consulted);
+CREATE INDEX IF NOT EXISTS resolutions_full_name_idx ON resolutions (full_name);
+CREATE INDEX IF NOT EXISTS resolutions_stale_idx ON resolutions (repo_id) WHERE stale;
+
+
+-- usages: every use of a name with what it resolves to: the contract's usages. resolved
+-- is true when target_full_name names an indexed definition; the other rows are matches
+-- by name (attributes of objects of unknown type) or uses of what is not indexed
+-- (builtins, other packages), never passed off as resolved.
+--   SELECT path, line, source_full_name FROM usages WHERE target_full_name = 'pkg.mod.func';
+CREATE OR REPLACE VIEW usages AS
+SELECT u.repo_id, u.module_id, u.source_id, u.module, u.path, u.line, u.col, u.kind, u.name,
+       u.short_name, u.source_full_name, r.full_name AS target_full_name,
+       r.full_name IS NOT NULL AS resolved, u.target
+FROM name_uses u
+LEFT JOIN resolutions r
+       ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super AND NOT r.stale;
+
+-- calls: resolved calls, caller to callee. Calling a class calls its __init__; the row
+-- names the class, as the code does.
+--   SELECT callee_full_name, count(*) FROM calls GROUP BY 1 ORDER BY 2 DESC LIMIT 10;
+CREATE OR REPLACE VIEW calls AS
+SELECT repo_id, path, line, col, source_full_name AS caller_full_name,
+       target_full_name AS callee_full_name
+FROM usages WHERE kind = 'call' AND resolved;
+
+-- subclasses: every class below another, at any depth (1 = a direct subclass).
+--   SELECT subclass_full_name FROM subclasses WHERE base_full_name = 'pkg.models.Model';
+CREATE OR REPLACE VIEW subclasses AS
+WITH RECURSIVE direct AS (
+    SELECT u.target_full_name AS base_full_name, d.full_name AS subclass_full_name
+    FROM usages u JOIN definitions d ON d.id = u.source_id
+    WHERE u.kind = 'inherit' AND u.resolved
+), below (base_full_name, subclass_full_name, depth) AS (
+    SELECT base_full_name, subclass_full_name, 1 FROM direct
+    UNION
+    SELECT b.base_full_name, d.subclass_full_name, b.depth + 1
+    FROM below b JOIN direct d ON d.base_full_name = b.subclass_full_name
+    WHERE b.depth < 50
+)
+SELECT base_full_name, subclass_full_name, min(depth) AS depth
+FROM below GROUP BY base_full_name, subclass_full_name;
+
+-- overrides: a method and the same-named method of a class it inherits from.
+--   SELECT method_full_name FROM overrides WHERE overridden_full_name = 'pkg.Base.save';
+CREATE OR REPLACE VIEW overrides AS
+SELECT m.full_name AS method_full_name, o.full_name AS overridden_full_name, s.depth
+FROM subclasses s
+JOIN definitions c ON c.full_name = s.subclass_full_name AND c.kind = 'class'
+JOIN definitions m ON m.parent_id = c.id AND m.kind = 'method'
+JOIN definitions b ON b.full_name = s.base_full_name AND b.kind = 'class'
+JOIN definitions o ON o.parent_id = b.id AND o.name = m.name AND o.kind = 'method';
+
+-- resolve_name(repo_id, target, via_super): the definition a qualified name stands for,
+-- and the modules consulted on the way (see resolutions). The three functions below it
+-- are its steps: inside a module, inside a class, and a class's method resolution order.
+CREATE OR REPLACE FUNCTION resolve_name(
+    p_repo bigint, p_target text, p_via_super boolean DEFAULT false, p_depth integer DEFAULT 0,
+    INOUT consulted text[] DEFAULT '{}', OUT full_name text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    parts text[] := string_to_array(p_target, '.');
+    n integer := cardinality(parts);
+    prefix text;
+    hit record;
+BEGIN
+    IF p_depth > 12 OR n IS NULL OR n = 0 THEN
+        RETURN;
+    END IF;
+    IF NOT p_via_super THEN  -- the usual case: the code names the definition itself
+        SELECT d.full_name, d.module INTO hit FROM definitions d
+        WHERE d.repo_id = p_repo AND d.full_name = p_target LIMIT 1;
+        IF FOUND THEN
+            consulted := consulted || hit.module;
+            full_name := hit.full_name;
+            RETURN;
+        END IF;
+    END IF;
+    FOR k IN REVERSE n - 1 .. 1 LOOP  -- the longest prefix that is an indexed module
+        prefix := array_to_string(parts[1:k], '.');
+        consulted := consulted || prefix;
+        IF EXISTS (SELECT FROM modules m WHERE m.repo_id = p_repo AND m.name = prefix) THEN
+            SELECT r.consulted, r.full_name INTO consulted, full_name
+            FROM resolve_in_module(p_repo, prefix, parts[k + 1:n], p_via_super, p_depth, consulted) r;
+            RETURN;
+        END IF;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION resolve_in_module(
+    p_repo bigint, p_module text, p_rest text[], p_via_super boolean, p_depth integer,
+    INOUT consulted text[], OUT full_name text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    head text := p_rest[1];
+    tail text := array_to_string(p_rest[2:], '.');
+    hit record;
+    next_target text;
+BEGIN
+    SELECT d.id, d.kind, d.full_name INTO hit FROM definitions d
+    WHERE d.repo_id = p_repo AND d.module = p_module AND d.qualname = head
+    ORDER BY d.id DESC LIMIT 1;  -- a name defined twice: the later definition wins
+    IF FOUND THEN
+        SELECT r.consulted, r.full_name INTO consulted, full_name
+        FROM resolve_member(p_repo, hit.id, hit.kind, hit.full_name, p_rest[2:], p_via_super, p_depth, consulted) r;
+        RETURN;
+    END IF;
+    SELECT i.imported_module, i.imported_name, i.alias, i.target_module INTO hit FROM imports i
+    WHERE i.repo_id = p_repo AND i.module = p_module AND coalesce(i.imported_name, '') <> '*'
+      AND (i.alias = head OR (i.alias IS NULL AND (i.imported_name = head
+           OR (i.imported_name IS NULL AND split_part(i.imported_module, '.', 1) = head))))
+    ORDER BY i.line DESC LIMIT 1;  -- the last import of the name binds it
+    IF FOUND THEN
+        next_target := CASE WHEN hit.imported_name IS NOT NULL THEN hit.target_module || '.' || hit.imported_name
+                            WHEN hit.alias IS NOT NULL THEN hit.imported_module
+                            ELSE head END;  -- `import a.b` binds a
+        IF next_target IS NOT NULL THEN
+            IF tail <> '' THEN
+                next_target := next_target || '.' || tail;
+            END IF;
+            SELECT r.consulted, r.full_name INTO consulted, full_name
+            FROM resolve_name(p_repo, next_target, p_via_super, p_depth + 1, consulted) r;
+        END IF;
+        RETURN;
+    END IF;
+    FOR hit IN
+        SELECT i.target_module FROM imports i
+        WHERE i.repo_id = p_repo AND i.module = p_module AND i.imported_name = '*' AND i.target_module IS NOT NULL
+        ORDER BY i.line DESC
+    LOOP
+        SELECT r.consulted, r.full_name INTO consulted, full_name
+        FROM resolve_name(p_repo, hit.target_module || '.' || array_to_string(p_rest, '.'), p_via_super,
+                          p_depth + 1, consulted) r;
+        IF full_name IS NOT NULL THEN
+            RETURN;
+        END IF;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION resolve_member(
+    p_repo bigint, p_id bigint, p_kind text, p_full_name text, p_rest text[], p_via_super boolean,
+    p_depth integer, INOUT consulted text[], OUT full_name text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    skip_own boolean := p_via_super AND cardinality(p_rest) = 1;  -- super().x: not the class's own x
+    mro bigint[];
+    owner bigint;
+    hit record;
+BEGIN
+    IF cardinality(p_rest) = 0 THEN
+        full_name := p_full_name;
+        RETURN;
+    END IF;
+    IF p_kind <> 'class' THEN  -- attributes of functions are not definitions
+        RETURN;
+    END IF;
+    SELECT r.consulted, r.mro INTO consulted, mro FROM class_mro(p_repo, p_id, p_depth, '{}', consulted) r;
+    FOREACH owner IN ARRAY mro LOOP
+        IF skip_own THEN
+            skip_own := false;
+            CONTINUE;
+        END IF;
+        SELECT d.id, d.kind, d.full_name INTO hit FROM definitions d
+        WHERE d.parent_id = owner AND d.name = p_rest[1] ORDER BY d.id DESC LIMIT 1;
+        IF FOUND THEN
+            SELECT r.consulted, r.full_name INTO consulted, full_name
+            FROM resolve_member(p_repo, hit.id, hit.kind, hit.full_name, p_rest[2:], false, p_depth, consulted) r;
+            RETURN;
+        END IF;
+    END LOOP;
+END $$;
+
+-- A class's method resolution order as definition ids: itself, then its bases depth
+-- first, left to right, each kept at its last place, which is C3's order wherever the
+-- hierarchy has one. Bases come from the class's inherit uses.
+CREATE OR REPLACE FUNCTION class_mro(
+    p_repo bigint, p_id bigint, p_depth integer, p_seen bigint[], INOUT consulted text[], OUT mro bigint[])
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    walk bigint[] := ARRAY[p_id];
+    base record;
+    base_name text;
+    base_id bigint;
+    below bigint[];
+BEGIN
+    consulted := consulted || (SELECT d.module FROM definitions d WHERE d.id = p_id);
+    IF p_depth <= 12 THEN
+        FOR base IN
+            SELECT u.target FROM name_uses u
+            WHERE u.source_id = p_id AND u.kind = 'inherit' AND u.target IS NOT NULL
+            ORDER BY u.line, u.col
+        LOOP
+            SELECT r.consulted, r.full_name INTO consulted, base_name
+            FROM resolve_name(p_repo, base.target, false, p_depth + 1, consulted) r;
+            SELECT d.id INTO base_id FROM definitions d
+            WHERE d.repo_id = p_repo AND d.full_name = base_name AND d.kind = 'class' ORDER BY d.id DESC LIMIT 1;
+            IF base_id IS NOT NULL AND base_id <> ALL (p_seen || p_id) THEN
+                SELECT r.consulted, r.mro INTO consulted, below
+                FROM class_mro(p_repo, base_id, p_depth + 1, p_seen || p_id, consulted) r;
+                walk := walk || below;
+            END IF;
+        END LOOP;
+    END IF;
+    mro := ARRAY(SELECT c FROM unnest(walk) WITH ORDINALITY AS t (c, i) GROUP BY c ORDER BY max(i));
+    IF mro[1] IS DISTINCT FROM p_id THEN  -- a cycle (invalid Python): the class itself first
+        mro := p_id || array_remove(mro, p_id);
+    END IF;
+END $$;

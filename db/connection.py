@@ -67,7 +67,10 @@ def ensure_schema(conn: psycopg.Connection) -> int:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK_KEY])
         version = schema_version(conn)
-        if version is None:
+        newest = migrations[-1][0] if migrations else 1
+        if version is None or version < newest:
+            # schema.sql is idempotent: it creates what an older version lacks, and a new
+            # database starts at the newest version, with no migrations to run.
             conn.execute(read_schema_sql())
             version = schema_version(conn)
             assert version is not None, "schema.sql must insert its schema_version row"

@@ -48,6 +48,10 @@ IMPORT_COLUMNS = (
     "module_id", "repo_id", "module", "path", "line", "imported_module", "imported_name",
     "alias", "level", "target_module",
 )
+USE_COLUMNS = (
+    "module_id", "repo_id", "source_id", "module", "path", "line", "col", "kind", "name",
+    "short_name", "source_full_name", "target", "via_super",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,8 @@ class EncodedFile:
     that the process writing to the database only streams bytes."""
 
     path: str
+    module_id: int
+    module_name: str
     parse_status: str
     parse_error: str | None
     definition_count: int
@@ -110,6 +116,7 @@ class EncodedFile:
     modules: bytes
     definitions: bytes
     imports: bytes
+    uses: bytes
     size: int = -1  # the stat the file was read under; -1: unknown, never superseded
     mtime_ns: int = -1
 
@@ -125,6 +132,8 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
     module = version.module
     return EncodedFile(
         path=module.path,
+        module_id=module_id,
+        module_name=module.name,
         parse_status=module.parse_status,
         parse_error=module.parse_error,
         definition_count=len(module.definitions),
@@ -132,6 +141,7 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
         modules=_copy_line(_module_row(module_id, repo_id, version)).encode("utf-8"),
         definitions=_definitions_copy_text(module_id, repo_id, module).encode("utf-8"),
         imports="".join(map(_copy_line, _import_rows(module_id, repo_id, module))).encode("utf-8"),
+        uses=_uses_copy_text(module_id, repo_id, module).encode("utf-8"),
         size=version.size,
         mtime_ns=version.mtime_ns,
     )
@@ -143,18 +153,23 @@ def write_batch(
     files: Sequence[EncodedFile] = (),
     touched: Sequence[tuple[str, int, int]] = (),
     deleted: Iterable[tuple[str, KnownFile | None]] = (),
+    *,
+    resolve: bool = True,
 ) -> None:
     """In one transaction: replace the rows of `files`, record the new stat of `touched`
     files (path, size, mtime_ns: content unchanged), drop `deleted` files (each with what
-    the database held when its deletion was decided); then NOTIFY CHANGE_CHANNEL
-    (delivered at commit) if rows changed."""
+    the database held when its deletion was decided), mark the resolutions that depended
+    on these modules stale and (`resolve`) resolve them again; then NOTIFY CHANGE_CHANNEL
+    (delivered at commit) if rows changed. A run of many batches passes resolve=False
+    and calls resolve_stale once at its end: a module resolved early would only turn
+    stale again when the modules it names arrive."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
         root = _repo_root(conn, repo_id)
         files, touched = _drop_superseded(conn, repo_id, root, files, touched)
         deleted = _still_as_decided(conn, repo_id, list(deleted))
         stale = deleted + [file.path for file in files]
-        removed = _delete_files(conn, repo_id, stale) if stale else set()
+        removed = _delete_files(conn, repo_id, stale) if stale else {}
         if touched:
             _update_stats(conn, repo_id, touched)
         if files:
@@ -162,10 +177,59 @@ def write_batch(
                 _copy(cursor, "modules", MODULE_COLUMNS, [file.modules for file in files])
                 _copy(cursor, "definitions", DEFINITION_COLUMNS, [file.definitions for file in files])
                 _copy(cursor, "imports", IMPORT_COLUMNS, [file.imports for file in files])
+                _copy(cursor, "name_uses", USE_COLUMNS, [file.uses for file in files])
         changed = sorted(file.path for file in files)
-        gone = sorted(removed.difference(changed))  # a replaced file is changed, not deleted
+        gone = sorted(set(removed).difference(changed))  # a replaced file is changed, not deleted
         if changed or gone:
+            _invalidate(conn, repo_id, set(removed.values()) | {file.module_name for file in files})
+            _enqueue_targets(conn, repo_id, [file.module_id for file in files])
+            if resolve:
+                _resolve(conn, repo_id)
             conn.execute("SELECT pg_notify(%s, %s)", [CHANGE_CHANNEL, change_payload(repo_id, root, changed, gone)])
+
+
+def resolve_stale(conn: psycopg.Connection, repo_id: int) -> None:
+    """Resolve whatever is stale in the repository: what runs of resolve=False batches
+    left, or a run that was killed before its end."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
+        _resolve(conn, repo_id)
+
+
+def _invalidate(conn: psycopg.Connection, repo_id: int, module_names: set[str]) -> None:
+    """Every resolution that consulted one of these modules may now differ."""
+    conn.execute(
+        "UPDATE resolutions SET stale = true WHERE repo_id = %s AND consulted && %s::text[] AND NOT stale",
+        [repo_id, sorted(module_names)],
+    )
+
+
+def _enqueue_targets(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> None:
+    """A row, stale until resolved, for each target the new files use for the first time."""
+    if module_ids:
+        conn.execute(
+            "INSERT INTO resolutions (repo_id, target, via_super, consulted)"
+            " SELECT DISTINCT %s::bigint, target, via_super, '{}'::text[] FROM name_uses"
+            " WHERE module_id = ANY(%s) AND target IS NOT NULL"
+            " ON CONFLICT DO NOTHING",
+            [repo_id, module_ids],
+        )
+
+
+def _resolve(conn: psycopg.Connection, repo_id: int) -> None:
+    """Resolve the stale rows; first drop those no use needs any more."""
+    conn.execute(
+        "DELETE FROM resolutions r WHERE r.repo_id = %s AND r.stale AND NOT EXISTS ("
+        " SELECT FROM name_uses u WHERE u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super)",
+        [repo_id],
+    )
+    conn.execute(
+        "UPDATE resolutions r SET full_name = x.full_name, consulted = x.consulted, stale = false"
+        " FROM resolutions s CROSS JOIN LATERAL resolve_name(s.repo_id, s.target, s.via_super) x"
+        " WHERE s.repo_id = %s AND s.stale"
+        " AND r.repo_id = s.repo_id AND r.target = s.target AND r.via_super = s.via_super",
+        [repo_id],
+    )
 
 
 def change_payload(repo_id: int, root: str, changed: list[str], deleted: list[str]) -> str:
@@ -231,17 +295,18 @@ def _disk_stat(path: str) -> tuple[int, int] | None:
     return info.st_size, info.st_mtime_ns
 
 
-def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> set[str]:
+def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dict[str, str]:
     """Remove every row of these files (schema.sql: no foreign keys cascade for us);
-    returns the paths that had rows."""
+    returns {path: module name} of the files that had rows."""
     rows = conn.execute(
-        "DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id, path", [repo_id, paths]
+        "DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id, path, name", [repo_id, paths]
     ).fetchall()
     ids = [row[0] for row in rows]
     if ids:
         conn.execute("DELETE FROM definitions WHERE module_id = ANY(%s)", [ids])
         conn.execute("DELETE FROM imports WHERE module_id = ANY(%s)", [ids])
-    return {row[1] for row in rows}
+        conn.execute("DELETE FROM name_uses WHERE module_id = ANY(%s)", [ids])
+    return {row[1]: row[2] for row in rows}
 
 
 def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:
@@ -294,6 +359,31 @@ def _definitions_copy_text(module_id: int, repo_id: int, module: ParsedModule) -
             f"{qualname}\t{module_name}.{qualname}\t{class_name}\t{d.def_line}\t{d.start_line}\t"
             f"{d.end_line}\t{_escape(d.signature)}\t{decorators}\t{bases}\t{'t' if d.is_async else 'f'}\t"
             f"{docstring}\t{d.body_start + 1}\t{d.body_length}\n"
+        )
+    return "".join(lines)
+
+
+def _uses_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
+    """The name_uses rows of one file in COPY text format, written out by hand for the
+    same reason as the definitions."""
+    base = module_id << SYMBOL_ID_BITS
+    module_name = _escape(module.name)
+    same_file = f"{module_id}\t{repo_id}"
+    where = f"{module_name}\t{_escape(module.path)}"  # module, path
+    full_names = [f"{module_name}.{_escape(d.qualname)}" for d in module.definitions]
+    lines = []
+    for use in module.uses:
+        ordinal = use.source_ordinal
+        name = _escape(use.name)
+        short_name = name.rsplit(".", 1)[-1]
+        target = NULL if use.target is None else _escape(use.target)
+        if ordinal is None:
+            source, source_full_name = NULL, module_name
+        else:
+            source, source_full_name = str(base | ordinal), full_names[ordinal]
+        lines.append(
+            f"{same_file}\t{source}\t{where}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
+            f"{source_full_name}\t{target}\t{'t' if use.via_super else 'f'}\n"
         )
     return "".join(lines)
 

@@ -20,7 +20,10 @@ import tokenize
 import warnings
 from dataclasses import dataclass, field
 
+from tree_sitter import Tree
+
 from coderows.indexer import extract_ast, extract_treesitter
+from coderows.indexer.extract_uses import DefinitionKey, Use, extract_uses
 from coderows.indexer.naming import ModuleName, import_target, module_name
 from coderows.indexer.outline import Outline, RawDefinition, RawImport, compact_code
 
@@ -72,7 +75,7 @@ class Import:
 
 @dataclass(slots=True)
 class ParsedModule:
-    """One modules row with its definitions and imports."""
+    """One modules row with its definitions, imports and name uses."""
 
     path: str
     name: str
@@ -86,6 +89,7 @@ class ParsedModule:
     parse_error: str | None
     definitions: list[Definition] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
+    uses: list[Use] = field(default_factory=list)
 
 
 def content_hash(data: bytes) -> str:
@@ -117,11 +121,12 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
     utf8 = data if encoding == "utf-8" and decode_note is None else text.encode("utf-8")
     lone_carriage_returns = "\r" in text and text.count("\r") != text.count("\r\n")
     lines = split_lines(text, lone_carriage_returns)
-    outline, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
+    outline, tree, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
     name = module_name(path)
     definitions, limit_note = _definitions(outline, text, lines, lines_keep_breaks=lone_carriage_returns)
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)
+    imports = [_import(row, name) for row in outline.imports]
     return ParsedModule(
         path=path,
         name=name.name,
@@ -134,7 +139,8 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
         parse_status=status,
         parse_error=_join_notes(error, decode_note),
         definitions=definitions,
-        imports=[_import(row, name) for row in outline.imports],
+        imports=imports,
+        uses=_uses(tree, utf8, name.name, definitions, imports) if tree is not None else [],
     )
 
 
@@ -166,25 +172,27 @@ def split_lines(text: str, lone_carriage_returns: bool) -> list[str]:
 _LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
-def _outline(text: str, utf8: bytes, *, trust_tree_lines: bool) -> tuple[Outline, str, str | None]:
-    """trust_tree_lines is False when the file has lone carriage returns: Python counts
-    them as line breaks, tree-sitter does not, so ast must give the lines."""
+def _outline(text: str, utf8: bytes, *, trust_tree_lines: bool) -> tuple[Outline, Tree | None, str, str | None]:
+    """The outline, the tree-sitter tree when its lines can be trusted, the status and
+    its note. trust_tree_lines is False when the file has lone carriage returns: Python
+    counts them as line breaks, tree-sitter does not, so ast must give the lines."""
     if too_many_indent_widths(utf8):  # tree-sitter could crash the process: ast alone
         tree, wide_note = None, f"lines indented at over {MAX_INDENT_WIDTHS} different widths: not parsed by tree-sitter"
     else:
         tree, wide_note = extract_treesitter.parse_tree(utf8), None
+    tree_for_uses = tree if trust_tree_lines else None
     if tree is not None and not tree.root_node.has_error and trust_tree_lines:
-        return extract_treesitter.extract(tree, utf8), "ok", None
+        return extract_treesitter.extract(tree, utf8), tree, "ok", None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings about escapes are not our business
             module = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         if tree is None:
-            return Outline([], [], None), "partial", _join_notes(_describe_syntax_error(error), wide_note)
-        return extract_treesitter.extract(tree, utf8), "partial", _describe_syntax_error(error)
+            return Outline([], [], None), None, "partial", _join_notes(_describe_syntax_error(error), wide_note)
+        return extract_treesitter.extract(tree, utf8), tree_for_uses, "partial", _describe_syntax_error(error)
     note = None if trust_tree_lines else "lone carriage returns end lines: lines taken from Python's ast"
-    return extract_ast.extract(module, text), "recovered", _join_notes(note, wide_note)
+    return extract_ast.extract(module, text), tree_for_uses, "recovered", _join_notes(note, wide_note)
 
 
 # tree-sitter-python's external scanner writes past its 1024-byte state buffer, crashing
@@ -324,6 +332,16 @@ def _import(raw: RawImport, importer: ModuleName) -> Import:
         level=raw.level,
         target_module=import_target(importer, raw.imported_module, raw.level),
     )
+
+
+def _uses(tree: Tree, utf8: bytes, module: str, definitions: list[Definition], imports: list[Import]) -> list[Use]:
+    """Name uses from the tree-sitter tree (also when it has errors: best effort there)."""
+    keys = [
+        DefinitionKey(d.ordinal, d.def_line, d.name, f"{module}.{d.qualname}", "." not in d.qualname)
+        for d in definitions
+    ]
+    rows = [(i.line, i.imported_module, i.imported_name, i.alias, i.target_module) for i in imports]
+    return extract_uses(tree, utf8, module, keys, rows)
 
 
 def _join_notes(*notes: str | None) -> str | None:

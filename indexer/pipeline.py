@@ -336,7 +336,9 @@ def _write(
     total: int,
     progress: Progress | None,
 ) -> None:
-    """Write results in batches, one transaction each; deletions go with the first.
+    """Write results in batches, one transaction each; deletions go with the first. A
+    single batch resolves its names in its own transaction (read-your-writes for
+    watchers); more batches resolve once, after the last.
     `known` is what the database held when the run was planned: a deletion only applies
     to rows that are still those (load.write_batch checks under the lock)."""
     parsed: list[EncodedFile] = []
@@ -344,6 +346,7 @@ def _write(
     gone: list[tuple[str, KnownFile | None]] = [(path, known.get(path)) for path in deleted]
     batch_bytes = 0
     done = 0
+    batches = 0
     for result in results:
         done += 1
         if isinstance(result, EncodedFile):
@@ -356,14 +359,18 @@ def _write(
         else:
             gone.append((result.path, known.get(result.path)))
         if len(parsed) + len(touched) >= BATCH_FILES or batch_bytes >= BATCH_SOURCE_BYTES:
-            load.write_batch(conn, repo_id, parsed, touched, gone)
+            load.write_batch(conn, repo_id, parsed, touched, gone, resolve=False)
+            batches += 1
             summary.files_deleted += _had_rows(gone)
             parsed, touched, gone, batch_bytes = [], [], [], 0
         if progress is not None:
             progress(done, total)
     if parsed or touched or gone:
-        load.write_batch(conn, repo_id, parsed, touched, gone)
+        load.write_batch(conn, repo_id, parsed, touched, gone, resolve=batches == 0)
         summary.files_deleted += _had_rows(gone)
+        batches += 1
+    if batches != 1:  # several batches left their resolutions stale (or a killed run did)
+        load.resolve_stale(conn, repo_id)
 
 
 def _had_rows(gone: list[tuple[str, KnownFile | None]]) -> int:

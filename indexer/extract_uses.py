@@ -1,0 +1,506 @@
+"""Every use of a name in a file, with the qualified name it stands for as far as the file
+alone can tell: the first half of name resolution. Pure: tree and rows in, rows out.
+
+    x.py:  from pkg import models        # import  models -> pkg.models
+           class A(models.Model):        # inherit models.Model -> pkg.models.Model
+               def save(self):
+                   super().save()        # call    save (through super) -> x.A.save
+                   self.clean()          # call    self.clean -> x.A.clean
+
+A use's `target` is written in the names the code uses (`pkg.models.Model`, not the
+module that finally defines Model): the database follows imports, re-exports and base
+classes at query time (schema.sql, resolve_name), so re-indexing one file never leaves
+another file's uses pointing at rows that are gone.
+
+The rules are Python's own, statically: a function's parameters and assigned names are
+local to it, a class body's names are not visible in its methods, `global` sends a name
+to the module, then module-level definitions and imports, then builtins. `self` (a
+method's first parameter) stands for the enclosing class; `super().x` looks x up in the
+class's bases; a local bound once to `SomeClass(...)` stands for an instance of it. What
+cannot be known (attributes of arbitrary expressions, names bound only by assignment at
+module level) is kept with target None: a match by name, never passed off as resolved.
+
+What counts as a binding or a use is declared in the tree-sitter query below.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tree_sitter import Node, Query, QueryCursor, Tree
+
+from coderows.indexer.extract_treesitter import LANGUAGE
+
+USES_QUERY = Query(
+    LANGUAGE,
+    """
+    ; scopes: a function's or class's own names start after its name
+    (function_definition name: (identifier) @scope.name) @scope.function
+    (class_definition name: (identifier) @scope.name) @scope.class
+    (function_definition parameters: (parameters . [(identifier) (typed_parameter . (identifier))] @first_parameter))
+
+    ; names bound in the scope they stand in
+    (parameters (identifier) @bind)
+    (lambda_parameters (identifier) @bind)
+    (typed_parameter . (identifier) @bind)
+    (default_parameter name: (identifier) @bind)
+    (typed_default_parameter name: (identifier) @bind)
+    (list_splat_pattern (identifier) @bind)
+    (dictionary_splat_pattern (identifier) @bind)
+    (assignment left: (identifier) @bind)
+    (augmented_assignment left: (identifier) @bind)
+    (pattern_list (identifier) @bind)
+    (tuple_pattern (identifier) @bind)
+    (list_pattern (identifier) @bind)
+    (for_statement left: (identifier) @bind)
+    (for_in_clause left: (identifier) @bind)
+    (as_pattern_target (identifier) @bind)
+    (as_pattern_target (tuple (identifier) @bind))
+    (as_pattern (identifier) @bind .)
+    (named_expression name: (identifier) @bind)
+    (case_pattern (dotted_name . (identifier) @bind .))
+    (splat_pattern (identifier) @bind)
+    (keyword_pattern . (identifier) @skip)
+    (aliased_import alias: (identifier) @bind)
+    (import_statement name: (dotted_name . (identifier) @bind))
+    (import_from_statement name: (dotted_name (identifier) @bind))
+    (global_statement (identifier) @global)
+    (nonlocal_statement (identifier) @nonlocal)
+
+    ; a local bound to a call: an instance of what was called, when that is a class
+    (assignment left: (identifier) @instance.name right: (call function: [(identifier) (attribute)] @instance.class))
+
+    ; imported names (uses of kind import)
+    (import_from_statement name: (dotted_name) @import.from)
+    (import_from_statement name: (aliased_import name: (dotted_name) @import.from))
+    (import_statement name: (dotted_name) @import.module)
+    (import_statement name: (aliased_import name: (dotted_name) @import.module))
+    (dotted_name (identifier) @skip)
+
+    ; roles of an expression
+    (call function: (_) @call)
+    (decorator . (_) @decorator)
+    (class_definition superclasses: (argument_list [(identifier) (attribute)] @base))
+    (class_definition superclasses: (argument_list (subscript value: (_) @base)))
+    (keyword_argument name: (identifier) @skip)
+
+    ; the uses themselves
+    (identifier) @name
+    (attribute attribute: (identifier) @attribute.name) @attribute
+    """,
+)
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+_DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*\Z")
+
+
+@dataclass(slots=True)
+class Use:
+    """One name_uses row (the usages view), before ids are assigned."""
+
+    line: int  # 1-based
+    col: int  # 1-based, in characters
+    kind: str  # call | reference | import | inherit | decorator
+    name: str  # as written: "save", "self.save", "models.Model"
+    source_ordinal: int | None  # the enclosing definition's ordinal; None at module level
+    target: str | None  # the qualified name the code says; None: known by name only
+    via_super: bool = False  # target is <class>.<attr>, looked up in the class's bases
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A definition's own names, from just after its name to its end."""
+
+    start: int  # byte offsets
+    end: int
+    is_class: bool
+    ordinal: int | None  # the definition's row; None when it has none (nested too deep)
+    full_name: str | None
+    parent: int | None  # index in the file's scope list
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionKey:
+    """What the uses pass needs of a definition row."""
+
+    ordinal: int
+    def_line: int
+    name: str
+    full_name: str
+    is_top_level: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImportBinding:
+    """What a module-level import binds: `name` stands for `target` (a dotted name)."""
+
+    line: int
+    name: str
+    target: str
+
+
+def extract_uses(
+    tree: Tree,
+    source: bytes,
+    module: str,
+    definitions: Sequence[DefinitionKey],
+    imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
+) -> list[Use]:
+    """The uses in the file `source` (UTF-8) parsed into `tree`. `imports` are the file's
+    imports rows as (line, imported_module, imported_name, alias, target_module)."""
+    captures = QueryCursor(USES_QUERY).captures(tree.root_node)
+    return _Extractor(captures, source, module, definitions, imports).uses()
+
+
+class _Extractor:
+    def __init__(
+        self,
+        captures: dict[str, list[Node]],
+        source: bytes,
+        module: str,
+        definitions: Sequence[DefinitionKey],
+        imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
+    ) -> None:
+        self.captures = captures
+        self.source = source
+        self.module = module
+        self.imports = imports
+        self.ascii = source.isascii()
+        self.line_starts: list[int] = []
+        self.scopes = self._scopes(definitions)
+        self.scope_starts = [scope.start for scope in self.scopes]
+        self.locals: list[dict[str, str | None]] = [{} for _ in self.scopes]  # name -> instance-of target
+        self.self_names: dict[int, str] = {}  # method scope -> its first parameter's name
+        self.global_names: list[set[str]] = [set() for _ in self.scopes]
+        self.module_names: dict[str, str | None] = {}
+        self.skipped: set[int] = set()  # start bytes of identifiers that are not uses
+        self.bound: set[str] = set()  # every name bound anywhere in the file
+        self.maybe_definition: set[str] = set()  # names that may stand for a definition or import
+        self.star_module: str | None = None  # the last `from M import *`: where unknown names may come from
+        self.roles: dict[tuple[int, int], str] = {}
+        self._bindings(definitions, imports)
+        self._roles()
+
+    # --- scopes ---------------------------------------------------------------
+
+    def _scopes(self, definitions: Sequence[DefinitionKey]) -> list[Scope]:
+        by_key = {(d.def_line, d.name): d for d in definitions}
+        names = self.captures.get("scope.name", [])
+        nodes = sorted(
+            [(node, True) for node in self.captures.get("scope.class", [])]
+            + [(node, False) for node in self.captures.get("scope.function", [])],
+            key=lambda item: item[0].start_byte,
+        )
+        name_end = {name.start_byte: name for name in names}
+        scopes: list[Scope] = []
+        open_scopes: list[int] = []
+        for node, is_class in nodes:
+            name = node.child_by_field_name("name")
+            if name is None or name.start_byte not in name_end:
+                continue
+            while open_scopes and scopes[open_scopes[-1]].end <= node.start_byte:
+                open_scopes.pop()
+            key = by_key.get((node.start_point.row + 1, _text(name)))
+            scopes.append(
+                Scope(
+                    start=name.end_byte,
+                    end=node.end_byte,
+                    is_class=is_class,
+                    ordinal=key.ordinal if key else None,
+                    full_name=key.full_name if key else None,
+                    parent=open_scopes[-1] if open_scopes else None,
+                )
+            )
+            open_scopes.append(len(scopes) - 1)
+        return scopes
+
+    def _scope_at(self, position: int) -> int | None:
+        """The innermost scope holding this byte offset."""
+        index = bisect_right(self.scope_starts, position) - 1
+        while index is not None and index >= 0:
+            scope = self.scopes[index]
+            if scope.start <= position < scope.end:
+                return index
+            index = scope.parent
+        return None
+
+    def _function_scope_at(self, position: int) -> int | None:
+        index = self._scope_at(position)
+        while index is not None and self.scopes[index].is_class:
+            index = self.scopes[index].parent
+        return index
+
+    # --- bindings -------------------------------------------------------------
+
+    def _bindings(
+        self,
+        definitions: Sequence[DefinitionKey],
+        imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
+    ) -> None:
+        captures = self.captures
+        module_variables: dict[str, int] = {}
+        for node in captures.get("attribute.name", []):
+            self.skipped.add(node.start_byte)
+        for node in captures.get("bind", []):
+            self.skipped.add(node.start_byte)
+            scope = self._scope_at(node.start_byte)
+            name = _text(node)
+            self.bound.add(name)
+            if scope is None:
+                module_variables[name] = module_variables.get(name, 0) + 1
+            else:
+                self.locals[scope].setdefault(name, None)
+        for node in captures.get("global", []) + captures.get("nonlocal", []):
+            self.skipped.add(node.start_byte)
+        for node in captures.get("global", []):
+            scope = self._scope_at(node.start_byte)
+            if scope is not None:
+                self.global_names[scope].add(_text(node))
+        for node in captures.get("skip", []):
+            self.skipped.add(node.start_byte)
+        # Definitions bind their names in the enclosing scope.
+        for index, scope in enumerate(self.scopes):
+            if scope.full_name is None:
+                continue
+            name = scope.full_name.rsplit(".", 1)[-1]
+            if scope.parent is None:
+                self.module_names[name] = scope.full_name
+            else:
+                self.locals[scope.parent][name] = scope.full_name
+        for node in captures.get("scope.name", []):
+            self.skipped.add(node.start_byte)
+        for node in captures.get("first_parameter", []):
+            scope = self._scope_at(node.start_byte)
+            if scope is not None and self.scopes[scope].parent is not None and self.scopes[self.scopes[scope].parent].is_class:
+                self.self_names[scope] = _text(node)
+        # Module-level imports, in line order: a later binding wins.
+        for binding in sorted(_import_bindings(imports), key=lambda b: b.line):
+            if self._function_scope_at(self._line_offset(binding.line)) is None:  # module level
+                self.module_names[binding.name] = binding.target
+        for key in definitions:
+            if key.is_top_level:
+                self.module_names.setdefault(key.name, key.full_name)
+        stars = [row for row in imports if row[2] == "*" and row[4] is not None]
+        self.star_module = max(stars)[4] if stars else None
+        self._instances(module_variables)
+        self.maybe_definition = set(self.module_names)
+        for names in self.locals:
+            self.maybe_definition.update(name for name, target in names.items() if target is not None)
+
+    def _instances(self, module_variables: dict[str, int]) -> None:
+        """A name bound exactly once, to a call: it stands for what the call returns, an
+        instance when the callee is a class (the database decides)."""
+        names = self.captures.get("instance.name", [])
+        classes = self.captures.get("instance.class", [])
+        counts: dict[tuple[int | None, str], int] = {}
+        for node in self.captures.get("bind", []):
+            key = (self._function_scope_at(node.start_byte), _text(node))
+            counts[key] = counts.get(key, 0) + 1
+        for name_node, class_node in zip(names, classes):
+            scope = self._function_scope_at(name_node.start_byte)
+            name = _text(name_node)
+            if counts.get((scope, name)) != 1:
+                continue
+            target = self._chain_target(_text(class_node), self._scope_at(class_node.start_byte))
+            if target is None:
+                continue
+            if scope is None:
+                if module_variables.get(name) == 1 and name not in self.module_names:
+                    self.module_names[name] = "()" + target
+            elif self.locals[scope].get(name) is None:
+                self.locals[scope][name] = "()" + target
+
+    def _roles(self) -> None:
+        for role in ("call", "decorator", "base"):
+            for node in self.captures.get(role, []):
+                key = (node.start_byte, node.end_byte)
+                if role == "call" and self.roles.get(key) in ("decorator", "base"):
+                    continue
+                self.roles[key] = {"call": "call", "decorator": "decorator", "base": "inherit"}[role]
+        # @app.route("/") decorates with a call: the callee is the decorator use.
+        for node in self.captures.get("decorator", []):
+            if node.type == "call":
+                function = node.child_by_field_name("function")
+                if function is not None:
+                    self.roles[(function.start_byte, function.end_byte)] = "decorator"
+
+    # --- resolution within the file ------------------------------------------
+
+    def _name_target(self, name: str, scope: int | None) -> tuple[bool, str | None]:
+        """(known, target) for a bare name used in `scope`: known is False for locals and
+        variables, which are not uses of anything a definition row can stand for."""
+        first = True
+        while scope is not None:
+            current = self.scopes[scope]
+            if not current.is_class or first:
+                if name in self.global_names[scope]:
+                    break
+                if name in self.locals[scope]:
+                    target = self.locals[scope][name]
+                    if target is None or target.startswith("()"):
+                        return False, target
+                    return True, target
+            first = False
+            scope = current.parent
+        if name in self.module_names:
+            target = self.module_names[name]
+            if target is not None and target.startswith("()"):
+                return False, target
+            return True, target
+        if name in BUILTIN_NAMES:
+            return False, None  # not indexed anywhere: not recorded
+        return True, f"{self.star_module}.{name}" if self.star_module else None
+
+    def _chain_target(self, chain: str, scope: int | None) -> str | None:
+        """The qualified name of a dotted chain `a.b.c`, or of `self.x` in a method."""
+        head, _, rest = chain.partition(".")
+        function = scope
+        while function is not None and self.scopes[function].is_class:
+            function = self.scopes[function].parent
+        if function is not None and rest and self.self_names.get(function) == head:
+            # (`self = ...` inside a method is too rare to track)
+            owner = self.scopes[function].parent
+            class_name = self.scopes[owner].full_name if owner is not None else None
+            return f"{class_name}.{rest}" if class_name else None
+        _known, target = self._name_target(head, scope)
+        if target is None:
+            return None
+        if target.startswith("()"):  # an instance: its attributes are its class's
+            return f"{target[2:]}.{rest}" if rest else None
+        return f"{target}.{rest}" if rest else target
+
+    # --- output ---------------------------------------------------------------
+
+    def uses(self) -> list[Use]:
+        rows = self._import_uses()
+        source = self.source
+        skipped = self.skipped
+        maybe_definition = self.maybe_definition
+        bound = self.bound
+        roles = self.roles
+        for node in self.captures.get("name", ()):
+            start = node.start_byte
+            if start in skipped:
+                continue
+            end = node.end_byte
+            name = source[start:end].decode("utf-8", "replace")
+            if name not in maybe_definition and (name in bound or name in BUILTIN_NAMES):
+                continue  # a local or a variable: the common case, settled without scopes
+            if not name.isascii():
+                name = unicodedata.normalize("NFKC", name)
+            scope = self._scope_at(start)
+            known, target = self._name_target(name, scope)
+            if known:
+                rows.append(self._use(node, start, scope, roles.get((start, end), "reference"), name, target))
+        attribute_starts = {node.end_byte: node.start_byte for node in self.captures.get("attribute", ())}
+        for node in self.captures.get("attribute.name", ()):
+            rows.append(self._attribute_use(node, attribute_starts[node.end_byte]))
+        rows.sort(key=lambda use: (use.line, use.col))
+        return rows
+
+    def _attribute_use(self, node: Node, chain_start: int) -> Use:
+        """The use of `node`, the attribute name ending a chain that starts at chain_start."""
+        start = node.start_byte
+        end = node.end_byte
+        kind = self.roles.get((chain_start, end), "reference")
+        obj = self.source[chain_start:start].decode("utf-8", "replace").rstrip().removesuffix(".").rstrip()
+        attr = self.source[start:end].decode("utf-8", "replace")
+        scope = self._scope_at(start)
+        if obj == "super()":
+            function = scope
+            while function is not None and self.scopes[function].is_class:
+                function = self.scopes[function].parent
+            owner = self.scopes[function].parent if function is not None else None
+            class_name = self.scopes[owner].full_name if owner is not None and self.scopes[owner].is_class else None
+            target = f"{class_name}.{attr}" if class_name else None
+            return self._use(node, start, scope, kind, f"super().{attr}", target, via_super=target is not None)
+        if _DOTTED.match(obj):
+            chain = f"{obj}.{attr}"
+            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope))
+        return self._use(node, start, scope, kind, attr, None)
+
+    def _import_uses(self) -> list[Use]:
+        rows = []
+        from_targets: dict[tuple[int, str], str] = {}
+        for line, _module, imported_name, _alias, target_module in self.imports:
+            if imported_name is not None and target_module is not None:
+                from_targets[(line, imported_name)] = f"{target_module}.{imported_name}"
+        for node in self.captures.get("import.from", ()):
+            name = _text(node)
+            target = from_targets.get((node.start_point.row + 1, name))
+            last = _last_identifier(node)
+            rows.append(self._use(last, last.start_byte, self._scope_at(last.start_byte), "import", name, target))
+        for node in self.captures.get("import.module", ()):
+            name = _text(node)
+            last = _last_identifier(node)
+            rows.append(self._use(last, last.start_byte, self._scope_at(last.start_byte), "import", name, name))
+        return rows
+
+    def _use(
+        self, node: Node, start: int, scope: int | None, kind: str, name: str, target: str | None, via_super: bool = False
+    ) -> Use:
+        row, column = node.start_point
+        if column and not self.ascii:
+            column = len(self.source[start - column : start].decode("utf-8", "replace"))
+        if kind == "decorator":
+            # A definition's decorators stand before it but belong to it.
+            scope = self._owner_of_header(start, scope)
+        ordinal = self.scopes[scope].ordinal if scope is not None else None
+        return Use(row + 1, column + 1, kind, name, ordinal, target, via_super)
+
+    def _owner_of_header(self, position: int, scope: int | None) -> int | None:
+        """The scope of the definition whose header (bases, decorators) holds position."""
+        following = bisect_right(self.scope_starts, position)
+        while following < len(self.scopes):
+            candidate = self.scopes[following]
+            if candidate.parent == scope:
+                return following
+            following += 1
+        return scope
+
+    def _line_offset(self, line: int) -> int:
+        if not self.line_starts:
+            starts = [0]
+            find = self.source.find
+            index = find(b"\n")
+            while index >= 0:
+                starts.append(index + 1)
+                index = find(b"\n", index + 1)
+            self.line_starts = starts
+        return self.line_starts[min(line, len(self.line_starts)) - 1]
+
+
+def _import_bindings(
+    imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
+) -> list[ImportBinding]:
+    """What each import binds: `import a.b` binds a (to a), `import a.b as c` binds c
+    (to a.b), `from m import n as k` binds k (to m.n)."""
+    bindings = []
+    for line, imported_module, imported_name, alias, target_module in imports:
+        if imported_name == "*":
+            continue
+        if imported_name is None:
+            if imported_module is None:
+                continue
+            if alias is not None:
+                bindings.append(ImportBinding(line, alias, imported_module))
+            else:
+                head = imported_module.split(".", 1)[0]
+                bindings.append(ImportBinding(line, head, head))
+        elif target_module is not None:
+            bindings.append(ImportBinding(line, alias or imported_name, f"{target_module}.{imported_name}"))
+    return bindings
+
+
+def _last_identifier(node: Node) -> Node:
+    return node.named_children[-1] if node.type == "dotted_name" and node.named_children else node
+
+
+def _text(node: Node) -> str:
+    text = node.text.decode("utf-8", "replace") if node.text is not None else ""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
