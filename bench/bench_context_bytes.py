@@ -9,6 +9,7 @@ Prints each median ratio (the goal: at least 10x and 3x). Answers come through t
 MCP client from the server in-process, so the bytes are exactly what a client receives.
 
     python bench/bench_context_bytes.py --database-url URL --root /tmp/sdists/django-5.2.19
+    (--json PATH also writes the result; --quick is accepted and changes nothing: it is fast)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import random
 import statistics
 import subprocess
+import sys
 from pathlib import Path
 
 import anyio
@@ -24,6 +26,9 @@ from mcp import Client
 
 from coderows.db.connection import connect, resolve_database_url
 from coderows.server.app import Tools, build_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import add_json_argument, write_result  # noqa: E402
 
 READ_LINE_LIMIT = 2000  # what an agent's Read tool returns at most without paging
 
@@ -77,6 +82,8 @@ def main() -> None:
     parser.add_argument("--root", type=Path, required=True, help="the project's root (indexed first if needed)")
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="accepted for the runner; the bench is already quick")
+    add_json_argument(parser)
     args = parser.parse_args()
     url = resolve_database_url(args.database_url)
     root = args.root.resolve()
@@ -101,16 +108,32 @@ def main() -> None:
         read_tool_bytes(root / path) / size for (_, path), size in zip(modules, outline_sizes, strict=True)
     ]
 
-    print(f"{len(picked)} seeded-random functions and methods of {root} (seed {args.seed})")
-    print(
+    header = f"{len(picked)} seeded-random functions and methods of {root} (seed {args.seed})"
+    symbol_route = statistics.median(r * s for r, s in zip(symbol_ratios, symbol_sizes, strict=True))
+    outline_route = statistics.median(r * s for r, s in zip(outline_ratios, outline_sizes, strict=True))
+    symbol_line = (
         f"get_symbol:  median {statistics.median(symbol_sizes):,.0f} bytes; grep + read file median "
-        f"{statistics.median(r * s for r, s in zip(symbol_ratios, symbol_sizes, strict=True)):,.0f} bytes; "
+        f"{symbol_route:,.0f} bytes; "
         f"median ratio {statistics.median(symbol_ratios):.1f}x (min {min(symbol_ratios):.1f}x)"
     )
-    print(
+    outline_line = (
         f"get_outline: {len(modules)} modules, median {statistics.median(outline_sizes):,.0f} bytes; whole module "
-        f"median {statistics.median(r * s for r, s in zip(outline_ratios, outline_sizes, strict=True)):,.0f} bytes; "
+        f"median {outline_route:,.0f} bytes; "
         f"median ratio {statistics.median(outline_ratios):.1f}x (min {min(outline_ratios):.1f}x)"
+    )
+    for line in (header, symbol_line, outline_line):
+        print(line)
+    rows = [
+        ["get_symbol vs grep + read file", len(symbol_sizes), statistics.median(symbol_sizes), symbol_route,
+         round(statistics.median(symbol_ratios), 1), round(min(symbol_ratios), 1), 10.0],
+        ["get_outline vs read whole module", len(outline_sizes), statistics.median(outline_sizes), outline_route,
+         round(statistics.median(outline_ratios), 1), round(min(outline_ratios), 1), 3.0],
+    ]
+    write_result(
+        args.json, "context_bytes",
+        ["comparison", "n", "coderows median bytes", "other route median bytes", "median ratio", "min ratio", "target ratio"],
+        rows, [header, f"a Read tool returns at most {READ_LINE_LIMIT} lines of a file"],
+        ok=statistics.median(symbol_ratios) >= 10 and statistics.median(outline_ratios) >= 3,
     )
 
 

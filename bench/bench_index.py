@@ -3,6 +3,7 @@
     python bench/bench_index.py                 # the running interpreter's stdlib
     python bench/bench_index.py --root DIR      # any tree
     python bench/bench_index.py --jobs 2 --database-url URL
+    python bench/bench_index.py --quick --json bench/results/index.json   # 3 runs; JSON too
 
 Phases, each in a fresh process so memory figures are its own:
   parse-only   read every file and parse it with tree-sitter, nothing else, N processes
@@ -25,6 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import add_json_argument, write_result  # noqa: E402
+
 STDLIB_EXCLUDES = ["site-packages/"]
 
 
@@ -35,17 +39,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--repeat", type=int, default=5, help="runs of each phase, interleaved; medians reported")
+    parser.add_argument("--quick", action="store_true", help="3 runs of each phase instead of --repeat")
+    add_json_argument(parser)
     parser.add_argument("--phase", help=argparse.SUPPRESS)  # internal: run one phase in this process
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = min(args.repeat, 3)
     excludes = args.exclude if args.exclude is not None else STDLIB_EXCLUDES
     if args.phase:
         print(json.dumps(run_phase(args.phase, args.root.resolve(), excludes, args.jobs, args.database_url)))
         return
     with database(args.database_url) as url:
-        report(args.root.resolve(), excludes, args.jobs, url, args.repeat)
+        report(args.root.resolve(), excludes, args.jobs, url, args.repeat, args.json)
 
 
-def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int) -> None:
+def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int, json_path: str | None = None) -> None:
     # Interleaved, so that a slow spell of a shared machine hits both phases alike.
     runs: dict[str, list[dict]] = {"parse": [], "index": [], "noop": []}
     for _ in range(repeat):
@@ -53,19 +61,37 @@ def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int) ->
             runs[name].append(phase(name, root, excludes, jobs, url))
     parse, full, noop = (median_run(runs[name]) for name in ("parse", "index", "noop"))
     ctags = ctags_seconds(root)
-    print(f"tree: {root} ({parse['files']} files, {parse['megabytes']:.1f} MB), {jobs} processes, {os.cpu_count()} cores")
-    print(f"medians of {repeat} interleaved runs; full/parse ratio per run: "
-          + ", ".join(f"{i['seconds'] / p['seconds']:.2f}" for p, i in zip(runs["parse"], runs["index"])))
+    lines = [
+        f"tree: {root} ({parse['files']} files, {parse['megabytes']:.1f} MB), {jobs} processes, {os.cpu_count()} cores",
+        f"medians of {repeat} interleaved runs; full/parse ratio per run: "
+        + ", ".join(f"{i['seconds'] / p['seconds']:.2f}" for p, i in zip(runs["parse"], runs["index"])),
+    ]
+    for line in lines:
+        print(line)
     print(f"{'phase':<34}{'seconds':>9}{'cpu s':>8}{'peak MB':>9}")
+    rows = []
     for label, result in (("tree-sitter parse only", parse), ("coderows full index", full), ("coderows no-op re-index", noop)):
         print(f"{label:<34}{result['seconds']:>9.2f}{result['cpu']:>8.2f}{result['peak_mb']:>9.0f}")
+        rows.append([label, round(result["seconds"], 3), round(result["cpu"], 2), round(result["peak_mb"])])
     if ctags is not None:
         print(f"{'universal-ctags (no bodies, no db)':<34}{ctags:>9.2f}")
+        rows.append(["universal-ctags (no bodies, no db)", round(ctags, 3), None, None])
     ratio = full["seconds"] / parse["seconds"]
     cpu_ratio = full["cpu"] / parse["cpu"]
-    print(f"full index / parse only = {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu (target <= 2x); no-op {noop['seconds']:.2f} s (target < 0.5 s)")
-    print("cpu s: user + system seconds of every process the phase ran, the database server's backend included")
-    print(f"definitions: {full['definitions']}; peak MB is the largest process's resident set")
+    notes = [
+        f"full index / parse only = {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu (target <= 2x); no-op {noop['seconds']:.2f} s (target < 0.5 s)",
+        "cpu s: user + system seconds of every process the phase ran, the database server's backend included",
+        f"definitions: {full['definitions']}; peak MB is the largest process's resident set",
+    ]
+    for note in notes:
+        print(note)
+    write_result(
+        json_path, "index", ["phase", "seconds", "cpu s", "peak MB"], rows, lines + notes,
+        ratio_wall=round(ratio, 3), ratio_cpu=round(cpu_ratio, 3), noop_seconds=round(noop["seconds"], 3),
+        files=parse["files"], megabytes=round(parse["megabytes"], 1), definitions=full["definitions"],
+        runs={name: [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in results] for name, results in runs.items()},
+        ok=ratio <= 2.0 and noop["seconds"] < 0.5,
+    )
 
 
 def median_run(results: list[dict]) -> dict:

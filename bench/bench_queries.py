@@ -9,6 +9,7 @@ and prints p50 / p95 / max per tool. The database should hold a large corpus, e.
         --root /tmp/sdists/django-5.2.19
 
 (--root paths are indexed first if needed; the server keeps them fresh while it runs.)
+--quick makes 100 calls of each tool instead of --calls; --json PATH also writes the result.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from coderows.db.connection import connect, resolve_database_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import add_json_argument, write_result  # noqa: E402
 
 
 def sample_names(url: str, count: int, seed: int) -> list[tuple[str, str]]:
@@ -56,10 +60,12 @@ def report(tool: str, seconds: list[float]) -> str:
     )
 
 
-async def measure(url: str, roots: list[Path], names: list[tuple[str, str]]) -> dict[str, list[float]]:
+async def measure(
+    url: str, roots: list[Path], names: list[tuple[str, str]], serve_options: tuple[str, ...] = ()
+) -> dict[str, list[float]]:
     params = StdioServerParameters(
         command=str(Path(sys.executable).with_name("coderows")),  # the venv's console script
-        args=["serve", "--database-url", url, *map(str, roots)],
+        args=["serve", "--database-url", url, *serve_options, *map(str, roots)],
         env={"PYTHONWARNINGS": "ignore"},
     )
     timings: dict[str, list[float]] = {"find_symbol": [], "get_symbol": []}
@@ -93,7 +99,11 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=300, help="calls of each tool (default 300)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="100 calls of each tool")
+    add_json_argument(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.calls = min(args.calls, 100)
     url = resolve_database_url(args.database_url)
     roots = [root.resolve() for root in args.root]
     if roots:
@@ -107,10 +117,22 @@ def main() -> None:
         # Serve every indexed repository (not the working directory, the default).
         roots = roots or [Path(row[0]) for row in conn.execute("SELECT root FROM repos ORDER BY root")]
         counts = conn.execute("SELECT (SELECT count(*) FROM modules), (SELECT count(*) FROM symbols)").fetchone()
-    print(f"database: {counts[0]} files, {counts[1]} definitions; {len(names)} seeded-random names (seed {args.seed})")
+    header = f"database: {counts[0]} files, {counts[1]} definitions; {len(names)} seeded-random names (seed {args.seed})"
+    print(header)
     timings = anyio.run(measure, url, roots, names)
     for tool, seconds in timings.items():
         print(report(tool, seconds))
+    rows = [[tool, len(seconds), *summary_ms(seconds)] for tool, seconds in timings.items()]
+    notes = [header, "round trips over stdio from the MCP SDK's client to `coderows serve`; roots: "
+             + ", ".join(map(str, roots))]
+    write_result(args.json, "queries", ["tool", "n", "p50 ms", "p95 ms", "max ms"], rows, notes,
+                 files=counts[0], definitions=counts[1])
+
+
+def summary_ms(seconds: list[float]) -> list[float]:
+    """p50, p95 and max in milliseconds, as report() prints them."""
+    ms = [s * 1000 for s in seconds]
+    return [round(statistics.median(ms), 2), round(percentile(ms, 0.95), 2), round(max(ms), 2)]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python bench/bench_watch.py                       # 50 edits of each kind, embedded PostgreSQL
     python bench/bench_watch.py --edits 100 --database-url URL
+    python bench/bench_watch.py --quick --json bench/results/watch.json   # 20 edits of each kind
 
 A copy of a few stdlib packages (real code, ~200 files) is indexed and followed by
 `coderows watch` running as its own process, as users run it. This process then makes
@@ -43,6 +44,8 @@ from coderows.indexer.load import CHANGE_CHANNEL
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import database  # noqa: E402  # a throwaway embedded server, as the index bench uses
 
+from bench import add_json_argument, write_result  # noqa: E402  # (bench_index put the repository on sys.path)
+
 STDLIB_PACKAGES = ("json", "email", "http", "logging", "concurrent", "importlib", "xml", "unittest")
 KINDS = ("append", "rename", "create", "atomic", "movedir", "delete")
 LOST_AFTER_SECONDS = 5.0
@@ -54,12 +57,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=50, help="edits of each kind (default 50)")
     parser.add_argument("--database-url", default=None, help="default: a throwaway embedded server under /tmp")
+    parser.add_argument("--quick", action="store_true", help="20 edits of each kind")
+    add_json_argument(parser)
     args = parser.parse_args()
+    if args.quick:
+        args.edits = min(args.edits, 20)
     folder = Path(tempfile.mkdtemp(prefix="coderows-bench-watch-", dir="/tmp"))
     try:
         root = make_repository(folder / "repo", args.edits)
         with database(args.database_url) as url:
-            ok = run(root, url, args.edits)
+            ok = run(root, url, args.edits, args.json)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     sys.exit(0 if ok else 1)
@@ -165,7 +172,7 @@ def start_watcher(root: Path, url: str, log: Path) -> subprocess.Popen[bytes]:
     return process
 
 
-def run(root: Path, url: str, edits: int) -> bool:
+def run(root: Path, url: str, edits: int, json_path: str | None = None) -> bool:
     log = root.parent / "watch.log"
     started = time.perf_counter()
     watcher = start_watcher(root, url, log)
@@ -185,7 +192,8 @@ def run(root: Path, url: str, edits: int) -> bool:
     finally:
         watcher.terminate()
         watcher.wait(10)
-    print(f"repository: {files} files indexed by `coderows watch` in {first_pass:.1f} s; {edits} edits of each kind, one at a time")
+    header = f"repository: {files} files indexed by `coderows watch` in {first_pass:.1f} s; {edits} edits of each kind, one at a time"
+    print(header)
     print(f"{'edit':<10}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'lost':>6}")
     everything = [value for values in latencies.values() for value in values]
     for kind in KINDS:
@@ -193,8 +201,18 @@ def run(root: Path, url: str, edits: int) -> bool:
     print(row("all", everything, sum(lost.values())))
     p95 = percentile(everything, 95) if everything else float("inf")
     ok = p95 <= TARGET_P95_MS and not sum(lost.values())
-    print(f"{'PASS' if ok else 'FAIL'}: p95 {p95:.1f} ms (target <= {TARGET_P95_MS:.0f} ms), {sum(lost.values())} lost (target 0)")
+    verdict = f"{'PASS' if ok else 'FAIL'}: p95 {p95:.1f} ms (target <= {TARGET_P95_MS:.0f} ms), {sum(lost.values())} lost (target 0)"
+    print(verdict)
+    rows = [json_row(kind, latencies[kind], lost[kind]) for kind in KINDS]
+    rows.append(json_row("all", everything, sum(lost.values())))
+    write_result(json_path, "watch", ["edit", "n", "p50 ms", "p95 ms", "max ms", "lost"], rows, [header, verdict], ok=ok)
     return ok
+
+
+def json_row(label: str, values: list[float], lost: int) -> list:
+    if not values:
+        return [label, 0, None, None, None, lost]
+    return [label, len(values), round(statistics.median(values), 1), round(percentile(values, 95), 1), round(max(values), 1), lost]
 
 
 def row(label: str, values: list[float], lost: int) -> str:

@@ -1,0 +1,400 @@
+"""Scale: several real projects, 3M+ lines of Python, in one database.
+
+    python bench/bench_scale.py                       # machine PostgreSQL, database bench_scale
+    python bench/bench_scale.py --database-url postgresql://USER@HOST:PORT/DBNAME --quick
+    python bench/bench_scale.py --json bench/results/scale.json
+
+The corpus: this interpreter's standard library plus the source distributions of Django,
+SymPy, Salt, Twisted, SQLAlchemy, NetworkX and Sphinx (fetched once with `pip download
+--no-deps --no-binary NAME` into /tmp/coderows-bench/sdists; CODEROWS_BENCH_CACHE moves it).
+The database named in the URL and a sibling `<name>_single` are created afresh (the URL's
+server must let us CREATE DATABASE) and dropped at the end (--keep keeps them).
+
+1. Growth: the projects are indexed one after another into the one database with
+   `index_repository`, as `coderows index` does. Before each step the same project is
+   indexed alone into an empty database (the single-repository rate of that very code),
+   so each step's lines/s is compared with itself, not with other code. After each step:
+   cumulative lines, that step's lines/s, cumulative lines/s, database size against
+   source size. Nothing runs ANALYZE while loading (a server without autovacuum never
+   would either).
+2. Lookups: ANALYZE, then find_symbol and get_symbol round trips over stdio to
+   `coderows serve` (as bench_queries.py does) and the same tools called in-process
+   (no transport) on the full database and on a database holding the stdlib alone,
+   interleaved; p50 / p95 / max of seeded-random unique names of each database.
+3. Throughput at scale: the stdlib, copied to a new root each time, is indexed into the
+   full database (3M+ lines and growing) and alone into an empty one, interleaved
+   (--repeat times, medians): the target is a rate within 20% of the single-repository
+   one, and lookup p95 at most 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import CACHE, add_json_argument, markdown_table, sdist, stdlib, write_result  # noqa: E402
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench_scale"
+# (label, pip requirement or None for the stdlib). Mostly-Python projects, biggest first
+# after the stdlib and Django; about 4.2M lines of .py in all.
+CORPUS = (
+    ("stdlib", None),
+    ("django", "django==5.2.19"),
+    ("sympy", "sympy==1.14.0"),
+    ("salt", "salt==3008.5"),
+    ("twisted", "twisted==26.10.0"),
+    ("sqlalchemy", "sqlalchemy==2.1.9"),
+    ("networkx", "networkx==3.6.1"),
+    ("sphinx", "sphinx==9.0.4"),
+)
+STDLIB_EXCLUDES = ["site-packages/"]
+TARGET_LINES = 3_000_000
+TARGET_RATE_RATIO = 0.8  # at least 80% of the single-repository lines/s
+TARGET_P95_MS = 10.0
+MB = 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default=DEFAULT_URL, help=f"created and dropped by the bench (default {DEFAULT_URL})")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=3, help="throughput-at-scale runs of each kind (default 3)")
+    parser.add_argument("--calls", type=int, default=300, help="calls of each tool per database and round (default 300)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved lookup rounds per database (default 2)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="--repeat 1 --calls 150 --rounds 1 (the corpus stays 3M+ lines)")
+    parser.add_argument("--keep", action="store_true", help="keep both databases afterwards")
+    add_json_argument(parser)
+    args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.calls, args.rounds = min(args.repeat, 1), min(args.calls, 150), min(args.rounds, 1)
+    bench = Scale(args)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+
+
+class Scale:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.url = args.database_url
+        self.single_url = sibling(self.url, "_single")
+        self.corpus: list[tuple[str, Path, list[str]]] = []
+        self.copies = CACHE / "copies"
+        self.notes: list[str] = []
+
+    # --- the three parts ------------------------------------------------------------
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        self.fetch()
+        create_database(self.url)
+        step_rows, steps = self.grow()
+        sizes = self.database_sizes()
+        self.single_stdlib()
+        for url in (self.url, self.single_url):
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("ANALYZE")
+        lookup_rows, lookups = self.lookups()
+        control_rows, control = self.throughput_at_scale(steps[-1]["cumulative_lines"])
+        self.report(step_rows, steps, sizes, lookup_rows, lookups, control_rows, control, time.perf_counter() - started)
+
+    def fetch(self) -> None:
+        for label, requirement in CORPUS:
+            if requirement is None:
+                self.corpus.append((label, stdlib(), STDLIB_EXCLUDES))
+            else:
+                self.corpus.append((label, sdist(requirement), []))
+        print("corpus: " + ", ".join(f"{label} {root}" for label, root, _ in self.corpus), flush=True)
+
+    def grow(self) -> tuple[list[list], list[dict]]:
+        print(f"{'step':<5}{'project':<11}{'files':>7}{'lines':>10}{'cum lines':>11}{'s':>7}"
+              f"{'lines/s':>9}{'alone':>9}{'ratio':>7}{'cum l/s':>9}{'db MB':>8}{'db/src':>7}", flush=True)
+        rows, steps = [], []
+        total_seconds = cumulative_lines = cumulative_bytes = 0
+        for number, (label, root, excludes) in enumerate(self.corpus, 1):
+            # The same code alone into an empty database, just before (interleaved).
+            create_database(self.single_url)
+            alone = index_once(self.single_url, root, excludes, self.args.jobs)
+            step = index_once(self.url, root, excludes, self.args.jobs)
+            total_seconds += step["seconds"]
+            cumulative_lines += step["lines"]
+            cumulative_bytes += step["bytes"]
+            db_bytes = database_bytes(self.url)
+            record = {
+                "step": number, "project": label, "root": str(root), "files": step["files"], "lines": step["lines"],
+                "source_bytes": step["bytes"], "definitions": step["definitions"], "seconds": step["seconds"],
+                "lines_per_s": step["lines"] / step["seconds"], "alone_seconds": alone["seconds"],
+                "alone_lines_per_s": alone["lines"] / alone["seconds"], "cumulative_lines": cumulative_lines,
+                "cumulative_source_bytes": cumulative_bytes, "cumulative_lines_per_s": cumulative_lines / total_seconds,
+                "database_bytes": db_bytes,
+            }
+            record["ratio"] = record["lines_per_s"] / record["alone_lines_per_s"]
+            steps.append(record)
+            rows.append([
+                number, label, step["files"], step["lines"], cumulative_lines, round(step["seconds"], 2),
+                round(record["lines_per_s"]), round(record["alone_lines_per_s"]), round(record["ratio"], 2),
+                round(record["cumulative_lines_per_s"]), round(cumulative_bytes / MB, 1), round(db_bytes / MB, 1),
+                round(db_bytes / cumulative_bytes, 2),
+            ])
+            print(f"{number:<5}{label:<11}{step['files']:>7}{step['lines']:>10,}{cumulative_lines:>11,}{step['seconds']:>7.1f}"
+                  f"{record['lines_per_s']:>9,.0f}{record['alone_lines_per_s']:>9,.0f}{record['ratio']:>7.2f}"
+                  f"{record['cumulative_lines_per_s']:>9,.0f}{db_bytes / MB:>8,.0f}{db_bytes / cumulative_bytes:>7.2f}", flush=True)
+        return rows, steps
+
+    def database_sizes(self) -> list[list]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            rows = conn.execute(
+                """
+                SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid), pg_total_relation_size(c.oid)
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'coderows' AND c.relkind IN ('r', 'p', 'm')
+                ORDER BY pg_total_relation_size(c.oid) DESC
+                """
+            ).fetchall()
+            counts = {name: conn.execute(f"SELECT count(*) FROM coderows.{name}").fetchone()[0] for name, *_ in rows}
+        return [[name, counts[name], round(table / MB, 1), round(indexes / MB, 1), round(total / MB, 1)]
+                for name, table, indexes, total in rows]
+
+    def single_stdlib(self) -> None:
+        """The single-repository database of the lookup comparison: the stdlib alone."""
+        label, root, excludes = self.corpus[0]
+        create_database(self.single_url)
+        index_once(self.single_url, root, excludes, self.args.jobs)
+
+    def lookups(self) -> tuple[list[list], dict]:
+        import anyio
+        from bench_queries import measure, sample_names
+
+        databases = {"stdlib alone": self.single_url, "all projects": self.url}
+        names = {label: sample_names(url, self.args.calls, self.args.seed) for label, url in databases.items()}
+        roots = {label: repo_roots(url) for label, url in databases.items()}
+        stdio: dict[tuple[str, str], list[float]] = {}
+        direct: dict[tuple[str, str], list[float]] = {}
+        for round_number in range(self.args.rounds):
+            for label, url in databases.items():
+                print(f"lookups, round {round_number + 1}: {label}", flush=True)
+                timings = anyio.run(measure, url, roots[label], names[label], ("--no-watch",))
+                for tool, seconds in timings.items():
+                    stdio.setdefault((label, tool), []).extend(seconds)
+                for tool, seconds in in_process(url, names[label]).items():
+                    direct.setdefault((label, tool), []).extend(seconds)
+        rows, summary = [], {}
+        for label in databases:
+            with psycopg.connect(databases[label], autocommit=True) as conn:
+                lines, definitions = conn.execute(
+                    "SELECT (SELECT sum(line_count) FROM coderows.modules), (SELECT count(*) FROM coderows.definitions)"
+                ).fetchone()
+            for transport, timings in (("stdio", stdio), ("in-process", direct)):
+                for tool in ("find_symbol", "get_symbol"):
+                    ms = [s * 1000 for s in timings[(label, tool)]]
+                    p50, p95, top = statistics.median(ms), percentile(ms, 0.95), max(ms)
+                    summary[(label, transport, tool)] = p95
+                    rows.append([label, int(lines), definitions, tool, transport, len(ms), round(p50, 2), round(p95, 2), round(top, 2)])
+        for row in rows:
+            print("  ".join(str(value) for value in row), flush=True)
+        return rows, summary
+
+    def throughput_at_scale(self, lines_before: int) -> tuple[list[list], dict]:
+        label, root, excludes = self.corpus[0]
+        alone_rates, big_rates, rows = [], [], []
+        for run in range(1, self.args.repeat + 1):
+            copy = self.copies / f"stdlib-{run}"
+            if copy.exists():
+                shutil.rmtree(copy)
+            shutil.copytree(root, copy, ignore=shutil.ignore_patterns("site-packages", "__pycache__"), symlinks=True)
+            create_database(self.single_url)
+            alone = index_once(self.single_url, root, excludes, self.args.jobs)
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                before = int(conn.execute("SELECT coalesce(sum(line_count), 0) FROM coderows.modules").fetchone()[0])
+            big = index_once(self.url, copy, excludes, self.args.jobs)
+            alone_rate, big_rate = alone["lines"] / alone["seconds"], big["lines"] / big["seconds"]
+            alone_rates.append(alone_rate)
+            big_rates.append(big_rate)
+            rows.append([run, alone["lines"], round(alone["seconds"], 2), round(alone_rate), before,
+                         round(big["seconds"], 2), round(big_rate), round(big_rate / alone_rate, 2)])
+            print(f"at scale, run {run}: stdlib alone {alone_rate:,.0f} lines/s; into {before:,} lines "
+                  f"{big_rate:,.0f} lines/s ({big_rate / alone_rate:.2f})", flush=True)
+            shutil.rmtree(copy, ignore_errors=True)
+        alone_median, big_median = statistics.median(alone_rates), statistics.median(big_rates)
+        rows.append(["median", None, None, round(alone_median), None, None, round(big_median), round(big_median / alone_median, 2)])
+        return rows, {"alone_lines_per_s": alone_median, "big_lines_per_s": big_median, "ratio": big_median / alone_median}
+
+    # --- report ---------------------------------------------------------------------
+
+    def report(self, step_rows, steps, sizes, lookup_rows, lookups, control_rows, control, seconds) -> None:
+        total_lines = steps[-1]["cumulative_lines"]
+        source_bytes = steps[-1]["cumulative_source_bytes"]
+        db_bytes = database_bytes(self.url)
+        big_p95 = max(lookups[("all projects", "stdio", tool)] for tool in ("find_symbol", "get_symbol"))
+        big_p95_direct = max(lookups[("all projects", "in-process", tool)] for tool in ("find_symbol", "get_symbol"))
+        single_p95 = max(lookups[("stdlib alone", "stdio", tool)] for tool in ("find_symbol", "get_symbol"))
+        first_rate = steps[0]["alone_lines_per_s"]
+        steps_over = [step for step in steps if step["cumulative_lines"] - step["lines"] >= TARGET_LINES]
+        rate_ok = control["ratio"] >= TARGET_RATE_RATIO
+        p95_ok = big_p95 <= TARGET_P95_MS
+        verdict = (
+            f"{'PASS' if rate_ok and p95_ok and total_lines >= TARGET_LINES else 'FAIL'}: at {total_lines:,} lines "
+            f"(+ the stdlib copies), indexing ran at {control['big_lines_per_s']:,.0f} lines/s against "
+            f"{control['alone_lines_per_s']:,.0f} alone ({control['ratio']:.2f}, target >= {TARGET_RATE_RATIO:.2f}); "
+            f"lookup p95 {big_p95:.2f} ms over stdio (target <= {TARGET_P95_MS:.0f} ms; stdlib alone {single_p95:.2f} ms; "
+            f"in-process {big_p95_direct:.2f} ms)"
+        )
+        notes = [
+            f"{len(steps)} projects, {total_lines:,} lines, {source_bytes / MB:,.0f} MB of source; database "
+            f"{db_bytes / MB:,.0f} MB at the end ({db_bytes / source_bytes:.2f}x source, the stdlib copies of part 3 included)",
+            "ratio = this step's lines/s / the same project's lines/s alone into an empty database, measured just before",
+            f"cumulative lines/s over all steps: {steps[-1]['cumulative_lines_per_s']:,.0f}; the stdlib alone: {first_rate:,.0f}",
+            "no ANALYZE while loading; ANALYZE before the lookups",
+            verdict,
+            f"{self.args.jobs} indexing processes; whole bench {seconds / 60:.1f} min",
+        ]
+        if steps_over:
+            notes.insert(3, "steps into a database already over 3M lines: " + ", ".join(
+                f"{step['project']} {step['ratio']:.2f}" for step in steps_over))
+        tables = [
+            {"title": "Lookups: full database against the stdlib alone (ANALYZEd; stdio = round trip to `coderows serve`)",
+             "columns": ["database", "lines", "definitions", "tool", "transport", "n", "p50 ms", "p95 ms", "max ms"],
+             "rows": lookup_rows},
+            {"title": "Throughput at scale: the stdlib (a fresh copy each run) into the full database vs alone, interleaved",
+             "columns": ["run", "lines", "alone s", "alone lines/s", "database lines before", "into full s",
+                         "into full lines/s", "ratio"],
+             "rows": control_rows},
+            {"title": "Database size by table, full database (before part 3's copies)",
+             "columns": ["table", "rows", "table MB", "indexes MB", "total MB"], "rows": sizes},
+        ]
+        print()
+        for table in tables:
+            print(table["title"])
+            print(markdown_table(table["columns"], table["rows"]))
+            print()
+        for note in notes:
+            print(note)
+        write_result(
+            self.args.json, "scale",
+            ["step", "project", "files", "lines", "cumulative lines", "seconds", "lines/s", "alone lines/s", "ratio",
+             "cumulative lines/s", "cumulative source MB", "database MB", "database / source"],
+            step_rows, notes, tables=tables, steps=steps, control=control,
+            lookup_p95_ms={f"{label} {transport} {tool}": round(value, 3) for (label, transport, tool), value in lookups.items()},
+            ok=bool(rate_ok and p95_ok and total_lines >= TARGET_LINES),
+        )
+
+    def close(self) -> None:
+        shutil.rmtree(self.copies, ignore_errors=True)
+        if not self.args.keep:
+            for url in (self.single_url, self.url):
+                try:
+                    drop_database(url)
+                except psycopg.Error as error:
+                    print(f"could not drop {dbname(url)}: {error}", file=sys.stderr)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def index_once(url: str, root: Path, excludes: list[str], jobs: int) -> dict:
+    """index_repository of `root` into `url`: seconds, and what was written (from the database)."""
+    from coderows.db.connection import connect
+    from coderows.indexer.pipeline import index_repository
+
+    with connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        summary = index_repository(conn, root, excludes=excludes, jobs=jobs)
+        seconds = time.perf_counter() - started
+        files, lines, size = conn.execute(
+            "SELECT count(*), coalesce(sum(m.line_count), 0), coalesce(sum(m.size), 0)"
+            " FROM modules m JOIN repos r ON r.id = m.repo_id WHERE r.root = %s",
+            [str(root.resolve())],
+        ).fetchone()
+    return {"seconds": seconds, "files": int(files), "lines": int(lines), "bytes": int(size),
+            "definitions": summary.definitions}
+
+
+def in_process(url: str, names: list[tuple[str, str]]) -> dict[str, list[float]]:
+    """The same calls as over stdio, straight to the server's tool functions."""
+    from coderows.server.app import Tools
+
+    tools = Tools(url, (), watch=False)
+    timings: dict[str, list[float]] = {"find_symbol": [], "get_symbol": []}
+    try:
+        for full_name, _ in names[:20]:
+            tools.get_symbol(full_name)
+        for full_name, name in names:
+            started = time.perf_counter()
+            tools.find_symbol(name)
+            timings["find_symbol"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            text = tools.get_symbol(full_name)
+            timings["get_symbol"].append(time.perf_counter() - started)
+            assert full_name in text, text[:500]
+    finally:
+        tools.close()
+    return timings
+
+
+def repo_roots(url: str) -> list[Path]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [Path(row[0]) for row in conn.execute("SELECT root FROM coderows.repos ORDER BY id")]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def dbname(url: str) -> str:
+    return conninfo_to_dict(url).get("dbname") or "postgres"
+
+
+def with_dbname(url: str, name: str) -> str:
+    """`url` (postgresql://...) naming database `name` instead."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SystemExit(f"--database-url must be a postgresql:// URL, not {url!r}")
+    return urlunsplit(parts._replace(path="/" + quote(name)))
+
+
+def sibling(url: str, suffix: str) -> str:
+    return with_dbname(url, dbname(url) + suffix)
+
+
+def maintenance(url: str) -> psycopg.Connection:
+    return psycopg.connect(with_dbname(url, "postgres"), autocommit=True)
+
+
+def create_database(url: str) -> None:
+    """A fresh, empty database named as in `url` (dropped first if it exists)."""
+    drop_database(url)
+    with maintenance(url) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname(url))))
+    import coderows.db.connection as connection
+
+    connection._prepared_urls.discard(url)  # the schema must be created again
+
+
+def drop_database(url: str) -> None:
+    with maintenance(url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname(url))))
+
+
+def database_bytes(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+
+if __name__ == "__main__":
+    main()
