@@ -8,14 +8,17 @@ way an MCP client starts it, and driven through the official MCP SDK's stdio cli
 peer at a time on a fresh copy of Django 5.2.19's sdist. coderows gets a throwaway
 embedded PostgreSQL under the same cache (or --database-url). Per peer:
 
-  ready s          spawn -> first correct source of QuerySet.filter, index build included
+  first answer s   spawn -> first correct source of QuerySet.filter, the index calls the
+                   server needs before it answers included
+  ready s          the same, until the server says its whole index is built (differs only
+                   for coderows, which answers from the rows written so far meanwhile)
   re-index s       append a function to django/core/paginator.py -> its source is served
                    (after the peer's own refresh call, when it needs one)
   source           20 seeded-random definitions: correct answers, bytes, bytes per correct
   outline          5 modules: bytes, fraction of top-level and class-level names present
   references       3 functions: locations returned, and how many are real (grep check)
-  peak RSS MB      the server's process tree, sampled every 0.1 s (coderows: plus the
-                   embedded PostgreSQL when it runs one, shown apart in the notes)
+  peak memory MB   summed PSS of the server's process tree, sampled every 0.1 s (coderows:
+                   plus the embedded PostgreSQL when it runs one, shown apart in the notes)
 
 How answers are scored is in bench/peers/truth.py; what each peer's tools are asked is in
 bench/peers/<peer>.py. A peer that cannot install, start or answer gets a row saying why.
@@ -44,6 +47,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import CACHE, RESULTS, add_json_argument, markdown_table, sdist, write_result  # noqa: E402
 from bench.peers import PEERS, Answer, Definition, Peer, PeerUnavailable  # noqa: E402
+from bench.peers.base import INDEX_TIMEOUT  # noqa: E402
 from bench.peers import truth  # noqa: E402
 from bench.peers.coderows import Coderows  # noqa: E402
 
@@ -67,8 +71,8 @@ INSTALL_TIMEOUT = 900.0
 REINDEX_TIMEOUT = 300.0
 
 COLUMNS = [
-    "server", "version", "status", "ready s", "re-index s", "source correct", "source bytes",
-    "bytes/correct", "outline bytes", "outline complete", "refs returned", "refs real", "peak RSS MB",
+    "server", "version", "status", "first answer s", "ready s", "re-index s", "source correct", "source bytes",
+    "bytes/correct", "outline bytes", "outline complete", "refs returned", "refs real", "peak memory MB",
 ]
 
 
@@ -88,6 +92,7 @@ class Result:
     peer: str
     version: str = ""
     status: str = "ok"
+    first: float | None = None
     ready: float | None = None
     reindex: float | None = None
     sources: list[dict[str, Any]] = field(default_factory=list)
@@ -104,7 +109,7 @@ class Result:
         peak = None if self.server_mb is None else round(self.server_mb + (self.db_mb or 0), 1)
         status = self.status if not self.problems else f"{self.status}; " + "; ".join(self.problems)
         return [
-            self.peer, self.version, status, rounded(self.ready, 2), rounded(self.reindex, 2),
+            self.peer, self.version, status, rounded(self.first, 2), rounded(self.ready, 2), rounded(self.reindex, 2),
             correct if self.sources else None, source_bytes if self.sources else None,
             round(source_bytes / correct) if correct else None,
             sum(o["bytes"] for o in self.outlines) if self.outlines else None,
@@ -217,12 +222,19 @@ class MemorySampler:
 
 
 def tree_rss(processes: list[psutil.Process]) -> int:
+    """Summed proportional set size (PSS): shared pages (PostgreSQL's shared buffers, forked
+    workers' copy-on-write memory) are split between the processes sharing them, not counted
+    once per process as RSS would. Falls back to RSS where smaps_rollup is unreadable."""
     total = 0
     for process in processes:
         try:
-            total += process.memory_info().rss
-        except psutil.Error:
-            pass
+            with open(f"/proc/{process.pid}/smaps_rollup") as rollup:
+                total += next(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
     return total
 
 
@@ -266,7 +278,9 @@ async def drive(peer: Peer, root: Path, facts: Truth, result: Result, log: Any) 
         if missing:
             raise RuntimeError(f"list_tools lacks {', '.join(missing)} (has {', '.join(sorted(peer.tools))})")
         await peer.open(client, root)
-        await until_correct(lambda: peer.source(client, facts.known), peer.source_text, facts.known, 60)
+        await until_correct(lambda: peer.source(client, facts.known), peer.source_text, facts.known, INDEX_TIMEOUT)
+        result.first = time.monotonic() - started
+        await peer.wait_indexed(client)
         result.ready = time.monotonic() - started
         await ask_sources(peer, client, facts, result)
         await ask_outlines(peer, client, facts, result)
@@ -343,6 +357,7 @@ def run_peer(peer_class: type[Peer], cache: Path, tree: Path, facts: Truth, data
         shutil.copytree(tree, root, symlinks=True)
         peer = Coderows(venv, workdir, database_url) if peer_class is Coderows else peer_class(venv, workdir)
         peer.preflight()
+        peer.prepare()
     except PeerUnavailable as reason:
         result.status = str(reason)
         return result
@@ -396,10 +411,12 @@ def stop_embedded(workdir: Path) -> None:
 # -- report ----------------------------------------------------------------------------------
 
 
-def notes(results: list[Result], facts: Truth, database_url: str | None, peers: list[type[Peer]]) -> list[str]:
+def notes(results: list[Result], facts: Truth, database_url: str | None, peers: list[type[Peer]],
+          load: tuple[float, float]) -> list[str]:
     lines = [
         f"Project: Django 5.2.19 sdist ({DJANGO}), a fresh copy per server; one server at a time on "
-        f"{os.cpu_count()} cores.",
+        f"{os.cpu_count()} cores; load average {load[0]:.1f} before the first server, {load[1]:.1f} after the last "
+        "(other work shares the machine: timings carry its noise).",
         f"source: {len(facts.sample)} seeded-random definitions of the django package (seed in the command; "
         "migrations and locale skipped); correct = the answer holds the def/class line through end_lineno "
         "as ast gives them; bytes/correct = all source bytes / correct answers.",
@@ -407,22 +424,27 @@ def notes(results: list[Result], facts: Truth, database_url: str | None, peers: 
         "names); complete = mean fraction of names present as whole words; one call each with default arguments.",
         "references: " + ", ".join(f"{f.full_name} ({facts.grep[f.name]} grep lines)" for f in facts.functions)
         + "; real = the name is a whole word on the returned line (in the file when no line is given).",
-        "ready s: from spawning the server to the first correct source of "
-        f"{facts.known.full_name}, including the index calls the server needs; re-index s: from writing "
-        f"{EDITED_FILE} to the appended function's source being served.",
+        "first answer s: from spawning the server to the first correct source of "
+        f"{facts.known.full_name}, including the index calls the server needs first; ready s: until its "
+        f"whole index is built too; re-index s: from writing {EDITED_FILE} to the appended function's "
+        "source being served, the server's own refresh call included.",
     ]
     for result in results:
         if result.peer == "coderows":
+            if not database_url:
+                lines.append("coderows: its embedded PostgreSQL is created and started before the clock starts "
+                             "(it keeps running between commands, so a server usually finds it up).")
             if result.db_mb is not None:
-                lines.append(f"coderows peak RSS counts the embedded PostgreSQL: server {result.server_mb} MB + "
+                lines.append(f"coderows peak memory counts its embedded PostgreSQL: server {result.server_mb} MB + "
                              f"database {result.db_mb} MB.")
             elif database_url:
-                lines.append("coderows peak RSS is the server alone: the database (--database-url) is not counted.")
+                lines.append("coderows peak memory is the server alone: the database (--database-url) is not counted.")
         missing = [r["function"] for r in result.references if not r.get("tool") and not r.get("error")]
         if missing and result.status == "ok":
             lines.append(f"{result.peer}: no references tool (find_references not in list_tools).")
     lines += [note for peer in peers for note in peer.notes]
-    lines.append("peak RSS: summed RSS of the server's process tree (forked workers count in full).")
+    lines.append("peak memory: the highest summed PSS (shared pages split between the processes sharing "
+                 "them) of the server's process tree, sampled every 0.1 s.")
     return lines
 
 
@@ -433,7 +455,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="coderows: this PostgreSQL instead of a throwaway embedded one")
     parser.add_argument("--count", type=int, default=20, help="definitions asked for (default 20)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--budget", type=float, default=600, help="seconds one server may take in all (default 600)")
+    parser.add_argument("--budget", type=float, default=900, help="seconds one server may take in all (default 900)")
     add_json_argument(parser)
     parser.set_defaults(json=str(RESULTS / "peers.json"))
     args = parser.parse_args()
@@ -442,12 +464,13 @@ def main() -> None:
     facts = load_truth(tree, args.count, args.seed)
     peers = [p for p in PEERS if not args.peer or p.name in args.peer]
     results = []
+    load_before = os.getloadavg()[0]
     for peer_class in peers:
         result = run_peer(peer_class, args.cache.resolve(), tree, facts, args.database_url, args.budget)
         print(f"[{result.peer}] {result.status}", file=sys.stderr)
         results.append(result)
     rows = [result.row() for result in results]
-    extra_notes = notes(results, facts, args.database_url, peers)
+    extra_notes = notes(results, facts, args.database_url, peers, (load_before, os.getloadavg()[0]))
     print(markdown_table(COLUMNS, rows))
     print()
     print("\n".join(f"- {line}" for line in extra_notes))

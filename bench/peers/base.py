@@ -94,6 +94,9 @@ class Peer:
     def preflight(self) -> None:
         """Raise PeerUnavailable when the peer cannot start here (checked before spawning)."""
 
+    def prepare(self) -> None:
+        """Untimed set-up before the server is spawned (a user's one-time set-up, not a cost per start)."""
+
     def command(self, root: Path) -> tuple[str, list[str]]:
         return str(self.venv / "bin" / self.executable), []
 
@@ -109,6 +112,9 @@ class Peer:
 
     async def open(self, client: Client, root: Path) -> None:
         """Point the server at the project and build whatever index it needs before answering."""
+
+    async def wait_indexed(self, client: Client) -> None:
+        """Return once the server says its whole index is built (after its first answer)."""
 
     async def source(self, client: Client, definition: Definition) -> Answer:
         raise NotImplementedError

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,6 +37,13 @@ class Coderows(Peer):
             env["CODEROWS_DATA_DIR"] = str(self.workdir / "data")
         return env
 
+    def prepare(self) -> None:
+        """Create and start the embedded PostgreSQL (it outlives commands, so a user's server
+        finds it running); `coderows db url` starts it when it is not."""
+        if not self.database_url:
+            subprocess.run([str(Path(sys.executable).with_name("coderows")), "db", "url"], env=self.env(),
+                           check=True, capture_output=True, timeout=120)
+
     def memory_roots(self) -> list[int]:
         """The embedded PostgreSQL's postmaster (it is not a child of the server)."""
         pid_file = self.workdir / "data" / "postgres" / "postmaster.pid"
@@ -45,8 +52,8 @@ class Coderows(Peer):
         except (OSError, ValueError):
             return []
 
-    async def open(self, client: Client, root: Path) -> None:
-        """`serve` indexes in the background; wait until index_status says it is done."""
+    async def wait_indexed(self, client: Client) -> None:
+        """`serve` indexes in the background (answering meanwhile); wait until index_status says done."""
         with anyio.fail_after(INDEX_TIMEOUT):
             while True:
                 status = (await call(client, "index_status", {})).text
