@@ -156,19 +156,20 @@ CREATE TABLE IF NOT EXISTS name_uses (
     target           text COLLATE "C",   -- qualified name as the file says it; NULL: known by name only
     via_super        boolean NOT NULL     -- target is <class>.<attribute> reached by super(): found in the class's bases
 );
-CREATE INDEX IF NOT EXISTS name_uses_module_id_idx ON name_uses (module_id);
+-- A definition's id starts with its module's id (see definitions), so one index serves
+-- both a file's rows and one definition's: (module_id = id >> 20, source_id = id).
+CREATE INDEX IF NOT EXISTS name_uses_module_source_idx ON name_uses (module_id, source_id);
 CREATE INDEX IF NOT EXISTS name_uses_target_idx ON name_uses (repo_id, target, via_super);
-CREATE INDEX IF NOT EXISTS name_uses_short_name_idx ON name_uses (short_name);
-CREATE INDEX IF NOT EXISTS name_uses_source_id_idx ON name_uses (source_id);
-CREATE INDEX IF NOT EXISTS name_uses_source_full_name_idx ON name_uses (source_full_name);
+-- Uses known by name only, for "and N more that may be it".
+CREATE INDEX IF NOT EXISTS name_uses_unknown_idx ON name_uses (short_name) WHERE target IS NULL;
 
--- resolutions: what each distinct target of a repository resolves to, Python's way:
--- the definition itself, else the longest prefix that is an indexed module, then that
--- module's definitions, its imports (`as` aliases, re-exports through a package's
--- __init__, star imports), and a class's members through its bases in MRO order.
--- `consulted` names every module the answer depended on, present or not: when one of
--- them is re-indexed the row turns stale and is resolved again in the same transaction
--- (or, for a whole-repository run, once at its end).
+-- resolutions: what each distinct target of a repository resolves to, the way Python
+-- finds it (indexer/resolve.py holds the rules): the definition itself, else the longest
+-- prefix that is an indexed module, then that module's definitions, its imports (`as`
+-- aliases, re-exports through a package's __init__, star imports), and a class's
+-- members through its bases in MRO order. `consulted` names every module the answer
+-- depended on, present or not: when one of them is re-indexed the row turns stale and
+-- is resolved again in the same transaction (or, for a run of many batches, at its end).
 CREATE TABLE IF NOT EXISTS resolutions (
     repo_id   bigint  NOT NULL,
     target    text COLLATE "C" NOT NULL,
@@ -181,6 +182,14 @@ CREATE TABLE IF NOT EXISTS resolutions (
 CREATE INDEX IF NOT EXISTS resolutions_consulted_idx ON resolutions USING gin (consulted);
 CREATE INDEX IF NOT EXISTS resolutions_full_name_idx ON resolutions (full_name);
 CREATE INDEX IF NOT EXISTS resolutions_stale_idx ON resolutions (repo_id) WHERE stale;
+
+-- unresolved_modules: files loaded by a run of many batches whose targets are not yet
+-- in resolutions; the run resolves them at its end (or the next run does, if it died).
+CREATE TABLE IF NOT EXISTS unresolved_modules (
+    repo_id   bigint NOT NULL,
+    module_id bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS unresolved_modules_repo_idx ON unresolved_modules (repo_id);
 
 
 -- usages: every use of a name with what it resolves to: the contract's usages. resolved
@@ -230,159 +239,3 @@ JOIN definitions c ON c.full_name = s.subclass_full_name AND c.kind = 'class'
 JOIN definitions m ON m.parent_id = c.id AND m.kind = 'method'
 JOIN definitions b ON b.full_name = s.base_full_name AND b.kind = 'class'
 JOIN definitions o ON o.parent_id = b.id AND o.name = m.name AND o.kind = 'method';
-
--- resolve_name(repo_id, target, via_super): the definition a qualified name stands for,
--- and the modules consulted on the way (see resolutions). The three functions below it
--- are its steps: inside a module, inside a class, and a class's method resolution order.
-CREATE OR REPLACE FUNCTION resolve_name(
-    p_repo bigint, p_target text, p_via_super boolean DEFAULT false, p_depth integer DEFAULT 0,
-    INOUT consulted text[] DEFAULT '{}', OUT full_name text)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    parts text[] := string_to_array(p_target, '.');
-    n integer := cardinality(parts);
-    prefix text;
-    hit record;
-BEGIN
-    IF p_depth > 12 OR n IS NULL OR n = 0 THEN
-        RETURN;
-    END IF;
-    IF NOT p_via_super THEN  -- the usual case: the code names the definition itself
-        SELECT d.full_name, d.module INTO hit FROM definitions d
-        WHERE d.repo_id = p_repo AND d.full_name = p_target LIMIT 1;
-        IF FOUND THEN
-            consulted := consulted || hit.module;
-            full_name := hit.full_name;
-            RETURN;
-        END IF;
-    END IF;
-    FOR k IN REVERSE n - 1 .. 1 LOOP  -- the longest prefix that is an indexed module
-        prefix := array_to_string(parts[1:k], '.');
-        consulted := consulted || prefix;
-        IF EXISTS (SELECT FROM modules m WHERE m.repo_id = p_repo AND m.name = prefix) THEN
-            SELECT r.consulted, r.full_name INTO consulted, full_name
-            FROM resolve_in_module(p_repo, prefix, parts[k + 1:n], p_via_super, p_depth, consulted) r;
-            RETURN;
-        END IF;
-    END LOOP;
-END $$;
-
-CREATE OR REPLACE FUNCTION resolve_in_module(
-    p_repo bigint, p_module text, p_rest text[], p_via_super boolean, p_depth integer,
-    INOUT consulted text[], OUT full_name text)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    head text := p_rest[1];
-    tail text := array_to_string(p_rest[2:], '.');
-    hit record;
-    next_target text;
-BEGIN
-    SELECT d.id, d.kind, d.full_name INTO hit FROM definitions d
-    WHERE d.repo_id = p_repo AND d.module = p_module AND d.qualname = head
-    ORDER BY d.id DESC LIMIT 1;  -- a name defined twice: the later definition wins
-    IF FOUND THEN
-        SELECT r.consulted, r.full_name INTO consulted, full_name
-        FROM resolve_member(p_repo, hit.id, hit.kind, hit.full_name, p_rest[2:], p_via_super, p_depth, consulted) r;
-        RETURN;
-    END IF;
-    SELECT i.imported_module, i.imported_name, i.alias, i.target_module INTO hit FROM imports i
-    WHERE i.repo_id = p_repo AND i.module = p_module AND coalesce(i.imported_name, '') <> '*'
-      AND (i.alias = head OR (i.alias IS NULL AND (i.imported_name = head
-           OR (i.imported_name IS NULL AND split_part(i.imported_module, '.', 1) = head))))
-    ORDER BY i.line DESC LIMIT 1;  -- the last import of the name binds it
-    IF FOUND THEN
-        next_target := CASE WHEN hit.imported_name IS NOT NULL THEN hit.target_module || '.' || hit.imported_name
-                            WHEN hit.alias IS NOT NULL THEN hit.imported_module
-                            ELSE head END;  -- `import a.b` binds a
-        IF next_target IS NOT NULL THEN
-            IF tail <> '' THEN
-                next_target := next_target || '.' || tail;
-            END IF;
-            SELECT r.consulted, r.full_name INTO consulted, full_name
-            FROM resolve_name(p_repo, next_target, p_via_super, p_depth + 1, consulted) r;
-        END IF;
-        RETURN;
-    END IF;
-    FOR hit IN
-        SELECT i.target_module FROM imports i
-        WHERE i.repo_id = p_repo AND i.module = p_module AND i.imported_name = '*' AND i.target_module IS NOT NULL
-        ORDER BY i.line DESC
-    LOOP
-        SELECT r.consulted, r.full_name INTO consulted, full_name
-        FROM resolve_name(p_repo, hit.target_module || '.' || array_to_string(p_rest, '.'), p_via_super,
-                          p_depth + 1, consulted) r;
-        IF full_name IS NOT NULL THEN
-            RETURN;
-        END IF;
-    END LOOP;
-END $$;
-
-CREATE OR REPLACE FUNCTION resolve_member(
-    p_repo bigint, p_id bigint, p_kind text, p_full_name text, p_rest text[], p_via_super boolean,
-    p_depth integer, INOUT consulted text[], OUT full_name text)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    skip_own boolean := p_via_super AND cardinality(p_rest) = 1;  -- super().x: not the class's own x
-    mro bigint[];
-    owner bigint;
-    hit record;
-BEGIN
-    IF cardinality(p_rest) = 0 THEN
-        full_name := p_full_name;
-        RETURN;
-    END IF;
-    IF p_kind <> 'class' THEN  -- attributes of functions are not definitions
-        RETURN;
-    END IF;
-    SELECT r.consulted, r.mro INTO consulted, mro FROM class_mro(p_repo, p_id, p_depth, '{}', consulted) r;
-    FOREACH owner IN ARRAY mro LOOP
-        IF skip_own THEN
-            skip_own := false;
-            CONTINUE;
-        END IF;
-        SELECT d.id, d.kind, d.full_name INTO hit FROM definitions d
-        WHERE d.parent_id = owner AND d.name = p_rest[1] ORDER BY d.id DESC LIMIT 1;
-        IF FOUND THEN
-            SELECT r.consulted, r.full_name INTO consulted, full_name
-            FROM resolve_member(p_repo, hit.id, hit.kind, hit.full_name, p_rest[2:], false, p_depth, consulted) r;
-            RETURN;
-        END IF;
-    END LOOP;
-END $$;
-
--- A class's method resolution order as definition ids: itself, then its bases depth
--- first, left to right, each kept at its last place, which is C3's order wherever the
--- hierarchy has one. Bases come from the class's inherit uses.
-CREATE OR REPLACE FUNCTION class_mro(
-    p_repo bigint, p_id bigint, p_depth integer, p_seen bigint[], INOUT consulted text[], OUT mro bigint[])
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    walk bigint[] := ARRAY[p_id];
-    base record;
-    base_name text;
-    base_id bigint;
-    below bigint[];
-BEGIN
-    consulted := consulted || (SELECT d.module FROM definitions d WHERE d.id = p_id);
-    IF p_depth <= 12 THEN
-        FOR base IN
-            SELECT u.target FROM name_uses u
-            WHERE u.source_id = p_id AND u.kind = 'inherit' AND u.target IS NOT NULL
-            ORDER BY u.line, u.col
-        LOOP
-            SELECT r.consulted, r.full_name INTO consulted, base_name
-            FROM resolve_name(p_repo, base.target, false, p_depth + 1, consulted) r;
-            SELECT d.id INTO base_id FROM definitions d
-            WHERE d.repo_id = p_repo AND d.full_name = base_name AND d.kind = 'class' ORDER BY d.id DESC LIMIT 1;
-            IF base_id IS NOT NULL AND base_id <> ALL (p_seen || p_id) THEN
-                SELECT r.consulted, r.mro INTO consulted, below
-                FROM class_mro(p_repo, base_id, p_depth + 1, p_seen || p_id, consulted) r;
-                walk := walk || below;
-            END IF;
-        END LOOP;
-    END IF;
-    mro := ARRAY(SELECT c FROM unnest(walk) WITH ORDINALITY AS t (c, i) GROUP BY c ORDER BY max(i));
-    IF mro[1] IS DISTINCT FROM p_id THEN  -- a cycle (invalid Python): the class itself first
-        mro := p_id || array_remove(mro, p_id);
-    END IF;
-END $$;

@@ -97,6 +97,7 @@ USES_QUERY = Query(
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*\Z")
+_PLAIN_CHAIN = re.compile(rb"(?:[A-Za-z_][A-Za-z0-9_]*\.)+")  # ASCII, no spaces: `self.x.`
 
 
 @dataclass(slots=True)
@@ -142,6 +143,7 @@ class ImportBinding:
     line: int
     name: str
     target: str
+    is_module: bool  # `import a.b` binds a module; `from m import n` may bind anything
 
 
 def extract_uses(
@@ -180,8 +182,10 @@ class _Extractor:
         self.module_names: dict[str, str | None] = {}
         self.skipped: set[int] = set()  # start bytes of identifiers that are not uses
         self.bound: set[str] = set()  # every name bound anywhere in the file
+        self.bind_counts: dict[tuple[int | None, str], int] = {}  # (function scope, name) -> bindings
         self.maybe_definition: set[str] = set()  # names that may stand for a definition or import
         self.star_module: str | None = None  # the last `from M import *`: where unknown names may come from
+        self.modules: set[str] = set()  # names that module-level `import M` statements bind
         self.roles: dict[tuple[int, int], str] = {}
         self._bindings(definitions, imports)
         self._roles()
@@ -246,15 +250,23 @@ class _Extractor:
         module_variables: dict[str, int] = {}
         for node in captures.get("attribute.name", []):
             self.skipped.add(node.start_byte)
-        for node in captures.get("bind", []):
-            self.skipped.add(node.start_byte)
-            scope = self._scope_at(node.start_byte)
-            name = _text(node)
-            self.bound.add(name)
+        source, scopes, skipped, bound, locals_ = self.source, self.scopes, self.skipped, self.bound, self.locals
+        counts = self.bind_counts
+        for node in captures.get("bind", ()):
+            start = node.start_byte
+            skipped.add(start)
+            name = source[start : node.end_byte].decode("utf-8", "replace")
+            if not name.isascii():
+                name = unicodedata.normalize("NFKC", name)
+            bound.add(name)
+            scope = self._scope_at(start)
             if scope is None:
                 module_variables[name] = module_variables.get(name, 0) + 1
             else:
-                self.locals[scope].setdefault(name, None)
+                locals_[scope].setdefault(name, None)
+            while scope is not None and scopes[scope].is_class:
+                scope = scopes[scope].parent
+            counts[(scope, name)] = counts.get((scope, name), 0) + 1
         for node in captures.get("global", []) + captures.get("nonlocal", []):
             self.skipped.add(node.start_byte)
         for node in captures.get("global", []):
@@ -282,6 +294,10 @@ class _Extractor:
         for binding in sorted(_import_bindings(imports), key=lambda b: b.line):
             if self._function_scope_at(self._line_offset(binding.line)) is None:  # module level
                 self.module_names[binding.name] = binding.target
+                if binding.is_module:
+                    self.modules.add(binding.name)
+                else:
+                    self.modules.discard(binding.name)
         for key in definitions:
             if key.is_top_level:
                 self.module_names.setdefault(key.name, key.full_name)
@@ -297,10 +313,7 @@ class _Extractor:
         instance when the callee is a class (the database decides)."""
         names = self.captures.get("instance.name", [])
         classes = self.captures.get("instance.class", [])
-        counts: dict[tuple[int | None, str], int] = {}
-        for node in self.captures.get("bind", []):
-            key = (self._function_scope_at(node.start_byte), _text(node))
-            counts[key] = counts.get(key, 0) + 1
+        counts = self.bind_counts
         for name_node, class_node in zip(names, classes):
             scope = self._function_scope_at(name_node.start_byte)
             name = _text(name_node)
@@ -395,7 +408,8 @@ class _Extractor:
                 name = unicodedata.normalize("NFKC", name)
             scope = self._scope_at(start)
             known, target = self._name_target(name, scope)
-            if known:
+            if known and not (name in self.modules and target == self.module_names.get(name)):
+                # (a module itself is no definition: `os` in os.path.join is left out)
                 rows.append(self._use(node, start, scope, roles.get((start, end), "reference"), name, target))
         attribute_starts = {node.end_byte: node.start_byte for node in self.captures.get("attribute", ())}
         for node in self.captures.get("attribute.name", ()):
@@ -408,9 +422,13 @@ class _Extractor:
         start = node.start_byte
         end = node.end_byte
         kind = self.roles.get((chain_start, end), "reference")
-        obj = self.source[chain_start:start].decode("utf-8", "replace").rstrip().removesuffix(".").rstrip()
-        attr = self.source[start:end].decode("utf-8", "replace")
         scope = self._scope_at(start)
+        source = self.source
+        if _PLAIN_CHAIN.fullmatch(source, chain_start, start) and source[start:end].isascii():  # `a.b.` + name
+            chain = source[chain_start:end].decode("ascii")
+            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope))
+        obj = source[chain_start:start].decode("utf-8", "replace").rstrip().removesuffix(".").rstrip()
+        attr = source[start:end].decode("utf-8", "replace")
         if obj == "super()":
             function = scope
             while function is not None and self.scopes[function].is_class:
@@ -488,12 +506,12 @@ def _import_bindings(
             if imported_module is None:
                 continue
             if alias is not None:
-                bindings.append(ImportBinding(line, alias, imported_module))
+                bindings.append(ImportBinding(line, alias, imported_module, True))
             else:
                 head = imported_module.split(".", 1)[0]
-                bindings.append(ImportBinding(line, head, head))
+                bindings.append(ImportBinding(line, head, head, True))
         elif target_module is not None:
-            bindings.append(ImportBinding(line, alias or imported_name, f"{target_module}.{imported_name}"))
+            bindings.append(ImportBinding(line, alias or imported_name, f"{target_module}.{imported_name}", False))
     return bindings
 
 

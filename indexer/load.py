@@ -20,11 +20,15 @@ from pathlib import Path
 import psycopg
 
 from coderows.indexer.parse import ParsedModule
+from coderows.indexer.resolve import SYMBOL_ID_BITS, RepoNames, Resolver, resolve_all
 
 # A symbol's id is (module id << SYMBOL_ID_BITS) | its ordinal in the file, so a file's
 # rows can reference their parents before they reach the database. 2^20 definitions
 # per file is far above what the file size limit allows.
-SYMBOL_ID_BITS = 20
+
+# From this many stale targets on, resolution reads the whole repository at once rather
+# than a module or class at a time.
+PRELOAD_TARGETS = 2000
 
 # First key of pg_advisory_xact_lock(int, int); the second is the repository id.
 REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
@@ -48,6 +52,7 @@ IMPORT_COLUMNS = (
     "module_id", "repo_id", "module", "path", "line", "imported_module", "imported_name",
     "alias", "level", "target_module",
 )
+RESOLUTION_COLUMNS = ("repo_id", "target", "via_super", "full_name", "consulted", "stale")
 USE_COLUMNS = (
     "module_id", "repo_id", "source_id", "module", "path", "line", "col", "kind", "name",
     "short_name", "source_full_name", "target", "via_super",
@@ -182,18 +187,26 @@ def write_batch(
         gone = sorted(set(removed).difference(changed))  # a replaced file is changed, not deleted
         if changed or gone:
             _invalidate(conn, repo_id, set(removed.values()) | {file.module_name for file in files})
-            _enqueue_targets(conn, repo_id, [file.module_id for file in files])
+            module_ids = [file.module_id for file in files]
             if resolve:
-                _resolve(conn, repo_id)
+                _resolve(conn, repo_id, module_ids)
+            elif module_ids:
+                conn.execute(
+                    "INSERT INTO unresolved_modules (repo_id, module_id) SELECT %s, unnest(%s::bigint[])",
+                    [repo_id, module_ids],
+                )
             conn.execute("SELECT pg_notify(%s, %s)", [CHANGE_CHANNEL, change_payload(repo_id, root, changed, gone)])
 
 
 def resolve_stale(conn: psycopg.Connection, repo_id: int) -> None:
-    """Resolve whatever is stale in the repository: what runs of resolve=False batches
-    left, or a run that was killed before its end."""
+    """Resolve what batches written with resolve=False left: their files' targets and
+    the rows they made stale (also after a run that was killed before its end)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
-        _resolve(conn, repo_id)
+        pending = conn.execute(
+            "DELETE FROM unresolved_modules WHERE repo_id = %s RETURNING module_id", [repo_id]
+        ).fetchall()
+        _resolve(conn, repo_id, [row[0] for row in pending])
 
 
 def _invalidate(conn: psycopg.Connection, repo_id: int, module_names: set[str]) -> None:
@@ -204,32 +217,46 @@ def _invalidate(conn: psycopg.Connection, repo_id: int, module_names: set[str]) 
     )
 
 
-def _enqueue_targets(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> None:
-    """A row, stale until resolved, for each target the new files use for the first time."""
-    if module_ids:
-        conn.execute(
-            "INSERT INTO resolutions (repo_id, target, via_super, consulted)"
-            " SELECT DISTINCT %s::bigint, target, via_super, '{}'::text[] FROM name_uses"
-            " WHERE module_id = ANY(%s) AND target IS NOT NULL"
-            " ON CONFLICT DO NOTHING",
-            [repo_id, module_ids],
-        )
-
-
-def _resolve(conn: psycopg.Connection, repo_id: int) -> None:
-    """Resolve the stale rows; first drop those no use needs any more."""
+def _resolve(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> None:
+    """Resolve (indexer/resolve.py) the targets of these new files that have no row yet,
+    and the stale rows that some use still needs; drop the other stale rows."""
     conn.execute(
         "DELETE FROM resolutions r WHERE r.repo_id = %s AND r.stale AND NOT EXISTS ("
         " SELECT FROM name_uses u WHERE u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super)",
         [repo_id],
     )
-    conn.execute(
-        "UPDATE resolutions r SET full_name = x.full_name, consulted = x.consulted, stale = false"
-        " FROM resolutions s CROSS JOIN LATERAL resolve_name(s.repo_id, s.target, s.via_super) x"
-        " WHERE s.repo_id = %s AND s.stale"
-        " AND r.repo_id = s.repo_id AND r.target = s.target AND r.via_super = s.via_super",
-        [repo_id],
-    )
+    stale = conn.execute("SELECT target, via_super FROM resolutions WHERE repo_id = %s AND stale", [repo_id]).fetchall()
+    new = conn.execute(
+        "SELECT DISTINCT u.target, u.via_super FROM name_uses u"
+        " WHERE u.module_id = ANY(%s) AND u.target IS NOT NULL AND NOT EXISTS ("
+        " SELECT FROM resolutions r WHERE r.repo_id = %s AND r.target = u.target AND r.via_super = u.via_super)",
+        [module_ids, repo_id],
+    ).fetchall() if module_ids else []
+    if not stale and not new:
+        return
+    names = RepoNames(conn, repo_id)
+    if len(stale) + len(new) >= PRELOAD_TARGETS:
+        names.preload()
+    resolver = Resolver(names)
+    if stale:
+        rows = resolve_all(resolver, stale)
+        targets, supers, full_names, consulted = zip(*rows)
+        # Module names hold no line breaks: each row's consulted list travels as one string.
+        conn.execute(
+            "UPDATE resolutions r SET full_name = t.full_name, consulted = string_to_array(t.consulted, E'\\n'),"
+            " stale = false"
+            " FROM unnest(%s::text[], %s::boolean[], %s::text[], %s::text[]) AS t (target, via_super, full_name, consulted)"
+            " WHERE r.repo_id = %s AND r.target = t.target AND r.via_super = t.via_super",
+            [list(targets), list(supers), list(full_names), ["\n".join(c) for c in consulted], repo_id],
+        )
+    if new:
+        text = "".join(
+            f"{repo_id}\t{_escape(target)}\t{'t' if via_super else 'f'}\t"
+            f"{NULL if full_name is None else _escape(full_name)}\t{_escape(_array_literal(consulted))}\tf\n"
+            for target, via_super, full_name, consulted in resolve_all(resolver, new)
+        )
+        with conn.cursor() as cursor:
+            _copy(cursor, "resolutions", RESOLUTION_COLUMNS, [text.encode("utf-8")])
 
 
 def change_payload(repo_id: int, root: str, changed: list[str], deleted: list[str]) -> str:

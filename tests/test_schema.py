@@ -11,16 +11,35 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
         " WHERE table_schema = 'coderows' ORDER BY table_name"
     ).fetchall()
     assert rows == [
+        ("calls", "VIEW"),
         ("classes", "VIEW"),
         ("definitions", "BASE TABLE"),
         ("functions", "VIEW"),
         ("imports", "BASE TABLE"),
         ("methods", "VIEW"),
         ("modules", "BASE TABLE"),
+        ("name_uses", "BASE TABLE"),
+        ("overrides", "VIEW"),
         ("repos", "BASE TABLE"),
+        ("resolutions", "BASE TABLE"),
         ("schema_version", "BASE TABLE"),
+        ("subclasses", "VIEW"),
         ("symbols", "VIEW"),
+        ("unresolved_modules", "BASE TABLE"),
+        ("usages", "VIEW"),
     ]
+
+
+def test_usages_has_the_contract_columns(db: psycopg.Connection) -> None:
+    columns = [
+        row[0]
+        for row in db.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'coderows' AND table_name = 'usages' ORDER BY ordinal_position"
+        )
+    ]
+    contract = ["path", "line", "col", "kind", "name", "source_full_name", "target_full_name", "resolved"]
+    assert [c for c in columns if c in contract] == contract
 
 
 def test_symbols_has_the_contract_columns(db: psycopg.Connection) -> None:
@@ -39,22 +58,39 @@ def test_symbols_has_the_contract_columns(db: psycopg.Connection) -> None:
     assert [c for c in columns if c in contract] == contract
 
 
-def test_schema_version_is_one(db: psycopg.Connection) -> None:
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+def test_a_new_database_starts_at_the_newest_version(db: psycopg.Connection) -> None:
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
 
 
 def test_applying_the_schema_again_changes_nothing(db: psycopg.Connection) -> None:
     db.execute(read_schema_sql())
-    assert ensure_schema(db) == 1
+    assert ensure_schema(db) == 2
     assert db.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
 
 
 def test_ensure_schema_creates_it_in_an_empty_database(db: psycopg.Connection) -> None:
     db.execute("DROP SCHEMA coderows CASCADE")
-    assert ensure_schema(db) == 1
+    assert ensure_schema(db) == 2
     assert db.execute("SELECT count(*) FROM coderows.symbols").fetchone() == (0,)
 
 
 def test_a_symbols_query_without_body_does_not_join_modules(db: psycopg.Connection) -> None:
     plan = "\n".join(row[0] for row in db.execute("EXPLAIN SELECT full_name FROM symbols WHERE name = 'x'"))
     assert "modules" not in plan
+
+
+def test_a_version_1_database_gains_the_usages_tables_and_re_reads_every_file(db: psycopg.Connection) -> None:
+    for name in ("usages", "calls", "overrides", "subclasses"):
+        db.execute(f"DROP VIEW IF EXISTS coderows.{name} CASCADE")
+    for name in ("name_uses", "resolutions", "unresolved_modules"):
+        db.execute(f"DROP TABLE coderows.{name}")
+    db.execute("UPDATE coderows.schema_version SET version = 1")
+    repo = db.execute("INSERT INTO coderows.repos (root, name) VALUES ('/r', 'r') RETURNING id").fetchone()[0]
+    db.execute(
+        "INSERT INTO coderows.modules (id, repo_id, path, name, is_package, source, line_count, content_hash,"
+        " size, mtime_ns, parse_status) VALUES (1, %s, 'a.py', 'a', false, '', 0, 'abc', 10, 20, 'ok')",
+        [repo],
+    )
+    assert ensure_schema(db) == 2
+    assert db.execute("SELECT count(*) FROM coderows.usages").fetchone() == (0,)
+    assert db.execute("SELECT mtime_ns, content_hash FROM coderows.modules").fetchall() == [(-1, "")]

@@ -1,0 +1,281 @@
+"""The second half of name resolution: what each qualified name that the code uses
+(name_uses.target) stands for, across files, the way Python finds it.
+
+    resolve("pkg.Model.save")
+      pkg.Model is not a definition; pkg is an indexed module whose __init__ says
+      `from .base import Model`, so: pkg.base.Model.save; Model has no save of its own,
+      its first base with one is pkg.base.Root  ->  pkg.base.Root.save
+
+The rules, in order: a definition with exactly that full name; else the longest prefix
+that is an indexed module, and in it a top-level definition, else the last import that
+binds the name (`as` aliases and re-exports through a package's __init__ followed),
+else its star imports; inside a class, its members and then its bases' in method
+resolution order (C3 for every usual hierarchy); `super().x` skips the class itself.
+
+Every answer records the modules it consulted, present or not (a module that would
+have changed the answer by existing counts too). schema.sql's resolutions table keeps
+them, and the loader marks an answer stale when one of those modules is re-indexed.
+
+Reads go through RepoNames: one query per module or class the run needs, kept for the
+run, or the whole repository in four queries when most of it is to be resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+
+# definitions.id is (module id << SYMBOL_ID_BITS) | ordinal (indexer/load.py).
+SYMBOL_ID_BITS = 20
+
+# Imports that lead on to imports: deeper chains are cycles or generated code.
+MAX_DEPTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Def:
+    id: int
+    kind: str
+    full_name: str
+    module: str
+    name: str
+
+
+@dataclass(slots=True)
+class ModuleNamespace:
+    """What a module's top level binds: its definitions, its imports, its star imports."""
+
+    definitions: dict[str, Def] = field(default_factory=dict)
+    imports: dict[str, str] = field(default_factory=dict)  # bound name -> dotted target
+    stars: list[str] = field(default_factory=list)  # modules star-imported, last first
+
+
+_DEF_COLUMNS = "id, kind, full_name, module, name, qualname, parent_id"
+
+
+class RepoNames:
+    """The parts of one repository's index that resolution reads."""
+
+    def __init__(self, conn: psycopg.Connection, repo_id: int) -> None:
+        self.conn = conn
+        self.repo_id = repo_id
+        self.preloaded = False
+        self._by_full_name: dict[str, Def | None] = {}
+        self._modules: dict[str, ModuleNamespace | None] = {}
+        self._members: dict[int, dict[str, Def]] = {}
+        self._bases: dict[int, list[str]] = {}
+
+    def preload(self) -> None:
+        """Read everything resolution could need, at once."""
+        self._modules = {name: ModuleNamespace() for (name,) in self.conn.execute(
+            "SELECT DISTINCT name FROM modules WHERE repo_id = %s", [self.repo_id])}
+        rows = self.conn.execute(f"SELECT {_DEF_COLUMNS} FROM definitions WHERE repo_id = %s ORDER BY id", [self.repo_id])
+        for row in rows:
+            definition = _def(row)
+            qualname, parent_id = row[5], row[6]
+            self._by_full_name[definition.full_name] = definition
+            namespace = self._modules.get(definition.module)
+            if "." not in qualname and namespace is not None:
+                namespace.definitions[qualname] = definition
+            if parent_id is not None:
+                self._members.setdefault(parent_id, {})[definition.name] = definition
+        imports = self.conn.execute(
+            "SELECT module, imported_module, imported_name, alias, target_module FROM imports"
+            " WHERE repo_id = %s ORDER BY module_id, line",
+            [self.repo_id],
+        )
+        for module, *row in imports:
+            namespace = self._modules.get(module)
+            if namespace is not None:
+                _bind(namespace, *row)
+        bases = self.conn.execute(
+            "SELECT source_id, target FROM name_uses WHERE repo_id = %s AND kind = 'inherit'"
+            " AND target IS NOT NULL ORDER BY source_id, line, col",
+            [self.repo_id],
+        )
+        for source_id, target in bases:
+            self._bases.setdefault(source_id, []).append(target)
+        self.preloaded = True
+
+    def definition(self, full_name: str) -> Def | None:
+        if full_name not in self._by_full_name and not self.preloaded:
+            row = self.conn.execute(
+                f"SELECT {_DEF_COLUMNS} FROM definitions WHERE repo_id = %s AND full_name = %s ORDER BY id DESC LIMIT 1",
+                [self.repo_id, full_name],
+            ).fetchone()
+            self._by_full_name[full_name] = _def(row) if row else None
+        return self._by_full_name.get(full_name)
+
+    def module(self, name: str) -> ModuleNamespace | None:
+        """The module's top-level namespace; None when no indexed module has the name."""
+        if name not in self._modules and not self.preloaded:
+            self._modules[name] = self._read_module(name)
+        return self._modules.get(name)
+
+    def members(self, class_id: int) -> dict[str, Def]:
+        if class_id not in self._members and not self.preloaded:
+            rows = self.conn.execute(f"SELECT {_DEF_COLUMNS} FROM definitions WHERE parent_id = %s ORDER BY id", [class_id])
+            self._members[class_id] = {row[4]: _def(row) for row in rows}
+        return self._members.get(class_id, {})
+
+    def bases(self, class_id: int) -> list[str]:
+        """The class's bases, as the targets its inherit uses name."""
+        if class_id not in self._bases and not self.preloaded:
+            rows = self.conn.execute(
+                "SELECT target FROM name_uses WHERE module_id = %s AND source_id = %s AND kind = 'inherit'"
+                " AND target IS NOT NULL ORDER BY line, col",
+                [class_id >> SYMBOL_ID_BITS, class_id],
+            )
+            self._bases[class_id] = [row[0] for row in rows]
+        return self._bases.get(class_id, [])
+
+    def _read_module(self, name: str) -> ModuleNamespace | None:
+        if self.conn.execute("SELECT FROM modules WHERE repo_id = %s AND name = %s LIMIT 1", [self.repo_id, name]).fetchone() is None:
+            return None
+        namespace = ModuleNamespace()
+        rows = self.conn.execute(
+            f"SELECT {_DEF_COLUMNS} FROM definitions WHERE repo_id = %s AND module = %s"
+            " AND strpos(qualname, '.') = 0 ORDER BY id",
+            [self.repo_id, name],
+        )
+        for row in rows:
+            namespace.definitions[row[5]] = _def(row)
+        imports = self.conn.execute(
+            "SELECT imported_module, imported_name, alias, target_module FROM imports"
+            " WHERE repo_id = %s AND module = %s ORDER BY module_id, line",
+            [self.repo_id, name],
+        )
+        for row in imports:
+            _bind(namespace, *row)
+        return namespace
+
+
+def _def(row: tuple) -> Def:
+    return Def(row[0], row[1], row[2], row[3], row[4])
+
+
+def _bind(
+    namespace: ModuleNamespace,
+    imported_module: str | None,
+    imported_name: str | None,
+    alias: str | None,
+    target_module: str | None,
+) -> None:
+    """Record what one imports row binds (rows come in line order: later ones win)."""
+    if imported_name == "*":
+        if target_module is not None:
+            namespace.stars.insert(0, target_module)
+    elif imported_name is not None:
+        if target_module is not None:
+            namespace.imports[alias or imported_name] = f"{target_module}.{imported_name}"
+    elif imported_module is not None:
+        if alias is not None:
+            namespace.imports[alias] = imported_module
+        else:
+            head = imported_module.split(".", 1)[0]
+            namespace.imports[head] = head
+
+
+Answer = tuple[str | None, frozenset[str]]  # (definition full name, modules consulted)
+
+
+class Resolver:
+    """Resolves targets against RepoNames, remembering every answer for the run."""
+
+    def __init__(self, names: RepoNames) -> None:
+        self.names = names
+        self._answers: dict[tuple[str, bool], Answer] = {}
+        self._mros: dict[int, tuple[list[Def], frozenset[str]]] = {}
+
+    def resolve(self, target: str, via_super: bool = False, depth: int = 0) -> Answer:
+        key = (target, via_super)
+        known = self._answers.get(key)
+        if known is not None:
+            return known
+        if depth > MAX_DEPTH:
+            return None, frozenset()
+        self._answers[key] = (None, frozenset())  # a cycle back to here finds nothing
+        answer = self._resolve(target, via_super, depth)
+        self._answers[key] = answer
+        return answer
+
+    def _resolve(self, target: str, via_super: bool, depth: int) -> Answer:
+        if not via_super:
+            definition = self.names.definition(target)
+            if definition is not None:
+                return definition.full_name, frozenset([definition.module])
+        parts = target.split(".")
+        consulted: set[str] = set()
+        for end in range(len(parts) - 1, 0, -1):  # the longest prefix that is a module
+            prefix = ".".join(parts[:end])
+            consulted.add(prefix)
+            namespace = self.names.module(prefix)
+            if namespace is not None:
+                full_name, more = self._in_module(namespace, parts[end:], via_super, depth)
+                return full_name, frozenset(consulted | more)
+        return None, frozenset(consulted)
+
+    def _in_module(self, namespace: ModuleNamespace, rest: list[str], via_super: bool, depth: int) -> Answer:
+        head, tail = rest[0], rest[1:]
+        definition = namespace.definitions.get(head)
+        if definition is not None:
+            return self._member(definition, tail, via_super, depth)
+        bound = namespace.imports.get(head)
+        if bound is not None:
+            return self.resolve(".".join([bound, *tail]), via_super, depth + 1)
+        consulted: set[str] = set()
+        for star in namespace.stars:
+            full_name, more = self.resolve(".".join([star, *rest]), via_super, depth + 1)
+            consulted |= more
+            if full_name is not None:
+                return full_name, frozenset(consulted)
+        return None, frozenset(consulted)
+
+    def _member(self, definition: Def, rest: list[str], via_super: bool, depth: int) -> Answer:
+        if not rest:
+            return definition.full_name, frozenset([definition.module])
+        if definition.kind != "class":
+            return None, frozenset([definition.module])  # attributes of functions are not definitions
+        mro, consulted = self._mro(definition, depth)
+        for owner in mro[1:] if via_super and len(rest) == 1 else mro:
+            member = self.names.members(owner.id).get(rest[0])
+            if member is not None:
+                full_name, more = self._member(member, rest[1:], False, depth)
+                return full_name, consulted | more
+        return None, consulted
+
+    def _mro(self, cls: Def, depth: int) -> tuple[list[Def], frozenset[str]]:
+        """The class and its bases in method resolution order: depth first, left to
+        right, each class kept at its last place (C3's order for usual hierarchies)."""
+        known = self._mros.get(cls.id)
+        if known is not None:
+            return known
+        self._mros[cls.id] = ([cls], frozenset([cls.module]))  # a cycle stops here
+        walk = [cls]
+        consulted = {cls.module}
+        for base_target in self.names.bases(cls.id):
+            full_name, more = self.resolve(base_target, False, depth + 1)
+            consulted |= more
+            base = self.names.definition(full_name) if full_name is not None else None
+            if base is not None and base.kind == "class":
+                below, more = self._mro(base, depth + 1)
+                walk.extend(below)
+                consulted |= more
+        last = {c.id: index for index, c in enumerate(walk)}
+        mro = [c for index, c in enumerate(walk) if last[c.id] == index]
+        if mro[0].id != cls.id:  # a cycle (not valid Python): the class itself first
+            mro = [cls, *(c for c in mro if c.id != cls.id)]
+        answer = (mro, frozenset(consulted))
+        self._mros[cls.id] = answer
+        return answer
+
+
+def resolve_all(resolver: Resolver, targets: Iterable[tuple[str, bool]]) -> list[tuple[str, bool, str | None, list[str]]]:
+    """(target, via_super, full_name, consulted) for each target."""
+    rows = []
+    for target, via_super in targets:
+        full_name, consulted = resolver.resolve(target, via_super)
+        rows.append((target, via_super, full_name, sorted(consulted)))
+    return rows
