@@ -278,7 +278,10 @@ async def drive(peer: Peer, root: Path, facts: Truth, result: Result, log: Any) 
         if missing:
             raise RuntimeError(f"list_tools lacks {', '.join(missing)} (has {', '.join(sorted(peer.tools))})")
         await peer.open(client, root)
-        await until_correct(lambda: peer.source(client, facts.known), peer.source_text, facts.known, INDEX_TIMEOUT)
+        try:
+            await until_correct(lambda: peer.source(client, facts.known), peer.source_text, facts.known, INDEX_TIMEOUT)
+        except TimeoutError:
+            raise RuntimeError(f"no correct source of {facts.known.full_name} within {INDEX_TIMEOUT:.0f} s") from None
         result.first = time.monotonic() - started
         await peer.wait_indexed(client)
         result.ready = time.monotonic() - started
@@ -334,8 +337,12 @@ async def edit_and_find(peer: Peer, client: Client, root: Path, result: Result) 
                        lines_before + 3, lines_before + 5, tuple(body[2:]))
     started = time.monotonic()
     file.write_text(edited, encoding="utf-8")
-    await peer.refresh(client, root, EDITED_FILE)
-    await until_correct(lambda: peer.source(client, probe), peer.source_text, probe, REINDEX_TIMEOUT)
+    try:
+        await peer.refresh(client, root, EDITED_FILE)
+        await until_correct(lambda: peer.source(client, probe), peer.source_text, probe, REINDEX_TIMEOUT)
+    except TimeoutError:
+        result.problems.append(f"the appended function was not served within {REINDEX_TIMEOUT:.0f} s")
+        return
     result.reindex = time.monotonic() - started
 
 
