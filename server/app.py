@@ -48,6 +48,7 @@ Prefer these tools to grep and to reading whole files:
 - find_symbol NAME: where a name is defined (kind, full name, path:lines, signature).
 - get_outline MODULE|FILE|CLASS: the members with signatures and line ranges, no bodies.
 - search_code TEXT: which definitions mention some text, with the matching lines.
+- find_references NAME: who calls, imports, subclasses or decorates with it (resolved, not grep).
 - run_sql: structural questions over the tables; read the coderows://schema resource first.
 Names may be full (pkg.mod.Class.meth), pkg.mod:Class.meth, a qualname (Class.meth), a \
 bare name, or path.py:LINE. Long answers end with a [cut: ...] line giving the next call."""
@@ -330,6 +331,7 @@ class Tools:
             if resolution.total > 1:
                 return render.ambiguous(resolution, tool="get_symbol")
             symbol = resolution.matches[0]
+            uses = query.use_counts(conn, symbol)
             if not include_body:
                 return render.symbol_answer(
                     symbol,
@@ -339,6 +341,7 @@ class Tools:
                     context_after=[],
                     offset=0,
                     arguments=arguments,
+                    uses=uses,
                 )
             body = query.symbol_body(conn, symbol.id) or ""
             before = after = []
@@ -355,12 +358,39 @@ class Tools:
                 context_after=after,
                 offset=offset,
                 arguments=arguments,
+                uses=uses,
             )
 
         return self.run(work)
 
-    def get_outline(self, target: str, limit: int = 200, offset: int = 0) -> str:
-        arguments = {"target": target, "limit": limit if limit != 200 else None}
+    def find_references(self, name: str, limit: int = 50, offset: int = 0) -> str:
+        arguments = {"name": name, "limit": limit if limit != 50 else None}
+
+        def work(conn: psycopg.Connection) -> str:
+            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, limit=50))
+            if resolution.total == 0:
+                raise ToolError(render.not_found(resolution))
+            if resolution.total > 1:
+                return render.ambiguous(resolution, tool="find_references")
+            symbol = resolution.matches[0]
+            found = self.fresh(
+                conn,
+                lambda c: query.references(c, symbol, limit, offset),
+                lambda r: [use.stamp for use in r.uses],
+            )
+            return render.references_answer(symbol, found, offset=offset, arguments=arguments)
+
+        return self.run(work)
+
+    def get_outline(
+        self, target: str, limit: int = 200, offset: int = 0, subclasses: bool = False, inherited: bool = False
+    ) -> str:
+        arguments = {
+            "target": target,
+            "limit": limit if limit != 200 else None,
+            "subclasses": subclasses or None,
+            "inherited": inherited or None,
+        }
 
         def work(conn: psycopg.Connection) -> str:
             modules = self.lookup(
@@ -382,16 +412,28 @@ class Tools:
                 raise ToolError(render.not_found(resolution) + similar_modules_hint(conn, target))
             if resolution.total > 1:
                 return render.ambiguous(resolution, tool="get_outline")
-            return self.symbol_outline(conn, resolution.matches[0], arguments, offset, limit)
+            symbol = resolution.matches[0]
+            related = render.related_classes(
+                query.subclasses(conn, symbol) if subclasses and symbol.kind == "class" else None,
+                query.inherited_members(conn, symbol) if inherited and symbol.kind == "class" else None,
+            )
+            return self.symbol_outline(conn, symbol, arguments, offset, limit, related)
 
         return self.run(work)
 
     def symbol_outline(
-        self, conn: psycopg.Connection, symbol: Symbol, arguments: dict[str, object], offset: int, limit: int
+        self,
+        conn: psycopg.Connection,
+        symbol: Symbol,
+        arguments: dict[str, object],
+        offset: int,
+        limit: int,
+        related: list[str] = (),  # type: ignore[assignment]
     ) -> str:
         members = query.outline_symbols(conn, symbol.module_id, under=symbol.qualname)
         bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases]))
         title = render.class_title(symbol, {b: bases[base_name(b)] for b in symbol.bases if base_name(b) in bases})
+        title += related
         return render.outline(
             title, members, symbol.qualname.count(".") + 1, arguments=arguments, offset=offset, limit=limit
         )
@@ -549,8 +591,13 @@ def build_server(tools: Tools) -> MCPServer:
         ],
         limit: Annotated[int, Field(ge=1, le=2000, description="Most entries to list.")] = 200,
         offset: OffsetArg = 0,
+        subclasses: Annotated[bool, Field(description="For a class: also list its subclasses, at any depth.")] = False,
+        inherited: Annotated[
+            bool, Field(description="For a class: also list the members it inherits, by the base they come from.")
+        ] = False,
     ) -> str:
-        return tools.get_outline(target, limit, offset)
+        return tools.get_outline(target, limit, offset, subclasses, inherited)
+
 
     @server.tool(
         annotations=READ_ONLY,
@@ -568,6 +615,20 @@ def build_server(tools: Tools) -> MCPServer:
         offset: OffsetArg = 0,
     ) -> str:
         return tools.search_code(query, limit, offset)
+
+    @server.tool(
+        annotations=READ_ONLY,
+        structured_output=False,
+        description=(
+            "Where a class, function or method is used: every call, reference, import, subclassing "
+            "and decoration that resolves to it (through imports, re-exports, self/cls, super() and "
+            "base classes), grouped by file with line:column, the enclosing definition and the line's "
+            "text. Use it instead of grep for the name: it leaves out other things of the same name. "
+            "Uses on objects whose type is unknown are counted separately, not mixed in."
+        ),
+    )
+    def find_references(name: NameArg, limit: LimitArg = 50, offset: OffsetArg = 0) -> str:
+        return tools.find_references(name, limit, offset)
 
     @server.tool(
         annotations=READ_ONLY,

@@ -733,3 +733,158 @@ def _measured_query(statement: str, limit: int, row_cap: int) -> "psycopg.sql.Co
             sql.SQL("LEFT JOIN LATERAL (SELECT sized.agent_row WHERE sized.size <= {cap}) AS fitting ON true").format(cap=cap),
         ]
     )
+
+
+# --- cross-references (usages, resolutions) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One resolved use of a definition, with the text of its line."""
+
+    path: str
+    line: int
+    col: int
+    kind: str
+    name: str
+    source_full_name: str
+    text: str
+    root: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stamp(self) -> FileStamp:
+        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class References:
+    """Where a definition is used: the resolved uses (a page of them, and how many
+    there are) and the uses of its bare name whose target is unknown."""
+
+    uses: list[Reference]
+    total: int
+    files: int
+    name_matches: int
+    name_match_files: int
+
+
+def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int) -> References:
+    """Resolved uses of `symbol` in its repository. Calling a class calls its __init__,
+    so the references of `C.__init__` include the calls of C."""
+    targets = [symbol.full_name]
+    if symbol.kind == "method" and symbol.name == "__init__" and symbol.parent_id is not None:
+        targets.append(symbol.full_name.rsplit(".", 1)[0])
+    uses_of = """
+        FROM resolutions r
+        JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super
+        JOIN modules m ON m.id = u.module_id
+        JOIN repos p ON p.id = u.repo_id
+        WHERE r.full_name = ANY(%(targets)s) AND NOT r.stale AND r.repo_id = m.repo_id
+          AND (r.full_name = %(full_name)s OR u.kind = 'call')
+    """
+    params = {"targets": targets, "full_name": symbol.full_name, "limit": limit, "offset": offset}
+    total, files = conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params).fetchone()
+    rows = conn.execute(
+        f"""
+        SELECT u.path, u.line, u.col, u.kind, u.name, u.source_full_name,
+               split_part(m.source, E'\\n', u.line), p.root, m.size, m.mtime_ns
+        {uses_of}
+        ORDER BY u.path, u.line, u.col
+        LIMIT %(limit)s OFFSET %(offset)s
+        """,
+        params,
+    ).fetchall()
+    unknown, unknown_files = conn.execute(
+        "SELECT count(*), count(DISTINCT module_id) FROM name_uses WHERE short_name = %s AND target IS NULL",
+        [symbol.name],
+    ).fetchone()
+    return References([Reference(*row) for row in rows], total, files, unknown, unknown_files)
+
+
+def use_counts(conn: psycopg.Connection, symbol: Symbol) -> tuple[int, int, int]:
+    """(resolved uses of the symbol, files they are in, resolved calls made in its body)."""
+    used, files = conn.execute(
+        "SELECT count(*), count(DISTINCT u.module_id) FROM resolutions r"
+        " JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super"
+        " WHERE r.full_name = %s AND NOT r.stale",
+        [symbol.full_name],
+    ).fetchone()
+    (calls,) = conn.execute(
+        "SELECT count(*) FROM name_uses u"
+        " JOIN resolutions r ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super"
+        " WHERE u.module_id = %s AND u.source_id = %s AND u.kind = 'call' AND r.full_name IS NOT NULL AND NOT r.stale",
+        [symbol.module_id, symbol.id],
+    ).fetchone()
+    return used, files, calls
+
+
+# The class's resolved bases, one level: base class ids by the class's inherit uses.
+_BASES_OF = """
+    SELECT b.id, u.line, u.col
+    FROM name_uses u
+    JOIN resolutions r ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super AND NOT r.stale
+    CROSS JOIN LATERAL (
+        SELECT d.id FROM definitions d WHERE d.repo_id = r.repo_id AND d.full_name = r.full_name AND d.kind = 'class'
+        ORDER BY d.id DESC LIMIT 1
+    ) b
+    WHERE u.module_id = {cls} >> 20 AND u.source_id = {cls} AND u.kind = 'inherit'
+"""
+
+
+def inherited_members(conn: psycopg.Connection, symbol: Symbol, limit: int = 500) -> list[tuple[Symbol, str]]:
+    """Members the class inherits and does not define itself, each with the class it
+    comes from: the nearest base first (breadth first: Python's MRO for single
+    inheritance, close to it otherwise)."""
+    rows = conn.execute(
+        f"""
+        WITH RECURSIVE up (id, depth, rank) AS (
+            SELECT %(id)s::bigint, 0, ARRAY[]::bigint[]
+            UNION ALL
+            SELECT b.id, up.depth + 1, up.rank || ARRAY[b.line::bigint, b.col::bigint]
+            FROM up CROSS JOIN LATERAL ({_BASES_OF.format(cls="up.id")}) b
+            WHERE up.depth < 30
+        ), members AS (
+            SELECT DISTINCT ON (s.name) s.id, up.depth, up.rank, owner.full_name AS owner
+            FROM up
+            JOIN definitions owner ON owner.id = up.id
+            JOIN definitions s ON s.parent_id = up.id
+            ORDER BY s.name, up.depth, up.rank
+        )
+        SELECT {SYMBOL_COLUMNS}, members.owner FROM members
+        JOIN {SYMBOL_FROM} ON s.id = members.id
+        WHERE members.depth > 0
+        ORDER BY members.depth, members.rank, s.start_line
+        LIMIT %(limit)s
+        """,
+        {"id": symbol.id, "limit": limit},
+    ).fetchall()
+    return [(_symbol(row[:-1]), row[-1]) for row in rows]
+
+
+def subclasses(conn: psycopg.Connection, symbol: Symbol, limit: int = 200) -> list[tuple[Symbol, int]]:
+    """Classes below this one at any depth (1: direct), nearest first."""
+    rows = conn.execute(
+        f"""
+        WITH RECURSIVE down (full_name, depth) AS (
+            SELECT %(full_name)s::text COLLATE "C", 0
+            UNION
+            SELECT d.full_name, down.depth + 1
+            FROM down
+            JOIN resolutions r ON r.full_name = down.full_name AND NOT r.stale
+            JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super
+                             AND u.kind = 'inherit'
+            JOIN definitions d ON d.id = u.source_id
+            WHERE down.depth < 30
+        ), nearest AS (
+            SELECT full_name, min(depth) AS depth FROM down WHERE depth > 0 GROUP BY full_name
+        )
+        SELECT {SYMBOL_COLUMNS}, nearest.depth FROM nearest
+        JOIN {SYMBOL_FROM} ON s.full_name = nearest.full_name AND s.kind = 'class'
+        ORDER BY nearest.depth, s.full_name
+        LIMIT %(limit)s
+        """,
+        {"full_name": symbol.full_name, "limit": limit},
+    ).fetchall()
+    return [(_symbol(row[:-1]), row[-1]) for row in rows]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from coderows.server.query import Hit, Module, RepoStatus, Resolution, Symbol
+from coderows.server.query import Hit, Module, References, RepoStatus, Resolution, Symbol
 
 # Claude Code warns at 10,000 tokens (~35 KB of code). 16 KB (~4,500 tokens) leaves the
 # agent room for several answers per turn while still fitting any ordinary function.
@@ -204,12 +204,15 @@ def symbol_answer(
     context_after: list[str],
     offset: int,
     arguments: dict[str, Any],
+    uses: tuple[int, int, int] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> str:
-    """One definition: header, then either its numbered source (with context) or its
-    signature and whole docstring."""
+    """One definition: header, its use counts, then either its numbered source (with
+    context) or its signature and whole docstring."""
     page = Page(max_bytes)
     page.add(header(symbol))
+    if uses is not None:
+        page.add(use_counts_line(symbol, *uses))
     if body_lines is None:
         page.add(decorated_signature(symbol))
         if symbol.docstring:
@@ -236,6 +239,53 @@ def symbol_answer(
     return page.text(
         f"[cut: showed lines {first_number + offset}-{last_shown} of {first_number}-{last}; rest: {next_call}{members}]"
     )
+
+
+def use_counts_line(symbol: Symbol, used: int, files: int, calls: int) -> str:
+    """get_symbol's one line of cross-references."""
+    where = f"used {used} time{'s' if used != 1 else ''} in {files} file{'s' if files != 1 else ''}" if used else "no resolved uses"
+    return f"{where} (find_references({symbol.full_name!r})); calls {calls} indexed definition{'s' if calls != 1 else ''}"
+
+
+# --- find_references -----------------------------------------------------------------
+
+
+def references_answer(
+    symbol: Symbol,
+    found: References,
+    *,
+    offset: int,
+    arguments: dict[str, Any],
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> str:
+    """Resolved uses grouped by file, each with its line, column, kind, the enclosing
+    definition and the line's text; then the uses known by name only, counted."""
+    page = Page(max_bytes)
+    total = found.total
+    page.add(
+        f"{header(symbol)}: {total} resolved use{'s' if total != 1 else ''}"
+        f" in {found.files} file{'s' if found.files != 1 else ''}"
+    )
+    shown = 0
+    path = None
+    for use in found.uses:
+        lines = [] if use.path == path else [use.path]
+        text = use.text.strip()
+        text = text if len(text) <= 160 else text[:157] + "..."
+        lines.append(f"  {use.line}:{use.col}  {use.kind}  in {use.source_full_name}  | {text}")
+        if not page.add_all(lines):
+            break
+        path = use.path
+        shown += 1
+    if found.name_matches:
+        page.add(
+            f"not resolved: {found.name_matches} use{'s' if found.name_matches != 1 else ''} of the name "
+            f"{symbol.name!r} on objects of unknown type, in {found.name_match_files} "
+            f"file{'s' if found.name_match_files != 1 else ''} (may or may not be this one): "
+            f"run_sql(\"SELECT path, line, name, source_full_name FROM usages WHERE short_name = '{symbol.name}'"
+            " AND target IS NULL\")"
+        )
+    return page.text(more_tail("find_references", arguments, offset, shown, total, "uses"))
 
 
 # --- get_outline ---------------------------------------------------------------------
@@ -272,6 +322,25 @@ def outline(
     if not members:
         page.add("(no classes or functions)" if title[0].startswith("module ") else "(no methods or nested classes)")
     return page.text(more_tail("get_outline", arguments, offset, shown, len(members), "entries"))
+
+
+def related_classes(
+    subclasses: list[tuple[Symbol, int]] | None, inherited: list[tuple[Symbol, str]] | None
+) -> list[str]:
+    """get_outline's optional sections for a class: its subclasses and what it inherits."""
+    lines = []
+    if subclasses is not None:
+        lines.append(f"subclasses ({len(subclasses)}):" if subclasses else "subclasses: none indexed")
+        lines.extend(f"  {'  ' * (depth - 1)}{c.full_name}  {location(c)}" for c, depth in subclasses)
+    if inherited is not None:
+        lines.append(f"inherited ({len(inherited)}):" if inherited else "inherited: nothing from indexed bases")
+        owner = None
+        for member, from_class in inherited:
+            if from_class != owner:
+                lines.append(f"  from {from_class}")
+                owner = from_class
+            lines.append(f"    {decorated_signature(member)}  {location(member)}")
+    return lines
 
 
 def module_title(module: Module, submodules: Sequence[str] = ()) -> list[str]:

@@ -53,6 +53,7 @@ def test_every_tool_is_listed_read_only_with_a_description(server: MCPServer) ->
         "get_symbol",
         "get_outline",
         "search_code",
+        "find_references",
         "run_sql",
         "index_status",
     ]

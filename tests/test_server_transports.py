@@ -248,7 +248,7 @@ def test_mcp_inspector_cli_lists_the_tools_and_calls_one(own_corpus: Indexed) ->
     if listed.returncode != 0 and ("npm ERR" in listed.stderr or "npm error" in listed.stderr):
         pytest.skip(f"npx could not fetch @modelcontextprotocol/inspector: {listed.stderr.strip()[-300:]}")
     assert listed.returncode == 0, listed.stderr
-    for name in ("find_symbol", "get_symbol", "get_outline", "search_code", "run_sql", "index_status"):
+    for name in ("find_symbol", "get_symbol", "get_outline", "search_code", "find_references", "run_sql", "index_status"):
         assert f'"name": "{name}"' in listed.stdout
     called = subprocess.run(
         [*command, "--method", "tools/call", "--tool-name", "get_symbol", "--tool-arg", "name=shop.models.Order.save"],
