@@ -212,7 +212,7 @@ def symbol_answer(
     page = Page(max_bytes)
     page.add(header(symbol))
     if uses is not None:
-        page.add(use_counts_line(symbol, *uses))
+        page.add(use_counts_line(*uses))
     if body_lines is None:
         page.add(decorated_signature(symbol))
         if symbol.docstring:
@@ -241,10 +241,12 @@ def symbol_answer(
     )
 
 
-def use_counts_line(symbol: Symbol, used: int, files: int, calls: int) -> str:
-    """get_symbol's one line of cross-references."""
-    where = f"used {used} time{'s' if used != 1 else ''} in {files} file{'s' if files != 1 else ''}" if used else "no resolved uses"
-    return f"{where} (find_references({symbol.full_name!r})); calls {calls} indexed definition{'s' if calls != 1 else ''}"
+def use_counts_line(used: int, files: int, calls: int) -> str:
+    """get_symbol's one line of cross-references (find_references lists them)."""
+    return (
+        f"references: {used} in {files} file{'s' if files != 1 else ''};"
+        f" calls {calls} indexed definition{'s' if calls != 1 else ''}"
+    )
 
 
 # --- find_references -----------------------------------------------------------------

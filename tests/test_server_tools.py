@@ -205,6 +205,7 @@ def test_find_symbol_pages_with_limit_and_offset(server: MCPServer) -> None:
 def test_get_symbol_returns_the_definition_with_numbered_lines(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="shop.models.Order.save").text == (
         "method shop.models.Order.save  shop/models.py:28-32\n"
+        "references: 0 in 0 files; calls 1 indexed definition\n"
         "28      def save(self):\n"
         '29          """Store the order and its lines."""\n'
         "30          for line in self.lines:\n"
@@ -215,15 +216,16 @@ def test_get_symbol_returns_the_definition_with_numbered_lines(server: MCPServer
 
 def test_get_symbol_returns_real_code_exactly(server: MCPServer, indexed: Indexed) -> None:
     answer = ask(server, "get_symbol", name="json.decoder.JSONDecoder.decode")
-    assert answer.text.splitlines() == [
-        "method json.decoder.JSONDecoder.decode  json/decoder.py:332-341",
-        *json_lines(indexed, "json/decoder.py", 332, 341),
-    ]
+    lines = answer.text.splitlines()
+    assert lines[0] == "method json.decoder.JSONDecoder.decode  json/decoder.py:332-341"
+    assert lines[1].startswith("references: ")
+    assert lines[2:] == json_lines(indexed, "json/decoder.py", 332, 341)
 
 
 def test_get_symbol_starts_at_the_first_decorator(server: MCPServer) -> None:
-    assert ask(server, "get_symbol", name="shop.models:Order.total").text.splitlines()[:2] == [
+    assert ask(server, "get_symbol", name="shop.models:Order.total").text.splitlines()[:3] == [
         "method shop.models.Order.total  shop/models.py:23-26",
+        "references: 0 in 0 files; calls 0 indexed definitions",
         "23      @property",
     ]
 
@@ -231,6 +233,7 @@ def test_get_symbol_starts_at_the_first_decorator(server: MCPServer) -> None:
 def test_get_symbol_context_lines_adds_surrounding_lines(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="Order.total", context_lines=2).text == (
         "method shop.models.Order.total  shop/models.py:23-26\n"
+        "references: 0 in 0 files; calls 0 indexed definitions\n"
         "21          self.lines = []\n"
         "22  \n"
         "23      @property\n"
@@ -244,13 +247,15 @@ def test_get_symbol_context_lines_adds_surrounding_lines(server: MCPServer) -> N
 
 def test_get_symbol_without_body_gives_signature_and_whole_docstring(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="shop.models.Order", include_body=False).text == (
-        "class shop.models.Order  shop/models.py:13-38\nclass Order(Base)\n  An order of a customer.\n\n  Holds lines."
+        "class shop.models.Order  shop/models.py:13-38\nreferences: 2 in 2 files; calls 0 indexed definitions\n"
+        "class Order(Base)\n  An order of a customer.\n\n  Holds lines."
     )
 
 
 def test_get_symbol_finds_definitions_local_to_a_function(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="make_order.<locals>.normalise").text == (
         "function shop.models.make_order.<locals>.normalise  shop/models.py:44-45\n"
+        "references: 1 in 1 file; calls 0 indexed definitions\n"
         "44      def normalise(name):\n"
         "45          return name.strip()"
     )
@@ -303,9 +308,9 @@ def test_get_symbol_pages_a_body_longer_than_the_byte_budget(server: MCPServer) 
     lines = first.text.splitlines()
     assert len(first.text.encode()) <= DEFAULT_MAX_BYTES + 200
     assert lines[0] == "function shop.billing.long_function  shop/billing.py:13-313"
-    assert lines[-1] == "[cut: showed lines 13-213 of 13-313; rest: get_symbol(name='long_function', offset=201)]"
-    rest = ask(server, "get_symbol", name="long_function", offset=201).text.splitlines()
-    assert rest[1] == "214      value_200 = 200  # a line long enough to make the body weigh something"
+    assert lines[-1] == "[cut: showed lines 13-212 of 13-313; rest: get_symbol(name='long_function', offset=200)]"
+    rest = ask(server, "get_symbol", name="long_function", offset=200).text.splitlines()
+    assert rest[2] == "213      value_199 = 199  # a line long enough to make the body weigh something"
     assert rest[-1] == "313      value_299 = 299  # a line long enough to make the body weigh something"
 
 
@@ -526,9 +531,10 @@ def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> N
         server = build_server(tools)
         first = ask(server, "get_symbol", name="packed").text.splitlines()
         assert first[0] == "function shop.minified.packed  shop/minified.py:1-2"
-        assert first[1] == "1  def packed():"
-        assert first[2].startswith("2      return [1, 1, ") and first[2].endswith(" ...[line cut: 60016 bytes]")
-        assert len(first) == 3
+        assert first[1] == "references: 0 in 0 files; calls 0 indexed definitions"
+        assert first[2] == "1  def packed():"
+        assert first[3].startswith("2      return [1, 1, ") and first[3].endswith(" ...[line cut: 60016 bytes]")
+        assert len(first) == 4
         assert len("\n".join(first).encode()) <= DEFAULT_MAX_BYTES
     finally:
         tools.close()
@@ -548,7 +554,7 @@ def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_cor
             "(where full names repeat, name one by path and line, e.g. shop/temp.py:7)"
         )
         assert ask(server, "get_symbol", name="shop/temp.py:7").text == (
-            "method shop.temp.Temp.c  shop/temp.py:6-8\n6      @c.setter\n7      def c(self, value):\n8          pass"
+            "method shop.temp.Temp.c  shop/temp.py:6-8\nreferences: 1 in 1 file; calls 0 indexed definitions\n6      @c.setter\n7      def c(self, value):\n8          pass"
         )
     finally:
         tools.close()
@@ -560,6 +566,7 @@ def test_a_repository_whose_root_is_gone_is_answered_as_indexed(own_corpus: Inde
     try:
         assert ask(build_server(tools), "get_symbol", name="Base.save").text == (
             "method shop.models.Base.save  shop/models.py:8-10\n"
+            "references: 1 in 1 file; calls 0 indexed definitions\n"
             " 8      def save(self):\n"
             ' 9          """Store the object."""\n'
             "10          return True"
@@ -585,3 +592,41 @@ def test_index_status_lists_files_that_did_not_parse_and_files_changed_since(own
         "  1 file not parsed cleanly:",
         "    partial shop/broken.py  SyntaxError: invalid syntax (line 1)",
     ]
+
+
+# --- find_references and the class relations of get_outline -----------------------------
+
+
+def test_find_references_lists_resolved_uses_by_file_with_their_lines(server: MCPServer) -> None:
+    assert ask(server, "find_references", name="shop.models.Order").text == (
+        "class shop.models.Order  shop/models.py:13-38: 2 resolved uses in 2 files\n"
+        "shop/__init__.py\n"
+        "  2:25  import  in shop  | from shop.models import Order\n"
+        "shop/models.py\n"
+        "  47:12  call  in shop.models.make_order  | return Order(normalise(customer))"
+    )
+
+
+def test_find_references_follows_super_and_counts_name_matches_apart(server: MCPServer) -> None:
+    assert ask(server, "find_references", name="shop.models.Base.save").text == (
+        "method shop.models.Base.save  shop/models.py:8-10: 1 resolved use in 1 file\n"
+        "shop/models.py\n"
+        "  32:24  call  in shop.models.Order.save  | return super().save()\n"
+        "not resolved: 1 use of the name 'save' on objects of unknown type, in 1 file (may or may not be this one): "
+        "run_sql(\"SELECT path, line, name, source_full_name FROM usages WHERE short_name = 'save' AND target IS NULL\")"
+    )
+
+
+def test_find_references_of_an_ambiguous_name_lists_the_candidates(server: MCPServer) -> None:
+    assert ask(server, "find_references", name="save").text.startswith(
+        "'save' is ambiguous: 3 definitions match. Call find_references again with one of these full names:"
+    )
+
+
+def test_get_outline_of_a_class_lists_subclasses_and_inherited_members_on_request(server: MCPServer) -> None:
+    base = ask(server, "get_outline", target="shop.models.Base", subclasses=True).text.splitlines()
+    assert base[3:5] == ["subclasses (1):", "  shop.models.Order  shop/models.py:13-38"]
+    status = ask(server, "get_outline", target="shop.models.Order", inherited=True).text.splitlines()
+    assert "inherited: nothing from indexed bases" not in status
+    order = ask(server, "get_outline", target="shop.models.Order.Status", inherited=True).text.splitlines()
+    assert "inherited: nothing from indexed bases" in order
