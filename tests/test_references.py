@@ -291,3 +291,14 @@ def test_a_whole_repository_run_resolves_everything_at_its_end(shop: Path, conn:
         "SELECT count(*) FROM name_uses u WHERE target IS NOT NULL AND NOT EXISTS ("
         " SELECT FROM resolutions r WHERE r.target = u.target AND r.via_super = u.via_super)"
     ).fetchone() == (0,)
+
+
+def test_outline_lists_inherited_members_nearest_base_first(shop: Path, conn: psycopg.Connection) -> None:
+    from coderows.server import query
+
+    special = query.resolve(conn, "app.Special").matches[0]
+    inherited = [(member.full_name, owner) for member, owner in query.inherited_members(conn, special)]
+    assert inherited == [
+        ("shop.base.Mixin.clean", "shop.base.Mixin"),
+        ("shop.models.Model.save", "shop.models.Model"),
+    ]

@@ -626,7 +626,6 @@ def test_find_references_of_an_ambiguous_name_lists_the_candidates(server: MCPSe
 def test_get_outline_of_a_class_lists_subclasses_and_inherited_members_on_request(server: MCPServer) -> None:
     base = ask(server, "get_outline", target="shop.models.Base", subclasses=True).text.splitlines()
     assert base[3:5] == ["subclasses (1):", "  shop.models.Order  shop/models.py:13-38"]
-    status = ask(server, "get_outline", target="shop.models.Order", inherited=True).text.splitlines()
-    assert "inherited: nothing from indexed bases" not in status
-    order = ask(server, "get_outline", target="shop.models.Order.Status", inherited=True).text.splitlines()
+    # Order's only candidate, Base.save, is overridden by Order.save: nothing is inherited.
+    order = ask(server, "get_outline", target="shop.models.Order", inherited=True).text.splitlines()
     assert "inherited: nothing from indexed bases" in order
