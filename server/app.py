@@ -64,6 +64,10 @@ NameArg = Annotated[
 ]
 LimitArg = Annotated[int, Field(ge=1, le=500, description="Most entries to return in this page.")]
 OffsetArg = Annotated[int, Field(ge=0, description="Entries to skip: the [cut: ...] line of a long answer gives it.")]
+RepoArg = Annotated[
+    str | None,
+    Field(description="Only this repository: its name (the root folder's name) or its root path, as index_status lists them."),
+]
 
 @dataclass
 class RootProgress:
@@ -294,18 +298,25 @@ class Tools:
     # --- tools -----------------------------------------------------------------------
 
     def find_symbol(
-        self, query_text: str, kind: str | None = None, module: str | None = None, limit: int = 20, offset: int = 0
+        self,
+        query_text: str,
+        kind: str | None = None,
+        module: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        repo: str | None = None,
     ) -> str:
-        arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit}
+        arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit, "repo": repo}
+        scope = {"kind": kind, "module": module, "repo": repo}
 
         def fetch(conn: psycopg.Connection) -> Resolution:
             if is_pattern(query_text):
-                return query.match_pattern(conn, query_text, kind=kind, module=module, limit=limit, offset=offset)
-            found = query.resolve(conn, query_text, kind=kind, module=module, limit=limit, offset=offset)
+                return query.match_pattern(conn, query_text, **scope, limit=limit, offset=offset)
+            found = query.resolve(conn, query_text, **scope, limit=limit, offset=offset)
             if found.total == 0 and "." not in query_text and ":" not in query_text:
                 # No definition has that name: names that contain it are the next best answer.
                 contained = query.match_pattern(
-                    conn, f"*{query_text}*", kind=kind, module=module, limit=limit, offset=offset, how="contains"
+                    conn, f"*{query_text}*", **scope, limit=limit, offset=offset, how="contains"
                 )
                 if contained.total:
                     return contained
@@ -317,15 +328,18 @@ class Tools:
 
         return self.run(work)
 
-    def get_symbol(self, name: str, include_body: bool = True, context_lines: int = 0, offset: int = 0) -> str:
+    def get_symbol(
+        self, name: str, include_body: bool = True, context_lines: int = 0, offset: int = 0, repo: str | None = None
+    ) -> str:
         arguments = {
             "name": name,
             "include_body": None if include_body else False,
             "context_lines": context_lines or None,
+            "repo": repo,
         }
 
         def work(conn: psycopg.Connection) -> str:
-            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, limit=50))
+            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, repo=repo, limit=50))
             if resolution.total == 0:
                 raise ToolError(render.not_found(resolution))
             if resolution.total > 1:
@@ -363,11 +377,11 @@ class Tools:
 
         return self.run(work)
 
-    def find_references(self, name: str, limit: int = 50, offset: int = 0) -> str:
-        arguments = {"name": name, "limit": limit if limit != 50 else None}
+    def find_references(self, name: str, limit: int = 50, offset: int = 0, repo: str | None = None) -> str:
+        arguments = {"name": name, "limit": limit if limit != 50 else None, "repo": repo}
 
         def work(conn: psycopg.Connection) -> str:
-            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, limit=50))
+            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, repo=repo, limit=50))
             if resolution.total == 0:
                 raise ToolError(render.not_found(resolution))
             if resolution.total > 1:
@@ -548,8 +562,9 @@ def build_server(tools: Tools) -> MCPServer:
         ] = None,
         limit: LimitArg = 20,
         offset: OffsetArg = 0,
+        repo: RepoArg = None,
     ) -> str:
-        return tools.find_symbol(query, kind, module, limit, offset)
+        return tools.find_symbol(query, kind, module, limit, offset, repo)
 
     @server.tool(
         annotations=READ_ONLY,
@@ -569,8 +584,9 @@ def build_server(tools: Tools) -> MCPServer:
             int, Field(ge=0, le=200, description="Lines of the file to add before and after.")
         ] = 0,
         offset: Annotated[int, Field(ge=0, description="Lines to skip, to page through a very long definition.")] = 0,
+        repo: RepoArg = None,
     ) -> str:
-        return tools.get_symbol(name, include_body, context_lines, offset)
+        return tools.get_symbol(name, include_body, context_lines, offset, repo)
 
     @server.tool(
         annotations=READ_ONLY,
@@ -627,8 +643,8 @@ def build_server(tools: Tools) -> MCPServer:
             "Uses on objects whose type is unknown are counted separately, not mixed in."
         ),
     )
-    def find_references(name: NameArg, limit: LimitArg = 50, offset: OffsetArg = 0) -> str:
-        return tools.find_references(name, limit, offset)
+    def find_references(name: NameArg, limit: LimitArg = 50, offset: OffsetArg = 0, repo: RepoArg = None) -> str:
+        return tools.find_references(name, limit, offset, repo)
 
     @server.tool(
         annotations=READ_ONLY,

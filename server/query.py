@@ -163,10 +163,14 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filters(kind: str | None, module: str | None) -> tuple[str, dict[str, Any]]:
-    """SQL conditions (and their parameters) for the optional kind and module filters."""
+def _filters(kind: str | None, module: str | None, repo: str | None = None) -> tuple[str, dict[str, Any]]:
+    """SQL conditions (and their parameters) for the optional kind, module and repository
+    (its name or root) filters."""
     sql = ""
     params: dict[str, Any] = {}
+    if repo:
+        sql += " AND s.repo_id IN (SELECT id FROM repos WHERE name = %(repo)s OR root = %(repo)s)"
+        params["repo"] = repo
     if kind:
         sql += " AND s.kind = ANY(%(kinds)s)"
         params["kinds"] = KIND_FILTERS[kind]
@@ -209,6 +213,7 @@ def resolve(
     *,
     kind: str | None = None,
     module: str | None = None,
+    repo: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Resolution:
@@ -220,7 +225,7 @@ def resolve(
     parts = split_name(name)
     if not parts.last:
         return Resolution(name, "none", [], 0)
-    where, extra = _filters(kind, module)
+    where, extra = _filters(kind, module, repo)
     params = {
         "text": parts.text,
         "module": parts.module,
@@ -314,6 +319,7 @@ def match_pattern(
     *,
     kind: str | None = None,
     module: str | None = None,
+    repo: str | None = None,
     limit: int = 50,
     offset: int = 0,
     how: Match = "pattern",
@@ -323,7 +329,7 @@ def match_pattern(
     text = pattern.strip()
     like = like_escape(text).replace("*", "%").replace("?", "_")
     column = "s.full_name" if "." in text else "s.name"
-    where, extra = _filters(kind, module)
+    where, extra = _filters(kind, module, repo)
     sql = f"""
         SELECT {SYMBOL_COLUMNS}, count(*) OVER () AS total
         FROM {SYMBOL_FROM}

@@ -62,7 +62,7 @@ def test_every_tool_is_listed_read_only_with_a_description(server: MCPServer) ->
         assert tool.annotations.destructive_hint is False
         assert len(tool.description) > 150
     get_symbol = next(t for t in tools if t.name == "get_symbol")
-    assert list(get_symbol.input_schema["properties"]) == ["name", "include_body", "context_lines", "offset"]
+    assert list(get_symbol.input_schema["properties"]) == ["name", "include_body", "context_lines", "offset", "repo"]
     assert get_symbol.input_schema["required"] == ["name"]
 
 
@@ -629,3 +629,24 @@ def test_get_outline_of_a_class_lists_subclasses_and_inherited_members_on_reques
     # Order's only candidate, Base.save, is overridden by Order.save: nothing is inherited.
     order = ask(server, "get_outline", target="shop.models.Order", inherited=True).text.splitlines()
     assert "inherited: nothing from indexed bases" in order
+
+
+def test_the_repo_argument_restricts_answers_to_one_repository(own_corpus: Indexed, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    (other / "shop").mkdir(parents=True)
+    (other / "shop" / "models.py").write_text("class Order:\n    pass\n")
+    index(own_corpus.url, other)
+    tools = Tools(own_corpus.url)
+    try:
+        server = build_server(tools)
+        assert ask(server, "get_symbol", name="shop.models.Order", include_body=False).text.startswith(
+            "'shop.models.Order' is ambiguous: 2 definitions match."
+        )
+        assert ask(server, "get_symbol", name="shop.models.Order", repo="other").text.splitlines()[0] == (
+            "class shop.models.Order  shop/models.py:1-2"
+        )
+        assert ask(server, "find_symbol", query="Order", repo=str(other.resolve())).text == (
+            "1 definition matches 'Order':\nclass shop.models.Order  shop/models.py:1-2\n  class Order"
+        )
+    finally:
+        tools.close()
