@@ -311,8 +311,10 @@ class _Extractor:
     def _instances(self, module_variables: dict[str, int]) -> None:
         """A name bound exactly once, to a call: it stands for what the call returns, an
         instance when the callee is a class (the database decides)."""
-        names = self.captures.get("instance.name", [])
-        classes = self.captures.get("instance.class", [])
+        # Captures come grouped by name, not in source order: sorted, the n-th name is
+        # the n-th assignment's (one assignment cannot hold another).
+        names = sorted(self.captures.get("instance.name", []), key=lambda node: node.start_byte)
+        classes = sorted(self.captures.get("instance.class", []), key=lambda node: node.start_byte)
         counts = self.bind_counts
         for name_node, class_node in zip(names, classes):
             scope = self._function_scope_at(name_node.start_byte)

@@ -302,3 +302,13 @@ def test_outline_lists_inherited_members_nearest_base_first(shop: Path, conn: ps
         ("shop.base.Mixin.clean", "shop.base.Mixin"),
         ("shop.models.Model.save", "shop.models.Model"),
     ]
+
+
+def test_instances_are_paired_with_their_own_assignment(tmp_path: Path, conn: psycopg.Connection) -> None:
+    body = "".join(f"def f{i}():\n    x{i} = A{i}()\n    x{i}.go()\n\n\n" for i in range(30))
+    classes = "".join(f"class A{i}:\n    def go(self):\n        pass\n\n\n" for i in range(30))
+    write_tree(tmp_path / "r", {"m.py": classes + body})
+    index_repository(conn, tmp_path / "r", jobs=1)
+    assert conn.execute(
+        "SELECT count(*) FROM usages WHERE name LIKE 'x%%.go' AND target_full_name = 'm.A' || substr(name, 2, length(name) - 4) || '.go'"
+    ).fetchone() == (30,)
