@@ -358,6 +358,8 @@ def run_peer(peer_class: type[Peer], cache: Path, tree: Path, facts: Truth, data
         else:
             result.version = coderows_version()
         if workdir.exists():
+            if peer_class is Coderows and (workdir / "data").exists():
+                stop_embedded(workdir)  # a run that was killed may have left its server up
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
         root = workdir / tree.name
