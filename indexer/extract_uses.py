@@ -149,14 +149,13 @@ class ImportBinding:
 def extract_uses(
     tree: Tree,
     source: bytes,
-    module: str,
     definitions: Sequence[DefinitionKey],
     imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
 ) -> list[Use]:
     """The uses in the file `source` (UTF-8) parsed into `tree`. `imports` are the file's
     imports rows as (line, imported_module, imported_name, alias, target_module)."""
     captures = QueryCursor(USES_QUERY).captures(tree.root_node)
-    return _Extractor(captures, source, module, definitions, imports).uses()
+    return _Extractor(captures, source, definitions, imports).uses()
 
 
 class _Extractor:
@@ -164,13 +163,11 @@ class _Extractor:
         self,
         captures: dict[str, list[Node]],
         source: bytes,
-        module: str,
         definitions: Sequence[DefinitionKey],
         imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
     ) -> None:
         self.captures = captures
         self.source = source
-        self.module = module
         self.imports = imports
         self.ascii = source.isascii()
         self.line_starts: list[int] = []
@@ -200,12 +197,12 @@ class _Extractor:
             + [(node, False) for node in self.captures.get("scope.function", [])],
             key=lambda item: item[0].start_byte,
         )
-        name_end = {name.start_byte: name for name in names}
+        named = {name.start_byte for name in names}  # definitions the query matched whole
         scopes: list[Scope] = []
         open_scopes: list[int] = []
         for node, is_class in nodes:
             name = node.child_by_field_name("name")
-            if name is None or name.start_byte not in name_end:
+            if name is None or name.start_byte not in named:
                 continue
             while open_scopes and scopes[open_scopes[-1]].end <= node.start_byte:
                 open_scopes.pop()

@@ -341,7 +341,7 @@ def _uses(tree: Tree, utf8: bytes, module: str, definitions: list[Definition], i
         for d in definitions
     ]
     rows = [(i.line, i.imported_module, i.imported_name, i.alias, i.target_module) for i in imports]
-    return extract_uses(tree, utf8, module, keys, rows)
+    return extract_uses(tree, utf8, keys, rows)
 
 
 def _join_notes(*notes: str | None) -> str | None:

@@ -312,3 +312,43 @@ def test_instances_are_paired_with_their_own_assignment(tmp_path: Path, conn: ps
     assert conn.execute(
         "SELECT count(*) FROM usages WHERE name LIKE 'x%%.go' AND target_full_name = 'm.A' || substr(name, 2, length(name) - 4) || '.go'"
     ).fetchone() == (30,)
+
+
+# --- the parse stage alone: bytes in, uses out -----------------------------------------
+
+
+def parsed_uses(source: str) -> list[tuple[int, int, str, str, str | None]]:
+    from coderows.indexer.parse import parse_module
+
+    module = parse_module("pkg/mod.py", textwrap.dedent(source).encode("utf-8"))
+    return [(u.line, u.col, u.kind, u.name, u.target) for u in module.uses]
+
+
+def test_columns_count_characters_not_bytes() -> None:
+    assert parsed_uses("def f():\n    pass\n\nx = ('é', f())\n") == [(4, 11, "call", "f", "pkg.mod.f")]
+
+
+def test_a_class_body_name_is_not_visible_in_its_methods() -> None:
+    uses = parsed_uses(
+        """\
+        def helper():
+            pass
+
+
+        class C:
+            helper = 1
+
+            def m(self):
+                return helper()
+        """
+    )
+    assert uses == [(9, 16, "call", "helper", "pkg.mod.helper")]
+
+
+def test_a_parameter_shadows_a_module_level_function() -> None:
+    assert parsed_uses("def f():\n    pass\n\ndef g(f):\n    return f()\n") == []
+
+
+def test_global_declaration_sends_the_name_to_the_module() -> None:
+    uses = parsed_uses("def f():\n    pass\n\ndef g():\n    global f\n    f = 1\n    f()\n")
+    assert uses == [(7, 5, "call", "f", "pkg.mod.f")]
