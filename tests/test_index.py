@@ -393,6 +393,9 @@ def dump(conn: psycopg.Connection) -> dict[str, list[tuple]]:
             " FROM symbols s LEFT JOIN symbols p ON p.id = s.parent_id ORDER BY 1, 2, 4"
         ).fetchall(),
         "imports": conn.execute("SELECT path, line, imported_module, imported_name, alias FROM imports ORDER BY 1, 2, 3, 4").fetchall(),
+        "usages": conn.execute(
+            "SELECT path, line, col, kind, name, source_full_name, target_full_name FROM usages ORDER BY 1, 2, 3, 5"
+        ).fetchall(),
     }
 
 

@@ -30,6 +30,7 @@ from server_fixtures import (  # noqa: F401  (own_corpus is a fixture)
 
 ORDER_SAVE = (
     "method shop.models.Order.save  shop/models.py:28-32\n"
+    "references: 0 in 0 files; calls 1 indexed definition\n"
     "28      def save(self):\n"
     '29          """Store the order and its lines."""\n'
     "30          for line in self.lines:\n"
