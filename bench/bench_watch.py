@@ -44,7 +44,7 @@ from coderows.indexer.load import CHANGE_CHANNEL
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import database  # noqa: E402  # a throwaway embedded server, as the index bench uses
 
-from bench import add_json_argument, write_result  # noqa: E402  # (bench_index put the repository on sys.path)
+from bench import CACHE, add_json_argument, write_result  # noqa: E402  # (bench_index put the repository on sys.path)
 
 STDLIB_PACKAGES = ("json", "email", "http", "logging", "concurrent", "importlib", "xml", "unittest")
 KINDS = ("append", "rename", "create", "atomic", "movedir", "delete")
@@ -62,7 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.edits = min(args.edits, 20)
-    folder = Path(tempfile.mkdtemp(prefix="coderows-bench-watch-", dir="/tmp"))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="watch-", dir=CACHE))
     try:
         root = make_repository(folder / "repo", args.edits)
         with database(args.database_url) as url:
