@@ -51,8 +51,10 @@ CREATE TABLE IF NOT EXISTS modules (
     parse_status text        NOT NULL CHECK (parse_status IN ('ok', 'recovered', 'partial', 'skipped')),
     parse_error  text,                        -- why not ok; also notes such as replaced bytes
     indexed_at   timestamptz NOT NULL DEFAULT now(),
+    names_hash   text,                        -- digest of what name resolution reads of the file (indexer/parse.py)
     UNIQUE (repo_id, path)
 );
+ALTER TABLE modules ADD COLUMN IF NOT EXISTS names_hash text;  -- for version 1 databases
 CREATE SEQUENCE IF NOT EXISTS modules_id_seq OWNED BY modules.id;
 ALTER TABLE modules ALTER COLUMN source SET STORAGE EXTERNAL;  -- no TOAST compression: faster loads
 CREATE INDEX IF NOT EXISTS modules_name_idx ON modules (name);

@@ -41,7 +41,7 @@ NOTIFY_PAYLOAD_LIMIT = 7900  # bytes; PostgreSQL refuses 8000 and more
 
 MODULE_COLUMNS = (
     "id", "repo_id", "path", "name", "is_package", "docstring", "source", "line_count",
-    "content_hash", "size", "mtime_ns", "encoding", "parse_status", "parse_error",
+    "content_hash", "size", "mtime_ns", "encoding", "parse_status", "parse_error", "names_hash",
 )
 DEFINITION_COLUMNS = (
     "id", "module_id", "parent_id", "repo_id", "module", "path", "kind", "name", "qualname",
@@ -114,6 +114,7 @@ class EncodedFile:
     path: str
     module_id: int
     module_name: str
+    names_hash: str
     parse_status: str
     parse_error: str | None
     definition_count: int
@@ -139,6 +140,7 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
         path=module.path,
         module_id=module_id,
         module_name=module.name,
+        names_hash=module.names_hash,
         parse_status=module.parse_status,
         parse_error=module.parse_error,
         definition_count=len(module.definitions),
@@ -186,7 +188,7 @@ def write_batch(
         changed = sorted(file.path for file in files)
         gone = sorted(set(removed).difference(changed))  # a replaced file is changed, not deleted
         if changed or gone:
-            _invalidate(conn, repo_id, set(removed.values()) | {file.module_name for file in files})
+            _invalidate(conn, repo_id, _renamed_modules(removed, files))
             module_ids = [file.module_id for file in files]
             if resolve:
                 _resolve(conn, repo_id, module_ids)
@@ -211,6 +213,8 @@ def resolve_stale(conn: psycopg.Connection, repo_id: int) -> None:
 
 def _invalidate(conn: psycopg.Connection, repo_id: int, module_names: set[str]) -> None:
     """Every resolution that consulted one of these modules may now differ."""
+    if not module_names:
+        return
     conn.execute(
         "UPDATE resolutions SET stale = true WHERE repo_id = %s AND consulted && %s::text[] AND NOT stale",
         [repo_id, sorted(module_names)],
@@ -322,18 +326,33 @@ def _disk_stat(path: str) -> tuple[int, int] | None:
     return info.st_size, info.st_mtime_ns
 
 
-def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dict[str, str]:
+def _renamed_modules(removed: dict[str, tuple[str, str | None]], files: Sequence[EncodedFile]) -> set[str]:
+    """The modules whose names changed: gone, new, or with another names_hash. Only
+    resolutions that consulted these can differ; a file edited inside its bodies
+    invalidates nothing."""
+    changed = {name for path, (name, _) in removed.items()}
+    for file in files:
+        before = removed.get(file.path)
+        if before is not None and before == (file.module_name, file.names_hash):
+            changed.discard(file.module_name)
+        else:
+            changed.add(file.module_name)
+    return changed
+
+
+def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dict[str, tuple[str, str | None]]:
     """Remove every row of these files (schema.sql: no foreign keys cascade for us);
-    returns {path: module name} of the files that had rows."""
+    returns {path: (module name, names_hash)} of the files that had rows."""
     rows = conn.execute(
-        "DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id, path, name", [repo_id, paths]
+        "DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id, path, name, names_hash",
+        [repo_id, paths],
     ).fetchall()
     ids = [row[0] for row in rows]
     if ids:
         conn.execute("DELETE FROM definitions WHERE module_id = ANY(%s)", [ids])
         conn.execute("DELETE FROM imports WHERE module_id = ANY(%s)", [ids])
         conn.execute("DELETE FROM name_uses WHERE module_id = ANY(%s)", [ids])
-    return {row[1]: row[2] for row in rows}
+    return {row[1]: (row[2], row[3]) for row in rows}
 
 
 def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:
@@ -363,6 +382,7 @@ def _module_row(module_id: int, repo_id: int, version: FileVersion) -> tuple:
     return (
         module_id, repo_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
         m.content_hash, version.size, version.mtime_ns, m.encoding, m.parse_status, m.parse_error,
+        m.names_hash,
     )
 
 

@@ -91,6 +91,22 @@ class ParsedModule:
     imports: list[Import] = field(default_factory=list)
     uses: list[Use] = field(default_factory=list)
 
+    @property
+    def names_hash(self) -> str:
+        """A digest of what name resolution reads of this file (indexer/resolve.py): its
+        definitions' qualnames and kinds, its imports, its classes' bases, in order. An
+        edit that leaves it unchanged (a body, a comment, lines moved) cannot change
+        what any name in the repository resolves to."""
+        digest = hashlib.blake2b(digest_size=16)
+        for d in self.definitions:
+            digest.update(f"d\0{d.qualname}\0{d.kind}\n".encode("utf-8", "surrogatepass"))
+        for i in self.imports:
+            digest.update(f"i\0{i.imported_module}\0{i.imported_name}\0{i.alias}\0{i.target_module}\n".encode("utf-8", "surrogatepass"))
+        for u in self.uses:
+            if u.kind == "inherit":
+                digest.update(f"b\0{u.source_ordinal}\0{u.target}\n".encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -352,3 +352,17 @@ def test_a_parameter_shadows_a_module_level_function() -> None:
 def test_global_declaration_sends_the_name_to_the_module() -> None:
     uses = parsed_uses("def f():\n    pass\n\ndef g():\n    global f\n    f = 1\n    f()\n")
     assert uses == [(7, 5, "call", "f", "pkg.mod.f")]
+
+
+def test_an_edit_inside_a_body_leaves_every_resolution_alone(shop: Path, conn: psycopg.Connection) -> None:
+    def versions() -> list[tuple[str, str]]:
+        return conn.execute("SELECT target, xmin::text FROM resolutions ORDER BY target, via_super").fetchall()
+
+    before = versions()
+    base = shop / "shop/base.py"
+    base.write_text(base.read_text().replace("return 1", "# a comment\n        return 2"))
+    refresh_paths(conn, shop, ["shop/base.py"])
+    assert versions() == before
+    base.write_text(base.read_text().replace("class Mixin:", "class Mixin(Root):"))
+    refresh_paths(conn, shop, ["shop/base.py"])
+    assert versions() != before  # a base class changed: what consulted shop.base is redone
