@@ -369,8 +369,8 @@ def _write(
         load.write_batch(conn, repo_id, parsed, touched, gone, resolve=batches == 0)
         summary.files_deleted += _had_rows(gone)
         batches += 1
-    if batches != 1:  # several batches left their resolutions stale (or a killed run did)
-        load.resolve_stale(conn, repo_id)
+    # What batches written with resolve=False left, or a run killed before its end did.
+    load.resolve_stale(conn, repo_id)
 
 
 def _had_rows(gone: list[tuple[str, KnownFile | None]]) -> int:

@@ -40,6 +40,7 @@ ORPHANS = {
         " AND NOT EXISTS (SELECT FROM definitions p WHERE p.id = d.parent_id AND p.module_id = d.module_id)"
     ),
     "imports without their module": "SELECT count(*) FROM imports i WHERE NOT EXISTS (SELECT FROM modules m WHERE m.id = i.module_id)",
+    "name uses without their module": "SELECT count(*) FROM name_uses u WHERE NOT EXISTS (SELECT FROM modules m WHERE m.id = u.module_id)",
     "definitions whose path or module differs from their module's": (
         "SELECT count(*) FROM definitions d JOIN modules m ON m.id = d.module_id WHERE d.path <> m.path OR d.module <> m.name"
     ),
@@ -95,7 +96,7 @@ class Trial:
 
 
 def reset(conn: psycopg.Connection) -> None:
-    conn.execute("TRUNCATE repos, modules, definitions, imports")
+    conn.execute("TRUNCATE repos, modules, definitions, imports, name_uses, resolutions, unresolved_modules")
 
 
 def max_module_id(conn: psycopg.Connection) -> int:

@@ -366,3 +366,19 @@ def test_an_edit_inside_a_body_leaves_every_resolution_alone(shop: Path, conn: p
     base.write_text(base.read_text().replace("class Mixin:", "class Mixin(Root):"))
     refresh_paths(conn, shop, ["shop/base.py"])
     assert versions() != before  # a base class changed: what consulted shop.base is redone
+
+
+def test_a_run_killed_before_its_end_is_resolved_by_the_next_one(
+    tmp_path: Path, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coderows.indexer import load, pipeline
+
+    write_tree(tmp_path / "r", SHOP)
+    monkeypatch.setattr(pipeline, "BATCH_FILES", 2)  # several batches, each resolve=False
+    monkeypatch.setattr(load, "resolve_stale", lambda conn, repo_id: None)  # "killed" before the end
+    index_repository(conn, tmp_path / "r", jobs=1)
+    assert conn.execute("SELECT count(*) FROM usages WHERE resolved").fetchone() == (0,)
+    monkeypatch.undo()
+    index_repository(conn, tmp_path / "r", jobs=1)  # nothing changed on disk
+    assert target_at(conn, "app.py", 2, "Order") == "shop.models.Order"
+    assert conn.execute("SELECT count(*) FROM unresolved_modules").fetchone() == (0,)
