@@ -179,7 +179,9 @@ class _Extractor:
         self.module_names: dict[str, str | None] = {}
         self.skipped: set[int] = set()  # start bytes of identifiers that are not uses
         self.bound: set[str] = set()  # every name bound anywhere in the file
-        self.bind_counts: dict[tuple[int | None, str], int] = {}  # (function scope, name) -> bindings
+        # (function scope, name) -> {binding's byte offset: the call result it holds, or None}
+        self.binding_sites: dict[tuple[int | None, str], dict[int, str | None]] = {}
+        self.site_positions: dict[tuple[int | None, str], list[int]] = {}
         self.maybe_definition: set[str] = set()  # names that may stand for a definition or import
         self.star_module: str | None = None  # the last `from M import *`: where unknown names may come from
         self.modules: set[str] = set()  # names that module-level `import M` statements bind
@@ -230,6 +232,12 @@ class _Extractor:
             index = scope.parent
         return None
 
+    def _enclosing_function(self, scope: int | None) -> int | None:
+        """The innermost function scope at or around `scope` (class bodies are skipped)."""
+        while scope is not None and self.scopes[scope].is_class:
+            scope = self.scopes[scope].parent
+        return scope
+
     def _function_scope_at(self, position: int) -> int | None:
         index = self._scope_at(position)
         while index is not None and self.scopes[index].is_class:
@@ -244,11 +252,10 @@ class _Extractor:
         imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
     ) -> None:
         captures = self.captures
-        module_variables: dict[str, int] = {}
         for node in captures.get("attribute.name", []):
             self.skipped.add(node.start_byte)
         source, scopes, skipped, bound, locals_ = self.source, self.scopes, self.skipped, self.bound, self.locals
-        counts = self.bind_counts
+        sites = self.binding_sites
         for node in captures.get("bind", ()):
             start = node.start_byte
             skipped.add(start)
@@ -257,13 +264,11 @@ class _Extractor:
                 name = unicodedata.normalize("NFKC", name)
             bound.add(name)
             scope = self._scope_at(start)
-            if scope is None:
-                module_variables[name] = module_variables.get(name, 0) + 1
-            else:
+            if scope is not None:
                 locals_[scope].setdefault(name, None)
             while scope is not None and scopes[scope].is_class:
                 scope = scopes[scope].parent
-            counts[(scope, name)] = counts.get((scope, name), 0) + 1
+            sites.setdefault((scope, name), {})[start] = None
         for node in captures.get("global", []) + captures.get("nonlocal", []):
             self.skipped.add(node.start_byte)
         for node in captures.get("global", []):
@@ -289,43 +294,54 @@ class _Extractor:
                 self.self_names[scope] = _text(node)
         # Module-level imports, in line order: a later binding wins.
         for binding in sorted(_import_bindings(imports), key=lambda b: b.line):
-            if self._function_scope_at(self._line_offset(binding.line)) is None:  # module level
+            function = self._function_scope_at(self._line_offset(binding.line))
+            if function is None:
                 self.module_names[binding.name] = binding.target
                 if binding.is_module:
                     self.modules.add(binding.name)
                 else:
                     self.modules.discard(binding.name)
+            elif not binding.is_module:  # `from m import n` inside a function binds n there
+                self.locals[function][binding.name] = binding.target
         for key in definitions:
             if key.is_top_level:
                 self.module_names.setdefault(key.name, key.full_name)
         stars = [row for row in imports if row[2] == "*" and row[4] is not None]
         self.star_module = max(stars)[4] if stars else None
-        self._instances(module_variables)
+        self._instances()
         self.maybe_definition = set(self.module_names)
         for names in self.locals:
             self.maybe_definition.update(name for name, target in names.items() if target is not None)
 
-    def _instances(self, module_variables: dict[str, int]) -> None:
-        """A name bound exactly once, to a call: it stands for what the call returns, an
-        instance when the callee is a class (the database decides)."""
+    def _instances(self) -> None:
+        """What each binding of a local to a call stands for: the call's result, written
+        `callee()` (an instance when the callee is a class, what it returns when it is a
+        function: the database decides). A use takes the nearest binding before it."""
         # Captures come grouped by name, not in source order: sorted, the n-th name is
         # the n-th assignment's (one assignment cannot hold another).
         names = sorted(self.captures.get("instance.name", []), key=lambda node: node.start_byte)
-        classes = sorted(self.captures.get("instance.class", []), key=lambda node: node.start_byte)
-        counts = self.bind_counts
-        for name_node, class_node in zip(names, classes):
-            scope = self._function_scope_at(name_node.start_byte)
-            name = _text(name_node)
-            if counts.get((scope, name)) != 1:
-                continue
-            target = self._chain_target(_text(class_node), self._scope_at(class_node.start_byte))
-            if target is None:
-                continue
-            if scope is None:
-                if module_variables.get(name) == 1 and name not in self.module_names:
-                    self.module_names[name] = "()" + target
-            elif self.locals[scope].get(name) is None:
-                self.locals[scope][name] = "()" + target
+        callees = sorted(self.captures.get("instance.class", []), key=lambda node: node.start_byte)
+        for name_node, callee in zip(names, callees):
+            start = name_node.start_byte
+            target = self._chain_target(_text(callee), self._scope_at(callee.start_byte), callee.start_byte)
+            if target is not None:
+                key = (self._function_scope_at(start), _text(name_node))
+                self.binding_sites.setdefault(key, {})[start] = f"{target}()"
+        self.site_positions = {key: sorted(sites) for key, sites in self.binding_sites.items()}
+
+    def _call_result_at(self, name: str, scope: int | None, position: int) -> str | None:
+        """The call result (`pkg.C()`) that the local or module variable `name` holds at
+        `position`, when its nearest binding before there is a call; else None."""
+        function = scope
+        while function is not None and (self.scopes[function].is_class or name not in self.locals[function]):
+            function = self.scopes[function].parent
+        if function is None and name in self.module_names:
+            return None
+        positions = self.site_positions.get((function, name))
+        if not positions:
+            return None
+        index = bisect_right(positions, position) - 1
+        return self.binding_sites[(function, name)][positions[index]] if index >= 0 else None
 
     def _roles(self) -> None:
         for role in ("call", "decorator", "base"):
@@ -354,36 +370,36 @@ class _Extractor:
                     break
                 if name in self.locals[scope]:
                     target = self.locals[scope][name]
-                    if target is None or target.startswith("()"):
-                        return False, target
-                    return True, target
+                    return target is not None, target
             first = False
             scope = current.parent
         if name in self.module_names:
-            target = self.module_names[name]
-            if target is not None and target.startswith("()"):
-                return False, target
-            return True, target
+            return True, self.module_names[name]
+        if (None, name) in self.binding_sites:
+            return False, None  # a module-level variable
         if name in BUILTIN_NAMES:
             return False, None  # not indexed anywhere: not recorded
         return True, f"{self.star_module}.{name}" if self.star_module else None
 
-    def _chain_target(self, chain: str, scope: int | None) -> str | None:
-        """The qualified name of a dotted chain `a.b.c`, or of `self.x` in a method."""
+    def _chain_target(self, chain: str, scope: int | None, position: int) -> str | None:
+        """The qualified name of a dotted chain `a.b.c` used at `position`, or of `self.x`
+        in a method; `pkg.C().x` when `a` holds the result of calling pkg.C."""
         head, _, rest = chain.partition(".")
-        function = scope
-        while function is not None and self.scopes[function].is_class:
-            function = self.scopes[function].parent
-        if function is not None and rest and self.self_names.get(function) == head:
-            # (`self = ...` inside a method is too rare to track)
-            owner = self.scopes[function].parent
-            class_name = self.scopes[owner].full_name if owner is not None else None
-            return f"{class_name}.{rest}" if class_name else None
-        _known, target = self._name_target(head, scope)
+        function = self._enclosing_function(scope)
+        while function is not None and rest:  # `self` of this method, or of one enclosing it
+            if self.self_names.get(function) == head:
+                # (`self = ...` inside a method is too rare to track)
+                owner = self.scopes[function].parent
+                class_name = self.scopes[owner].full_name if owner is not None else None
+                return f"{class_name}.{rest}" if class_name else None
+            if head in self.locals[function]:
+                break
+            function = self._enclosing_function(self.scopes[function].parent)
+        known, target = self._name_target(head, scope)
+        if not known and rest:  # a variable: what it holds, if a call put it there
+            target = self._call_result_at(head, scope, position)
         if target is None:
             return None
-        if target.startswith("()"):  # an instance: its attributes are its class's
-            return f"{target[2:]}.{rest}" if rest else None
         return f"{target}.{rest}" if rest else target
 
     # --- output ---------------------------------------------------------------
@@ -425,7 +441,7 @@ class _Extractor:
         source = self.source
         if _PLAIN_CHAIN.fullmatch(source, chain_start, start) and source[start:end].isascii():  # `a.b.` + name
             chain = source[chain_start:end].decode("ascii")
-            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope))
+            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope, start))
         obj = source[chain_start:start].decode("utf-8", "replace").rstrip().removesuffix(".").rstrip()
         attr = source[start:end].decode("utf-8", "replace")
         if obj == "super()":
@@ -438,7 +454,7 @@ class _Extractor:
             return self._use(node, start, scope, kind, f"super().{attr}", target, via_super=target is not None)
         if _DOTTED.match(obj):
             chain = f"{obj}.{attr}"
-            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope))
+            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope, start))
         return self._use(node, start, scope, kind, attr, None)
 
     def _import_uses(self) -> list[Use]:

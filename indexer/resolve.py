@@ -22,6 +22,7 @@ run, or the whole repository in four queries when most of it is to be resolved.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,17 @@ import psycopg
 
 # definitions.id is (module id << SYMBOL_ID_BITS) | ordinal (indexer/load.py).
 SYMBOL_ID_BITS = 20
+
+# A target's component ending so is the result of calling it: `pkg.make().save`.
+CALLED = "()"
+LOCALS = "<locals>"
+SELF_NAMES = frozenset({"Self", "typing.Self", "typing_extensions.Self", "te.Self", "t.Self"})
+# The class a return annotation names: the first dotted name in it that is not a wrapper.
+_ANNOTATION_NAME = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*")
+_NOT_A_CLASS = frozenset({
+    "None", "Optional", "Union", "t.Optional", "t.Union", "typing.Optional", "typing.Union", "te.Optional",
+    "Type", "type", "t.Type", "typing.Type",
+})
 
 # Imports that lead on to imports: deeper chains are cycles or generated code.
 MAX_DEPTH = 16
@@ -41,6 +53,7 @@ class Def:
     full_name: str
     module: str
     name: str
+    signature: str
 
 
 @dataclass(slots=True)
@@ -52,7 +65,7 @@ class ModuleNamespace:
     stars: list[str] = field(default_factory=list)  # modules star-imported, last first
 
 
-_DEF_COLUMNS = "id, kind, full_name, module, name, qualname, parent_id"
+_DEF_COLUMNS = "id, kind, full_name, module, name, qualname, parent_id, signature"
 
 
 class RepoNames:
@@ -153,7 +166,7 @@ class RepoNames:
 
 
 def _def(row: tuple) -> Def:
-    return Def(row[0], row[1], row[2], row[3], row[4])
+    return Def(row[0], row[1], row[2], row[3], row[4], row[7])
 
 
 def _bind(
@@ -202,7 +215,7 @@ class Resolver:
         return answer
 
     def _resolve(self, target: str, via_super: bool, depth: int) -> Answer:
-        if not via_super:
+        if not via_super and CALLED not in target:
             definition = self.names.definition(target)
             if definition is not None:
                 return definition.full_name, frozenset([definition.module])
@@ -210,6 +223,8 @@ class Resolver:
         consulted: set[str] = set()
         for end in range(len(parts) - 1, 0, -1):  # the longest prefix that is a module
             prefix = ".".join(parts[:end])
+            if CALLED in prefix or LOCALS in prefix:
+                continue  # not a module name
             consulted.add(prefix)
             namespace = self.names.module(prefix)
             if namespace is not None:
@@ -219,12 +234,15 @@ class Resolver:
 
     def _in_module(self, namespace: ModuleNamespace, rest: list[str], via_super: bool, depth: int) -> Answer:
         head, tail = rest[0], rest[1:]
-        definition = namespace.definitions.get(head)
+        name = head.removesuffix(CALLED)
+        definition = namespace.definitions.get(name)
         if definition is not None:
+            if head != name:
+                return self._member_of_result(definition, tail, depth)
             return self._member(definition, tail, via_super, depth)
-        bound = namespace.imports.get(head)
+        bound = namespace.imports.get(name)
         if bound is not None:
-            return self.resolve(".".join([bound, *tail]), via_super, depth + 1)
+            return self.resolve(".".join([bound + head[len(name):], *tail]), via_super, depth + 1)
         consulted: set[str] = set()
         for star in namespace.stars:
             full_name, more = self.resolve(".".join([star, *rest]), via_super, depth + 1)
@@ -237,14 +255,47 @@ class Resolver:
         if not rest:
             return definition.full_name, frozenset([definition.module])
         if definition.kind != "class":
+            if rest[0] == LOCALS:  # f.<locals>.g: a definition nested in a function
+                nested = self.names.members(definition.id).get(rest[1].removesuffix(CALLED)) if len(rest) > 1 else None
+                if nested is None:
+                    return None, frozenset([definition.module])
+                if rest[1].endswith(CALLED):
+                    return self._member_of_result(nested, rest[2:], depth)
+                return self._member(nested, rest[2:], via_super, depth)
             return None, frozenset([definition.module])  # attributes of functions are not definitions
+        name = rest[0].removesuffix(CALLED)
         mro, consulted = self._mro(definition, depth)
         for owner in mro[1:] if via_super and len(rest) == 1 else mro:
-            member = self.names.members(owner.id).get(rest[0])
+            member = self.names.members(owner.id).get(name)
             if member is not None:
-                full_name, more = self._member(member, rest[1:], False, depth)
+                if name != rest[0]:
+                    full_name, more = self._member_of_result(member, rest[1:], depth)
+                else:
+                    full_name, more = self._member(member, rest[1:], False, depth)
                 return full_name, consulted | more
         return None, consulted
+
+    def _member_of_result(self, callee: Def, rest: list[str], depth: int) -> Answer:
+        """A member of what calling `callee` gives: an instance of it when it is a class,
+        else of the class its return annotation names (`-> Response`, `-> Self`)."""
+        if callee.kind == "class":
+            return self._member(callee, rest, False, depth) if rest else (None, frozenset([callee.module]))
+        returned, consulted = self._returned_class(callee, depth)
+        if returned is None or not rest:
+            return None, consulted
+        full_name, more = self._member(returned, rest, False, depth)
+        return full_name, consulted | more
+
+    def _returned_class(self, function: Def, depth: int) -> tuple[Def | None, frozenset[str]]:
+        annotation = _returned_name(function.signature)
+        if annotation is None:
+            return None, frozenset([function.module])
+        if annotation in SELF_NAMES:
+            owner = self.names.definition(function.full_name.rsplit(".", 1)[0])
+            return (owner if owner is not None and owner.kind == "class" else None), frozenset([function.module])
+        full_name, consulted = self.resolve(f"{function.module}.{annotation}", False, depth + 1)
+        found = self.names.definition(full_name) if full_name is not None else None
+        return (found if found is not None and found.kind == "class" else None), consulted | {function.module}
 
     def _mro(self, cls: Def, depth: int) -> tuple[list[Def], frozenset[str]]:
         """The class and its bases in method resolution order: depth first, left to
@@ -270,6 +321,19 @@ class Resolver:
         answer = (mro, frozenset(consulted))
         self._mros[cls.id] = answer
         return answer
+
+
+def _returned_name(signature: str) -> str | None:
+    """The class a function's return annotation names (`def f() -> "Response"`:
+    Response), or None when there is none or it is not a plain name."""
+    arrow = signature.rfind("->")
+    if arrow < 0:
+        return None
+    annotation = signature[arrow + 2 :].strip().strip("'\"")
+    for name in _ANNOTATION_NAME.findall(annotation):
+        if name not in _NOT_A_CLASS:
+            return name
+    return None
 
 
 def resolve_all(resolver: Resolver, targets: Iterable[tuple[str, bool]]) -> list[tuple[str, bool, str | None, list[str]]]:

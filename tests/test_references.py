@@ -382,3 +382,94 @@ def test_a_run_killed_before_its_end_is_resolved_by_the_next_one(
     index_repository(conn, tmp_path / "r", jobs=1)  # nothing changed on disk
     assert target_at(conn, "app.py", 2, "Order") == "shop.models.Order"
     assert conn.execute("SELECT count(*) FROM unresolved_modules").fetchone() == (0,)
+
+
+FLOW = {
+    "flow/__init__.py": "",
+    "flow/resp.py": """\
+        from typing import Self
+
+
+        class Response:
+            def send(self):
+                pass
+
+            @classmethod
+            def empty(cls) -> Self:
+                return cls()
+
+
+        def make() -> "Response":
+            return Response()
+        """,
+    "flow/use.py": """\
+        from flow.resp import Response, make
+
+
+        def rebound():
+            r = Response()
+            r.send()
+            r = Response()
+            r.send()
+
+
+        def returned():
+            r = make()
+            r.send()
+            e = Response.empty()
+            e.send()
+
+
+        def local_class():
+            class Special(Response):
+                pass
+
+            Special().send()
+            s = Special()
+            s.send()
+
+
+        def imported_inside():
+            from flow.resp import make as build
+
+            return build()
+
+
+        class Holder:
+            def outer(self):
+                def inner():
+                    return self.outer()
+
+                return inner
+        """,
+}
+
+
+@pytest.fixture
+def flow(tmp_path: Path, conn: psycopg.Connection) -> Path:
+    root = tmp_path / "flow-repo"
+    write_tree(root, FLOW)
+    index_repository(conn, root, jobs=1)
+    return root
+
+
+def test_a_local_takes_its_nearest_binding_before_the_use(flow: Path, conn: psycopg.Connection) -> None:
+    assert target_at(conn, "flow/use.py", 6, "r.send") == "flow.resp.Response.send"
+    assert target_at(conn, "flow/use.py", 8, "r.send") == "flow.resp.Response.send"
+
+
+def test_what_a_function_returns_is_the_class_its_annotation_names(flow: Path, conn: psycopg.Connection) -> None:
+    assert target_at(conn, "flow/use.py", 13, "r.send") == "flow.resp.Response.send"
+    assert target_at(conn, "flow/use.py", 15, "e.send") == "flow.resp.Response.send"  # -> Self
+
+
+def test_a_class_defined_in_a_function_inherits_members(flow: Path, conn: psycopg.Connection) -> None:
+    assert target_at(conn, "flow/use.py", 24, "s.send") == "flow.resp.Response.send"
+
+
+def test_a_name_imported_inside_a_function(flow: Path, conn: psycopg.Connection) -> None:
+    assert target_at(conn, "flow/use.py", 30, "build") == "flow.resp.make"
+
+
+def test_self_of_the_enclosing_method_inside_a_closure(flow: Path, conn: psycopg.Connection) -> None:
+    assert target_at(conn, "flow/use.py", 36, "self.outer") == "flow.use.Holder.outer"
