@@ -295,6 +295,16 @@ class Tools:
         """A name lookup; no exact or case-insensitive match counts as a miss."""
         return self.lookup(conn, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
 
+    def one_symbol(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str) -> Symbol | str:
+        """The one definition `name` denotes; else the answer listing the candidates
+        (ambiguous), or a ToolError with suggestions (nothing matches)."""
+        resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, repo=repo, limit=50))
+        if resolution.total == 0:
+            raise ToolError(render.not_found(resolution))
+        if resolution.total > 1:
+            return render.ambiguous(resolution, tool=tool)
+        return resolution.matches[0]
+
     # --- tools -----------------------------------------------------------------------
 
     def find_symbol(
@@ -339,12 +349,9 @@ class Tools:
         }
 
         def work(conn: psycopg.Connection) -> str:
-            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, repo=repo, limit=50))
-            if resolution.total == 0:
-                raise ToolError(render.not_found(resolution))
-            if resolution.total > 1:
-                return render.ambiguous(resolution, tool="get_symbol")
-            symbol = resolution.matches[0]
+            symbol = self.one_symbol(conn, name, repo, tool="get_symbol")
+            if isinstance(symbol, str):
+                return symbol
             uses = query.use_counts(conn, symbol)
             if not include_body:
                 return render.symbol_answer(
@@ -381,12 +388,9 @@ class Tools:
         arguments = {"name": name, "limit": limit if limit != 50 else None, "repo": repo}
 
         def work(conn: psycopg.Connection) -> str:
-            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, repo=repo, limit=50))
-            if resolution.total == 0:
-                raise ToolError(render.not_found(resolution))
-            if resolution.total > 1:
-                return render.ambiguous(resolution, tool="find_references")
-            symbol = resolution.matches[0]
+            symbol = self.one_symbol(conn, name, repo, tool="find_references")
+            if isinstance(symbol, str):
+                return symbol
             found = self.fresh(
                 conn,
                 lambda c: query.references(c, symbol, limit, offset),

@@ -47,8 +47,21 @@ class FileStamp:
     mtime_ns: int
 
 
+class OnDisk:
+    """A row that names its file (root, path) and the stat it was indexed under."""
+
+    root: str
+    path: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def stamp(self) -> FileStamp:
+        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
+
+
 @dataclass(frozen=True)
-class Symbol:
+class Symbol(OnDisk):
     """One row of `symbols` (without body), plus its file's stamp."""
 
     id: int
@@ -73,13 +86,9 @@ class Symbol:
     size: int
     mtime_ns: int
 
-    @property
-    def stamp(self) -> FileStamp:
-        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
-
 
 @dataclass(frozen=True)
-class Module:
+class Module(OnDisk):
     """One row of `modules` (without source), plus its repository root."""
 
     id: int
@@ -94,10 +103,6 @@ class Module:
     root: str
     size: int
     mtime_ns: int
-
-    @property
-    def stamp(self) -> FileStamp:
-        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
 
 
 Match = Literal["exact", "case-insensitive", "pattern", "contains", "none"]
@@ -469,7 +474,7 @@ def source_lines(conn: psycopg.Connection, module_id: int, first: int, last: int
 
 
 @dataclass(frozen=True)
-class Hit:
+class Hit(OnDisk):
     """One line that matched search_code, with its innermost enclosing definition."""
 
     module_id: int
@@ -481,10 +486,6 @@ class Hit:
     root: str
     size: int
     mtime_ns: int
-
-    @property
-    def stamp(self) -> FileStamp:
-        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
 
 
 # Beyond this many matching lines search_code stops looking and says so.
@@ -745,7 +746,7 @@ def _measured_query(statement: str, limit: int, row_cap: int) -> "psycopg.sql.Co
 
 
 @dataclass(frozen=True)
-class Reference:
+class Reference(OnDisk):
     """One resolved use of a definition, with the text of its line."""
 
     path: str
@@ -758,10 +759,6 @@ class Reference:
     root: str
     size: int
     mtime_ns: int
-
-    @property
-    def stamp(self) -> FileStamp:
-        return FileStamp(self.root, self.path, self.size, self.mtime_ns)
 
 
 @dataclass(frozen=True)
