@@ -467,7 +467,9 @@ def _copy_field(value: object) -> str:
 
 
 def _escape(text: str) -> str:
-    if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+    if "\\" in text or "\n" in text or "\r" in text or "\t" in text or "\0" in text:
+        # PostgreSQL text cannot hold NUL (a docstring may: "\0"): it is stored as \x00.
+        text = text.replace("\0", "\\x00")
         return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
     return text
 

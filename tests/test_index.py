@@ -425,3 +425,12 @@ def test_run_killed_mid_way_converges_to_a_clean_index(db_url: str, database_fac
     with connect(clean_url, autocommit=True) as clean:
         index_repository(clean, stdlib, excludes=excludes)
         assert resumed == dump(clean)
+
+
+def test_a_docstring_holding_a_nul_character_is_stored_with_it_spelled_out(tmp_path: Path, conn: psycopg.Connection) -> None:
+    # PostgreSQL text cannot hold NUL; such a file once failed its whole batch.
+    write_tree(tmp_path / "r", {"m.py": 'def f():\n    "before \\0 after"\n', "ok.py": "def g():\n    pass\n"})
+    summary = index_repository(conn, tmp_path / "r", jobs=1)
+    assert summary.files_failed == 0
+    assert conn.execute("SELECT docstring FROM symbols WHERE name = 'f'").fetchone() == ("before \\x00 after",)
+    assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (2,)
