@@ -7,6 +7,7 @@
 
 Phases, each in a fresh process so memory figures are its own:
   parse-only   read every file and parse it with tree-sitter, nothing else, N processes
+  plain index  the full index with the cross-reference pass (name uses) switched off
   full index   `index_repository` into an empty coderows schema, N processes
   no-op        the same index again with nothing changed
   ctags        Universal Ctags over the same tree, when `ctags` is installed
@@ -55,11 +56,11 @@ def main() -> None:
 
 def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int, json_path: str | None = None) -> None:
     # Interleaved, so that a slow spell of a shared machine hits both phases alike.
-    runs: dict[str, list[dict]] = {"parse": [], "index": [], "noop": []}
+    runs: dict[str, list[dict]] = {"parse": [], "plain": [], "index": [], "noop": []}
     for _ in range(repeat):
         for name in runs:
             runs[name].append(phase(name, root, excludes, jobs, url))
-    parse, full, noop = (median_run(runs[name]) for name in ("parse", "index", "noop"))
+    parse, plain, full, noop = (median_run(runs[name]) for name in ("parse", "plain", "index", "noop"))
     ctags = ctags_seconds(root)
     lines = [
         f"tree: {root} ({parse['files']} files, {parse['megabytes']:.1f} MB), {jobs} processes, {os.cpu_count()} cores",
@@ -70,7 +71,12 @@ def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int, js
         print(line)
     print(f"{'phase':<34}{'seconds':>9}{'cpu s':>8}{'peak MB':>9}")
     rows = []
-    for label, result in (("tree-sitter parse only", parse), ("coderows full index", full), ("coderows no-op re-index", noop)):
+    for label, result in (
+        ("tree-sitter parse only", parse),
+        ("coderows index, no cross-references", plain),
+        ("coderows full index", full),
+        ("coderows no-op re-index", noop),
+    ):
         print(f"{label:<34}{result['seconds']:>9.2f}{result['cpu']:>8.2f}{result['peak_mb']:>9.0f}")
         rows.append([label, round(result["seconds"], 3), round(result["cpu"], 2), round(result["peak_mb"])])
     if ctags is not None:
@@ -78,8 +84,11 @@ def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int, js
         rows.append(["universal-ctags (no bodies, no db)", round(ctags, 3), None, None])
     ratio = full["seconds"] / parse["seconds"]
     cpu_ratio = full["cpu"] / parse["cpu"]
+    refs_ratio = full["seconds"] / plain["seconds"]
+    refs_cpu_ratio = full["cpu"] / plain["cpu"]
     notes = [
         f"full index / parse only = {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu (target <= 2x); no-op {noop['seconds']:.2f} s (target < 0.5 s)",
+        f"full index / index without cross-references = {refs_ratio:.2f}x wall, {refs_cpu_ratio:.2f}x cpu (target <= 1.5x)",
         "cpu s: user + system seconds of every process the phase ran, the database server's backend included",
         f"definitions: {full['definitions']}; peak MB is the largest process's resident set",
     ]
@@ -88,6 +97,7 @@ def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int, js
     write_result(
         json_path, "index", ["phase", "seconds", "cpu s", "peak MB"], rows, lines + notes,
         ratio_wall=round(ratio, 3), ratio_cpu=round(cpu_ratio, 3), noop_seconds=round(noop["seconds"], 3),
+        references_ratio_wall=round(refs_ratio, 3), references_ratio_cpu=round(refs_cpu_ratio, 3),
         files=parse["files"], megabytes=round(parse["megabytes"], 1), definitions=full["definitions"],
         runs={name: [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in results] for name, results in runs.items()},
         ok=ratio <= 2.0 and noop["seconds"] < 0.5,
@@ -130,7 +140,11 @@ def run_phase(name: str, root: Path, excludes: list[str], jobs: int, url: str) -
         from coderows.indexer.pipeline import index_repository
 
         with connect(url, autocommit=True) as conn:
-            if name == "index":
+            if name == "plain":  # the same index with the cross-reference pass switched off
+                import coderows.indexer.parse
+
+                coderows.indexer.parse._uses = lambda *arguments: []  # workers are forked: they inherit it
+            if name in ("index", "plain"):
                 conn.execute("DROP SCHEMA IF EXISTS coderows CASCADE")
                 conn.close()
                 import coderows.db.connection as connection
