@@ -98,7 +98,7 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
         if value is None:
             return ""
         if isinstance(value, float):
-            return f"{value:,.2f}"
+            return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}"
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
         return str(value).replace("|", "\\|")

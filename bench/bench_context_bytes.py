@@ -124,10 +124,10 @@ def main() -> None:
     for line in (header, symbol_line, outline_line):
         print(line)
     rows = [
-        ["get_symbol vs grep + read file", len(symbol_sizes), statistics.median(symbol_sizes), symbol_route,
+        ["get_symbol vs grep + read file", len(symbol_sizes), round(statistics.median(symbol_sizes)), round(symbol_route),
          round(statistics.median(symbol_ratios), 1), round(min(symbol_ratios), 1), 10.0],
-        ["get_outline vs read whole module", len(outline_sizes), statistics.median(outline_sizes), outline_route,
-         round(statistics.median(outline_ratios), 1), round(min(outline_ratios), 1), 3.0],
+        ["get_outline vs read whole module", len(outline_sizes), round(statistics.median(outline_sizes)),
+         round(outline_route), round(statistics.median(outline_ratios), 1), round(min(outline_ratios), 1), 3.0],
     ]
     write_result(
         args.json, "context_bytes",

