@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 from mcp import Client
 
-from .base import INDEX_TIMEOUT, Answer, Definition, Peer, References, call, path_lines
+from .base import INDEX_TIMEOUT, Answer, Definition, Peer, References, call
 
 LINE_NUMBER = re.compile(r"^ *\d+  ", re.MULTILINE)  # get_symbol prefixes body lines with a right-aligned "N  "
 
@@ -76,4 +76,21 @@ class Coderows(Peer):
         if "find_references" not in self.tools:
             return None
         answer = await call(client, "find_references", {"name": definition.full_name})
-        return References(answer, path_lines(answer.text), "find_references")
+        return References(answer, grouped_lines(answer.text), "find_references")
+
+
+def grouped_lines(text: str) -> list[tuple[str, int | None]]:
+    """find_references groups its uses under a line naming the file:
+    `django/views/generic/detail.py` then `  53:20  call  in ...  | line text`."""
+    found: list[tuple[str, int | None]] = []
+    path = None
+    for line in text.splitlines()[1:]:  # the first line is the definition's own header
+        use = USE_LINE.match(line)
+        if use and path is not None:
+            found.append((path, int(use.group(1))))
+        elif line.endswith(".py") and not line.startswith(" "):
+            path = line
+    return found
+
+
+USE_LINE = re.compile(r"\s+(\d+):\d+\s")
