@@ -553,12 +553,19 @@ class RepoStatus:
 
 
 def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
+    # One pass over each table for all repositories (a count per repository would scan
+    # definitions once per repository: 1.4 s for eight of them, 4.5M lines).
     sql = """
-        SELECT r.id, r.root, r.name, r.indexed_at,
-               (SELECT count(*) FROM modules m WHERE m.repo_id = r.id) AS modules,
-               (SELECT count(*) FROM symbols s WHERE s.repo_id = r.id) AS symbols,
-               (SELECT count(*) FROM modules m WHERE m.repo_id = r.id AND m.parse_status <> 'ok') AS not_ok
-        FROM repos r ORDER BY r.root
+        WITH files AS (
+            SELECT repo_id, count(*) AS modules, count(*) FILTER (WHERE parse_status <> 'ok') AS not_ok
+            FROM modules GROUP BY repo_id
+        ), defined AS (
+            SELECT repo_id, count(*) AS symbols FROM definitions GROUP BY repo_id
+        )
+        SELECT r.id, r.root, r.name, r.indexed_at, coalesce(f.modules, 0) AS modules,
+               coalesce(d.symbols, 0) AS symbols, coalesce(f.not_ok, 0) AS not_ok
+        FROM repos r LEFT JOIN files f ON f.repo_id = r.id LEFT JOIN defined d ON d.repo_id = r.id
+        ORDER BY r.root
     """
     with conn.cursor(row_factory=class_row(RepoStatus)) as cur:
         return cur.execute(sql).fetchall()
