@@ -35,6 +35,18 @@ imports     every import statement's names
   imported_module (as written, no leading dots), imported_name (for "from M import N";
   '*' for a star import), alias, level (leading dots), target_module (absolute module named)
 
+usages      every use of a name (view over name_uses + resolutions)
+  repo_id, module_id, source_id, module, path, line, col (1-based, of the name itself:
+  `save` in self.save), kind ('call' | 'reference' | 'import' | 'inherit' | 'decorator'),
+  name (as written: self.save), short_name (save), source_full_name (the enclosing
+  definition, or the module), target_full_name (the definition it resolves to, through
+  imports, re-exports, self, super() and base classes; NULL when unresolved), resolved,
+  target (the qualified name the file says; NULL: known by name only)
+
+calls       resolved calls: repo_id, path, line, col, caller_full_name, callee_full_name
+subclasses  base_full_name, subclass_full_name, depth (1 = direct; transitive)
+overrides   method_full_name, overridden_full_name (a base class's method), depth
+
 symbols is a view over the table definitions (the same columns, body cut from
 modules.source). Indexes worth knowing: name, qualname, full_name, (module, qualname),
 module_id, parent_id, and a trigram index on name (fast ILIKE '%x%' and similarity());
@@ -54,4 +66,12 @@ WHERE module LIKE 'email.%' ORDER BY lines DESC LIMIT 10;
 -- subclasses of a class (bases as written), with their modules
 SELECT full_name, path, start_line FROM classes
 WHERE 'Exception' = ANY(bases) ORDER BY full_name;
+
+-- who calls a function, and from where
+SELECT caller_full_name, path, line FROM calls
+WHERE callee_full_name = 'json.decoder.JSONDecoder.decode' ORDER BY path, line;
+
+-- every class below one, at any depth
+SELECT subclass_full_name, depth FROM subclasses
+WHERE base_full_name = 'json.decoder.JSONDecoder' ORDER BY depth, subclass_full_name;
 """

@@ -507,7 +507,7 @@ def test_schema_resource_examples_run(server: MCPServer) -> None:
     from coderows.server.schema_doc import SCHEMA_DOC
 
     examples = SCHEMA_DOC.split("Examples:")[1].strip().split("\n\n")
-    assert len(examples) == 3
+    assert len(examples) == 5
     for example in examples:
         answer = ask(server, "run_sql", query=example)
         assert not answer.is_error, answer.text
