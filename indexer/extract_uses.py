@@ -239,10 +239,7 @@ class _Extractor:
         return scope
 
     def _function_scope_at(self, position: int) -> int | None:
-        index = self._scope_at(position)
-        while index is not None and self.scopes[index].is_class:
-            index = self.scopes[index].parent
-        return index
+        return self._enclosing_function(self._scope_at(position))
 
     # --- bindings -------------------------------------------------------------
 
@@ -445,9 +442,7 @@ class _Extractor:
         obj = source[chain_start:start].decode("utf-8", "replace").rstrip().removesuffix(".").rstrip()
         attr = source[start:end].decode("utf-8", "replace")
         if obj == "super()":
-            function = scope
-            while function is not None and self.scopes[function].is_class:
-                function = self.scopes[function].parent
+            function = self._enclosing_function(scope)
             owner = self.scopes[function].parent if function is not None else None
             class_name = self.scopes[owner].full_name if owner is not None and self.scopes[owner].is_class else None
             target = f"{class_name}.{attr}" if class_name else None
