@@ -42,6 +42,10 @@ _NOT_A_CLASS = frozenset({
     "Type", "type", "t.Type", "typing.Type",
 })
 
+# Star imports fan out (asyncio's __init__ star-imports 18 modules); one target may take
+# at most this many lookups, so a pathological package costs milliseconds, not minutes.
+MAX_STEPS = 2000
+
 # Imports that lead on to imports: deeper chains are cycles or generated code.
 MAX_DEPTH = 16
 
@@ -201,17 +205,22 @@ class Resolver:
         self.names = names
         self._answers: dict[tuple[str, bool], Answer] = {}
         self._mros: dict[int, tuple[list[Def], frozenset[str]]] = {}
+        self.steps = 0  # resolve() calls for the current target; see MAX_STEPS
 
     def resolve(self, target: str, via_super: bool = False, depth: int = 0) -> Answer:
         key = (target, via_super)
         known = self._answers.get(key)
         if known is not None:
             return known
-        if depth > MAX_DEPTH:
+        self.steps += 1
+        if depth > MAX_DEPTH or self.steps > MAX_STEPS:
             return None, frozenset()
         self._answers[key] = (None, frozenset())  # a cycle back to here finds nothing
         answer = self._resolve(target, via_super, depth)
-        self._answers[key] = answer
+        if self.steps > MAX_STEPS:  # cut short: not an answer to remember
+            del self._answers[key]
+        else:
+            self._answers[key] = answer
         return answer
 
     def _resolve(self, target: str, via_super: bool, depth: int) -> Answer:
@@ -245,6 +254,9 @@ class Resolver:
             return self.resolve(".".join([bound + head[len(name):], *tail]), via_super, depth + 1)
         consulted: set[str] = set()
         for star in namespace.stars:
+            if self.names.module(star) is None:  # nothing indexed to look in (yet)
+                consulted.add(star)
+                continue
             full_name, more = self.resolve(".".join([star, *rest]), via_super, depth + 1)
             consulted |= more
             if full_name is not None:
@@ -340,6 +352,7 @@ def resolve_all(resolver: Resolver, targets: Iterable[tuple[str, bool]]) -> list
     """(target, via_super, full_name, consulted) for each target."""
     rows = []
     for target, via_super in targets:
+        resolver.steps = 0
         full_name, consulted = resolver.resolve(target, via_super)
         rows.append((target, via_super, full_name, sorted(consulted)))
     return rows

@@ -473,3 +473,19 @@ def test_a_name_imported_inside_a_function(flow: Path, conn: psycopg.Connection)
 
 def test_self_of_the_enclosing_method_inside_a_closure(flow: Path, conn: psycopg.Connection) -> None:
     assert target_at(conn, "flow/use.py", 36, "self.outer") == "flow.use.Holder.outer"
+
+
+def test_star_imports_of_missing_modules_resolve_in_bounded_time(tmp_path: Path, conn: psycopg.Connection) -> None:
+    # The crash trials met this in a copy of asyncio whose star-imported modules were
+    # renamed: each missing star module made the target longer (pkg.gone.gone.x ...), so
+    # no answer was ever remembered, and three of them took 3^16 lookups.
+    files = {
+        "ring/__init__.py": "from .gone1 import *\nfrom .gone2 import *\nfrom .gone3 import *\nfrom .m import *\n",
+        "ring/m.py": "def here():\n    pass\n",
+        "use.py": "import ring\nring.nothere()\nring.here()\n",
+    }
+    write_tree(tmp_path / "r", files)
+    index_repository(conn, tmp_path / "r", jobs=1)  # seconds, not hours
+    assert conn.execute(
+        "SELECT name, target_full_name FROM usages WHERE path = 'use.py' AND kind = 'call' ORDER BY line"
+    ).fetchall() == [("ring.nothere", None), ("ring.here", "ring.m.here")]
