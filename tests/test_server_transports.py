@@ -55,7 +55,7 @@ def test_stdio_server_indexes_its_path_on_start_and_answers(db_url: str, tmp_pat
     async def session() -> None:
         async with Client(stdio_server(db_url, root)) as client:
             tools = await client.list_tools()
-            assert len(tools.tools) == 6
+            assert len(tools.tools) == 7
             status = await wait_until_indexed(client)
             assert f"repo corpus  {root}\n  8 files, 47 definitions" in status
             assert (
@@ -117,11 +117,13 @@ def test_a_definition_added_on_disk_is_found_at_once(own_corpus: Indexed) -> Non
             (own_corpus.root / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n")
             assert (await call(client, "get_symbol", name="refund")).text == (
                 "function shop.billing.refund  shop/billing.py:316-317\n"
+                "references: 0 in 0 files; calls 0 indexed definitions\n"
                 "316  def refund(invoice):\n"
                 "317      return -invoice"
             )
             assert (await call(client, "get_symbol", name="vat")).text == (
-                "function shop.tax.vat  shop/tax.py:1-2\n1  def vat(amount):\n2      return amount * 0.2"
+                "function shop.tax.vat  shop/tax.py:1-2\nreferences: 0 in 0 files; calls 0 indexed definitions\n"
+                "1  def vat(amount):\n2      return amount * 0.2"
             )
 
     run(session)
