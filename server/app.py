@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
@@ -446,12 +446,12 @@ class Tools:
         arguments: dict[str, object],
         offset: int,
         limit: int,
-        related: list[str] = (),  # type: ignore[assignment]
+        related: Sequence[str] = (),
     ) -> str:
         members = query.outline_symbols(conn, symbol.module_id, under=symbol.qualname)
         bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases]))
         title = render.class_title(symbol, {b: bases[base_name(b)] for b in symbol.bases if base_name(b) in bases})
-        title += related
+        title = [*title, *related]
         return render.outline(
             title, members, symbol.qualname.count(".") + 1, arguments=arguments, offset=offset, limit=limit
         )
