@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from coderows.indexer.parse import ParsedModule
 from coderows.indexer.resolve import SYMBOL_ID_BITS, RepoNames, Resolver, resolve_all
@@ -38,6 +39,12 @@ REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
 # do not fit PostgreSQL's 8000-byte payload limit, counts and "truncated": true instead.
 CHANGE_CHANNEL = "coderows_changes"
 NOTIFY_PAYLOAD_LIMIT = 7900  # bytes; PostgreSQL refuses 8000 and more
+
+# The tables whose statistics steer the plans of lookups and of resolution. A table is
+# ANALYZEd when its size has moved by more than STATISTICS_DRIFT since its statistics
+# were taken (autovacuum's own default rule is 10% of the rows), or it has none yet.
+STATISTICS_TABLES = ("modules", "definitions", "imports", "name_uses", "resolutions")
+STATISTICS_DRIFT = 0.1
 
 MODULE_COLUMNS = (
     "id", "repo_id", "path", "name", "is_package", "docstring", "source", "line_count",
@@ -353,6 +360,28 @@ def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> d
         conn.execute("DELETE FROM imports WHERE module_id = ANY(%s)", [ids])
         conn.execute("DELETE FROM name_uses WHERE module_id = ANY(%s)", [ids])
     return {row[1]: (row[2], row[3]) for row in rows}
+
+
+def refresh_statistics(conn: psycopg.Connection) -> list[str]:
+    """ANALYZE the tables that grew or shrank by more than STATISTICS_DRIFT of their pages
+    since their statistics were taken; returns their names. Without this, a server whose
+    autovacuum is off (or has not come round yet) plans lookups on a freshly indexed
+    repository from no statistics: a seq scan of resolutions made get_symbol's use count
+    take 10 ms instead of 0.1 ms on the stdlib."""
+    drifted = [
+        name
+        for (name,) in conn.execute(
+            "SELECT c.relname FROM pg_class c"
+            " WHERE c.relnamespace = 'coderows'::regnamespace AND c.relkind = 'r' AND c.relname = ANY(%s)"
+            " AND (c.reltuples < 0 OR abs(pg_relation_size(c.oid) / current_setting('block_size')::bigint - c.relpages)"
+            "      > %s * greatest(c.relpages, 8))"
+            " ORDER BY c.relname",
+            [list(STATISTICS_TABLES), STATISTICS_DRIFT],
+        )
+    ]
+    for name in drifted:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("coderows", name)))
+    return drifted
 
 
 def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:

@@ -165,6 +165,8 @@ def index_repository(
     results = _read_all(tasks, jobs or os.cpu_count() or 1)
     _write(conn, repo_id, results, work.deleted, work.known, summary, len(tasks), progress)
     load.mark_indexed(conn, repo_id)
+    if summary.files_indexed or summary.files_deleted:
+        load.refresh_statistics(conn)  # lookups right after a big index plan well
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from coderows.db.connection import connect
+from coderows.indexer import load
 from coderows.indexer.discover import SourceFile
 from coderows.indexer.pipeline import IndexSummary, Vanished, index_repository, read_and_parse, refresh_paths
 
@@ -237,6 +239,31 @@ def test_a_deletion_decided_before_another_writer_reindexed_the_file_keeps_the_n
     refresh_paths(conn, shop, ["shop/prices.py"])  # the other writer
     load.write_batch(conn, repo_id, deleted=[("shop/prices.py", decided_on)])
     assert conn.execute("SELECT body FROM symbols WHERE name = 'price'").fetchall() == [("def price(item):\n    return 3",)]
+
+
+def test_index_leaves_planner_statistics_on_the_tables_it_filled(conn: psycopg.Connection, shop: Path) -> None:
+    # Servers without autovacuum (this machine's PostgreSQL 15) would otherwise plan
+    # every lookup from no statistics at all.
+    index_repository(conn, shop)
+    estimated = dict(
+        conn.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class WHERE relnamespace = 'coderows'::regnamespace"
+            " AND relname IN ('definitions', 'modules', 'name_uses', 'resolutions')"
+        ).fetchall()
+    )
+    exact = {
+        table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
+        for table in ("definitions", "modules", "name_uses", "resolutions")
+    }
+    assert exact == {"definitions": 6, "modules": 3, "name_uses": 9, "resolutions": 6}
+    assert estimated == exact
+
+
+def test_statistics_are_not_taken_again_while_the_tables_keep_their_size(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    (shop / "shop/prices.py").write_text("def price(item):\n    return 2\n")
+    index_repository(conn, shop)
+    assert load.refresh_statistics(conn) == []
 
 
 def test_full_run_reparses_every_file(conn: psycopg.Connection, shop: Path) -> None:
