@@ -22,6 +22,13 @@ import pytest
 from mcp import Client
 
 from coderows.indexer.watch import BatchReport, Watcher
+from coderows.server.connections import (
+    CONNECT_WAIT_SECONDS,
+    PROBE_SECONDS,
+    STALL_SECONDS,
+    Connections,
+    DatabaseUnavailable,
+)
 from server_fixtures import call, http_server, run, write_corpus
 from test_server_transports import ORDER_SAVE, wait_until_indexed
 from test_watch import private_server  # noqa: F401  (a fixture)
@@ -114,12 +121,6 @@ def frozen(url: str) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/connections.py: a call on a kept connection to a database that stopped answering waits "
-    "forever (statement_timeout is enforced by the frozen server itself; no client-side timeout), and a new "
-    "connection gives up only after connect_timeout = 2 s (answers at 2.01 s)",
-)
 def test_tools_fail_within_2_s_while_the_database_does_not_answer_and_work_again_after(
     private_server: tuple[str, Callable[[], None], Callable[[], None]], tmp_path: Path  # noqa: F811
 ) -> None:
@@ -141,3 +142,38 @@ def test_tools_fail_within_2_s_while_the_database_does_not_answer_and_work_again
 
     with http_server(url, root, options=("--no-watch",)) as (_, endpoint):
         run(session, endpoint)
+
+
+def test_a_query_that_outlasts_the_stall_check_on_a_database_that_answers_is_left_to_finish(db_url: str) -> None:
+    # The watchdog asks PostgreSQL after STALL_SECONDS whether it answers; it does, so
+    # the slow query is not cut.
+    connections = Connections(db_url)
+    try:
+        slow = STALL_SECONDS + PROBE_SECONDS + 0.5
+        started = time.monotonic()
+        row = connections.run(lambda conn: conn.execute("SELECT pg_sleep(%s), 'done'", [slow]).fetchone())
+        assert row == ("", "done")
+        assert time.monotonic() - started >= slow
+    finally:
+        connections.close()
+
+
+def test_a_call_on_a_frozen_database_is_cut_and_says_so(
+    private_server: tuple[str, Callable[[], None], Callable[[], None]]  # noqa: F811
+) -> None:
+    url, _, _ = private_server
+    connections = Connections(url)
+    try:
+        connections.run(lambda conn: conn.execute("SELECT 1").fetchone())  # a kept connection, as a server has
+        with frozen(url):
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match=r"stopped answering: no reply for 0\.5 s, and none to a new connection within 1 s"):
+                connections.run(lambda conn: conn.execute("SELECT 1").fetchone())
+            assert time.monotonic() - started < STALL_SECONDS + PROBE_SECONDS + 0.4
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable, match=r"did not accept a connection within 1\.5 s"):
+                connections.run(lambda conn: conn.execute("SELECT 1").fetchone())
+            assert time.monotonic() - started < CONNECT_WAIT_SECONDS + 0.4
+        assert connections.run(lambda conn: conn.execute("SELECT 2").fetchone()) == (2,)
+    finally:
+        connections.close()
