@@ -22,14 +22,17 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO schema_version (version)
-SELECT 2 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
+SELECT 3 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
 
--- repos: one row per indexed repository root.
+-- repos: one row per indexed repository root. `excludes` are the --exclude patterns it
+-- was last given: every later run that is given none (index, watch, serve, the server's
+-- catch-up) keeps to them, so an excluded folder never comes back by itself.
 CREATE TABLE IF NOT EXISTS repos (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     root       text        NOT NULL UNIQUE,  -- absolute path, symlinks resolved
     name       text        NOT NULL,         -- the root folder's name
-    indexed_at timestamptz                   -- end of the last complete index run
+    indexed_at timestamptz,                  -- end of the last complete index run
+    excludes   text[]      NOT NULL DEFAULT '{}'  -- gitignore-style patterns, as given
 );
 
 -- modules: one row per indexed Python file. size and mtime_ns are the file's stat at

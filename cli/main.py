@@ -40,6 +40,30 @@ def database_option(command: F) -> F:
     )(command)
 
 
+def exclude_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--exclude and --clear-excludes: patterns a root remembers (repos.excludes)."""
+    command = click.option(
+        "--clear-excludes",
+        is_flag=True,
+        help="Forget the --exclude patterns recorded for these roots (their files are indexed again).",
+    )(command)
+    return click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="GLOB",
+        help="gitignore-style pattern to skip (repeatable). Recorded for the root: later runs given no "
+        "--exclude (index, watch, serve) keep to the same patterns.",
+    )(command)
+
+
+def _excludes_given(excludes: tuple[str, ...], clear: bool) -> tuple[str, ...] | None:
+    """What to pass on as `excludes`: the new patterns, () to clear, None to keep the recorded ones."""
+    if excludes:
+        return excludes
+    return () if clear else None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="coderows")
 def main() -> None:
@@ -50,11 +74,19 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--full", is_flag=True, help="Re-parse every file, not only changed ones.")
-@click.option("--exclude", "excludes", multiple=True, metavar="GLOB", help="gitignore-style pattern to skip (repeatable).")
+@exclude_options
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Parser processes (default: all cores).")
 @click.option("--max-file-size", type=click.IntRange(min=1), default=None, metavar="BYTES", help="Skip larger files (default 5 MB).")
 @database_option
-def index(paths: tuple[Path, ...], full: bool, excludes: tuple[str, ...], jobs: int | None, max_file_size: int | None, database_url: str | None) -> None:
+def index(
+    paths: tuple[Path, ...],
+    full: bool,
+    excludes: tuple[str, ...],
+    clear_excludes: bool,
+    jobs: int | None,
+    max_file_size: int | None,
+    database_url: str | None,
+) -> None:
     """Index (or incrementally re-index) each repository root; default: the current folder."""
     from coderows.indexer.pipeline import DEFAULT_MAX_FILE_BYTES, index_repository
 
@@ -62,7 +94,7 @@ def index(paths: tuple[Path, ...], full: bool, excludes: tuple[str, ...], jobs: 
         for root in paths or (Path("."),):
             with _progress_bar(f"indexing {root}") as progress:
                 summary = index_repository(
-                    conn, root, full=full, excludes=excludes, jobs=jobs,
+                    conn, root, full=full, excludes=_excludes_given(excludes, clear_excludes), jobs=jobs,
                     max_file_bytes=max_file_size or DEFAULT_MAX_FILE_BYTES, progress=progress,
                 )
             click.echo(summary.line())
@@ -106,9 +138,9 @@ def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: b
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--exclude", "excludes", multiple=True, metavar="GLOB", help="gitignore-style pattern to skip (repeatable).")
+@exclude_options
 @database_option
-def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], database_url: str | None) -> None:
+def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], clear_excludes: bool, database_url: str | None) -> None:
     """Keep the index live from file-system events until interrupted (Ctrl-C).
 
     Brings each root (default: .) up to date first, then re-indexes what changes on
@@ -123,7 +155,12 @@ def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], database_url: str 
         raise click.ClickException(str(error)) from None
     _log_to_stderr(logging.getLogger("coderows"))
     logging.getLogger("watchdog").setLevel(logging.ERROR)  # our own line says it once
-    watcher = Watcher(url, paths or (Path("."),), excludes, on_batch=lambda report: click.echo(report.line(), err=True))
+    watcher = Watcher(
+        url,
+        paths or (Path("."),),
+        _excludes_given(excludes, clear_excludes),
+        on_batch=lambda report: click.echo(report.line(), err=True),
+    )
     watcher.start()
     try:
         watcher.wait_ready()
@@ -201,6 +238,8 @@ def status(database_url: str | None) -> None:
         for repo in repos:
             indexed = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
             click.echo(f"{repo.root}: {repo.modules} files, {repo.symbols} definitions, {repo.not_ok} not ok; indexed {indexed}")
+            if repo.excludes:
+                click.echo(f"  excluding: {' '.join(repo.excludes)} (coderows index --clear-excludes forgets them)")
             root = Path(repo.root)
             if not root.is_dir():
                 click.echo("  root folder no longer exists")

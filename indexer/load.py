@@ -101,6 +101,19 @@ def ensure_repo(conn: psycopg.Connection, root: Path) -> int:
     return int(row[0])
 
 
+def recorded_excludes(conn: psycopg.Connection, repo_id: int) -> tuple[str, ...]:
+    """The --exclude patterns the repository was last given (repos.excludes)."""
+    row = conn.execute("SELECT excludes FROM repos WHERE id = %s", [repo_id]).fetchone()
+    return tuple(row[0]) if row is not None else ()
+
+
+def record_excludes(conn: psycopg.Connection, repo_id: int, excludes: Sequence[str]) -> None:
+    conn.execute(
+        "UPDATE repos SET excludes = %s WHERE id = %s AND excludes IS DISTINCT FROM %s",
+        [list(excludes), repo_id, list(excludes)],
+    )
+
+
 def known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | None = None) -> dict[str, KnownFile]:
     """Stat and hash of the repository's indexed files (or of just `paths`)."""
     if paths is None:

@@ -91,6 +91,7 @@ class IndexSummary:
     seconds: float = 0.0
     statuses: Counter[str] = field(default_factory=Counter)
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (path, status, reason)
+    excludes: tuple[str, ...] = ()  # the --exclude patterns index_repository kept to
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
@@ -110,9 +111,14 @@ class Plan:
     deleted: list[str]  # in the database, no longer on disk (or now ignored)
     known: dict[str, KnownFile]
     unnamed: list[str]  # file names that are not valid UTF-8: a text column cannot hold them
+    excludes: tuple[str, ...]  # the --exclude patterns it keeps to
 
 
-def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = False, excludes: Sequence[str] = ()) -> Plan:
+def plan(
+    conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = False, excludes: Sequence[str] | None = None
+) -> Plan:
+    """What to read and delete; `excludes` None: the patterns the repository was last given."""
+    excludes = load.recorded_excludes(conn, repo_id) if excludes is None else tuple(excludes)
     found = discover(root, excludes)
     files = [file for file in found if is_utf8_path(file.path)]
     known = load.known_files(conn, repo_id)
@@ -123,6 +129,7 @@ def plan(conn: psycopg.Connection, repo_id: int, root: Path, *, full: bool = Fal
         deleted=[path for path in known if path not in listed],
         known=known,
         unnamed=[file.path for file in found if not is_utf8_path(file.path)],
+        excludes=excludes,
     )
 
 
@@ -141,18 +148,22 @@ def index_repository(
     root: str | Path,
     *,
     full: bool = False,
-    excludes: Sequence[str] = (),
+    excludes: Sequence[str] | None = None,
     jobs: int | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Progress | None = None,
 ) -> IndexSummary:
-    """Bring the index of one repository root up to date (`full`: re-parse every file)."""
+    """Bring the index of one repository root up to date (`full`: re-parse every file).
+    `excludes` are recorded for the repository and replace what it had (`()` clears
+    them); None keeps to the recorded ones."""
     started = time.perf_counter()
     root = resolve_root(root)
     load.prefer_speed_to_durability(conn)
     repo_id = load.ensure_repo(conn, root)
-    work = plan(conn, repo_id, root, full=full, excludes=excludes)
-    summary = IndexSummary(root, files_unchanged=work.listed - len(work.to_read))
+    work = plan(conn, repo_id, root, full=full, excludes=excludes)  # a bad pattern stops the run here
+    if excludes is not None:
+        load.record_excludes(conn, repo_id, work.excludes)
+    summary = IndexSummary(root, files_unchanged=work.listed - len(work.to_read), excludes=work.excludes)
     for path in work.unnamed:
         summary.files_failed += 1
         readable = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -246,7 +246,7 @@ class Watcher:
         self,
         database_url: str,
         roots: Iterable[str | Path],
-        excludes: Sequence[str] = (),
+        excludes: Sequence[str] | None = None,
         *,
         initial_index: bool = True,
         on_batch: Callable[[BatchReport], None] | None = None,
@@ -255,12 +255,17 @@ class Watcher:
     ) -> None:
         self.database_url = database_url
         self.roots: list[Path] = list(dict.fromkeys(resolve_root(root) for root in roots))
-        self.excludes = tuple(excludes)
+        # None: each root keeps to the patterns it was last indexed with (repos.excludes)
+        self.excludes = None if excludes is None else tuple(excludes)
         self.initial_index = initial_index
         self.on_batch = on_batch
         self.debounce = debounce
         self.max_wait = max_wait
-        self._rules = {root: IgnoreRules(root, self.excludes) for root in self.roots}
+        # Each root's rules: from the excludes given (a bad pattern fails here), else from
+        # its first full pass, which reads the recorded ones.
+        self._rules: dict[Path, IgnoreRules] = (
+            {} if self.excludes is None else {root: IgnoreRules(root, self.excludes) for root in self.roots}
+        )
         self._pending: dict[Path, Changes] = {}
         self._first_event = 0.0
         self._last_event = 0.0
@@ -430,8 +435,11 @@ class Watcher:
             self._stopping.wait(1.0)  # do not spin on a persistent bug
 
     def _refresh(self, root: Path, changes: Changes) -> None:
+        rules = self._rules.get(root)
+        if rules is None:  # no full pass yet (initial_index=False): it learns the excludes
+            self._reindex(root, "first change")
+            return
         conn = self._connection()
-        rules = self._rules[root]
         paths = {path for path in changes.files if not _ignored(rules, path, is_dir=False)}
         if any(os.path.islink(os.path.join(root, path)) for path in paths):
             # discover() follows a link only into the root and not into ignored paths
@@ -453,9 +461,10 @@ class Watcher:
             self._report(root, "changes", refresh_paths(conn, root, sorted(paths)))
 
     def _reindex(self, root: Path, reason: str) -> None:
-        # Ignore rules may have changed: read every .gitignore afresh.
-        self._rules[root] = IgnoreRules(root, self.excludes)
-        self._report(root, reason, index_repository(self._connection(), root, excludes=self.excludes))
+        summary = index_repository(self._connection(), root, excludes=self.excludes)
+        # Ignore rules may have changed: every .gitignore is read afresh.
+        self._rules[root] = IgnoreRules(root, summary.excludes)
+        self._report(root, reason, summary)
 
     def _catch_up(self, reason: str) -> None:
         for root in self.roots:

@@ -550,6 +550,7 @@ class RepoStatus:
     modules: int
     symbols: int
     not_ok: int
+    excludes: list[str]
 
 
 def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
@@ -563,7 +564,7 @@ def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
             SELECT repo_id, count(*) AS symbols FROM definitions GROUP BY repo_id
         )
         SELECT r.id, r.root, r.name, r.indexed_at, coalesce(f.modules, 0) AS modules,
-               coalesce(d.symbols, 0) AS symbols, coalesce(f.not_ok, 0) AS not_ok
+               coalesce(d.symbols, 0) AS symbols, coalesce(f.not_ok, 0) AS not_ok, r.excludes
         FROM repos r LEFT JOIN files f ON f.repo_id = r.id LEFT JOIN defined d ON d.repo_id = r.id
         ORDER BY r.root
     """

@@ -510,6 +510,8 @@ def status_answer(
         when = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
         page.add(f"repo {repo.name}  {repo.root}")
         page.add(f"  {repo.modules} files, {repo.symbols} definitions, last indexed {when}")
+        if repo.excludes:
+            page.add(f"  excluding: {' '.join(repo.excludes)}")
         stale = changed.get(repo.root, [])
         if stale:
             page.add(

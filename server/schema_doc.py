@@ -9,7 +9,8 @@ coderows SQL schema (PostgreSQL; search_path is already `coderows`, so write pla
 Lines are 1-based and inclusive. Paths are POSIX, relative to the repository root.
 
 repos       one row per indexed repository root
-  id, root (absolute path), name, indexed_at (end of the last complete index run)
+  id, root (absolute path), name, indexed_at (end of the last complete index run),
+  excludes (text[]: the --exclude patterns its files are indexed without)
 
 modules     one row per indexed Python file
   id, repo_id, path (e.g. json/decoder.py), name (dotted import name, e.g. json.decoder;

@@ -92,6 +92,24 @@ def test_status_reports_counts_and_files_changed_since(db_url: str, repo: Path) 
     assert lines[1] == f"  changed on disk since: 1 new or modified, 0 deleted (run coderows index {repo})"
 
 
+def test_status_names_the_recorded_excludes_and_does_not_count_their_files_as_changed(db_url: str, repo: Path) -> None:
+    (repo / "build").mkdir()
+    (repo / "build/gen.py").write_text("def gen(): pass\n")
+    coderows("index", "--database-url", db_url, "--exclude", "build/", str(repo))
+    lines = coderows("status", "--database-url", db_url).stdout.splitlines()
+    assert lines[1:] == ["  excluding: build/ (coderows index --clear-excludes forgets them)", "  up to date"]
+
+
+def test_index_with_clear_excludes_indexes_the_excluded_files_again(db_url: str, repo: Path) -> None:
+    (repo / "build").mkdir()
+    (repo / "build/gen.py").write_text("def gen(): pass\n")
+    coderows("index", "--database-url", db_url, "--exclude", "build/", str(repo))
+    assert coderows("index", "--database-url", db_url, str(repo)).stdout.startswith(f"{repo}: 0 indexed, 2 unchanged, ")
+    result = coderows("index", "--database-url", db_url, "--clear-excludes", str(repo))
+    assert result.stdout.startswith(f"{repo}: 1 indexed, 2 unchanged, 0 removed, 0 failed; 1 definitions in ")
+    assert coderows("status", "--database-url", db_url).stdout.splitlines()[1] == "  up to date"
+
+
 def test_index_of_a_missing_folder_fails_with_one_line(db_url: str, tmp_path: Path) -> None:
     result = coderows("index", "--database-url", db_url, str(tmp_path / "nowhere"))
     assert (result.returncode, result.stdout) == (1, "")

@@ -284,6 +284,31 @@ def test_excluded_glob_is_not_indexed(conn: psycopg.Connection, shop: Path) -> N
     assert [row[0] for row in modules(conn)] == ["shop/__init__.py", "shop/prices.py"]
 
 
+def test_excludes_given_once_are_kept_by_later_runs_given_none(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop, excludes=["cart.py"])
+    (shop / "shop/cart.py").write_text("def edited():\n    pass\n")
+    summary = index_repository(conn, shop)
+    assert summary.excludes == ("cart.py",)
+    assert counts(summary) == (0, 2, 0, 0)
+    assert [row[0] for row in modules(conn)] == ["shop/__init__.py", "shop/prices.py"]
+    assert conn.execute("SELECT excludes FROM repos").fetchall() == [(["cart.py"],)]
+
+
+def test_excludes_given_again_replace_the_recorded_ones(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop, excludes=["cart.py"])
+    index_repository(conn, shop, excludes=["prices.py"])
+    assert [row[0] for row in modules(conn)] == ["shop/__init__.py", "shop/cart.py"]
+    assert conn.execute("SELECT excludes FROM repos").fetchall() == [(["prices.py"],)]
+
+
+def test_no_excludes_given_as_an_empty_list_clears_them(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop, excludes=["cart.py"])
+    summary = index_repository(conn, shop, excludes=[])
+    assert counts(summary) == (1, 2, 0, 0)
+    assert [row[0] for row in modules(conn)] == ["shop/__init__.py", "shop/cart.py", "shop/prices.py"]
+    assert conn.execute("SELECT excludes FROM repos").fetchall() == [([],)]
+
+
 def test_refresh_paths_rereads_exactly_the_given_files(conn: psycopg.Connection, shop: Path) -> None:
     index_repository(conn, shop)
     (shop / "shop/prices.py").write_text("def cost(item):\n    return 1\n")

@@ -59,18 +59,18 @@ def test_symbols_has_the_contract_columns(db: psycopg.Connection) -> None:
 
 
 def test_a_new_database_starts_at_the_newest_version(db: psycopg.Connection) -> None:
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
 
 
 def test_applying_the_schema_again_changes_nothing(db: psycopg.Connection) -> None:
     db.execute(read_schema_sql())
-    assert ensure_schema(db) == 2
+    assert ensure_schema(db) == 3
     assert db.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
 
 
 def test_ensure_schema_creates_it_in_an_empty_database(db: psycopg.Connection) -> None:
     db.execute("DROP SCHEMA coderows CASCADE")
-    assert ensure_schema(db) == 2
+    assert ensure_schema(db) == 3
     assert db.execute("SELECT count(*) FROM coderows.symbols").fetchone() == (0,)
 
 
@@ -91,6 +91,14 @@ def test_a_version_1_database_gains_the_usages_tables_and_re_reads_every_file(db
         " size, mtime_ns, parse_status) VALUES (1, %s, 'a.py', 'a', false, '', 0, 'abc', 10, 20, 'ok')",
         [repo],
     )
-    assert ensure_schema(db) == 2
+    assert ensure_schema(db) == 3
     assert db.execute("SELECT count(*) FROM coderows.usages").fetchone() == (0,)
     assert db.execute("SELECT mtime_ns, content_hash FROM coderows.modules").fetchall() == [(-1, "")]
+
+
+def test_a_version_2_database_gains_the_excludes_of_its_repositories(db: psycopg.Connection) -> None:
+    db.execute("ALTER TABLE coderows.repos DROP COLUMN excludes")
+    db.execute("UPDATE coderows.schema_version SET version = 2")
+    db.execute("INSERT INTO coderows.repos (root, name) VALUES ('/r', 'r')")
+    assert ensure_schema(db) == 3
+    assert db.execute("SELECT root, excludes FROM coderows.repos").fetchall() == [("/r", [])]

@@ -12,6 +12,8 @@ import pytest
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
+from coderows.db.connection import connect
+from coderows.indexer.pipeline import index_repository
 from coderows.server.app import Tools, build_server
 from coderows.server.render import DEFAULT_MAX_BYTES
 from server_fixtures import Answer, Indexed, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
@@ -556,6 +558,24 @@ def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_cor
         assert ask(server, "get_symbol", name="shop/temp.py:7").text == (
             "method shop.temp.Temp.c  shop/temp.py:6-8\nreferences: 1 in 1 file; calls 0 indexed definitions\n6      @c.setter\n7      def c(self, value):\n8          pass"
         )
+    finally:
+        tools.close()
+
+
+def test_a_lookup_miss_brings_the_root_up_to_date_within_its_recorded_excludes(own_corpus: Indexed) -> None:
+    with connect(own_corpus.url, autocommit=True) as conn:
+        index_repository(conn, own_corpus.root, excludes=["scratch/"])
+    (own_corpus.root / "scratch").mkdir()
+    (own_corpus.root / "scratch" / "late.py").write_text("def late_excluded():\n    pass\n")
+    (own_corpus.root / "shop" / "late.py").write_text("def late_kept():\n    pass\n")
+    tools = Tools(own_corpus.url, [own_corpus.root])  # serving the root: a miss re-indexes it
+    try:
+        server = build_server(tools)
+        assert ask(server, "find_symbol", query="late_kept").text == (
+            "1 definition matches 'late_kept':\nfunction shop.late.late_kept  shop/late.py:1-2\n  def late_kept()"
+        )
+        excluded = ask(server, "get_symbol", name="late_excluded")
+        assert excluded.is_error and "No definition matches 'late_excluded'" in excluded.text
     finally:
         tools.close()
 

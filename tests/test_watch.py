@@ -214,6 +214,29 @@ def test_excluded_paths_are_not_indexed(conn: psycopg.Connection, repo: Path, st
     eventually(lambda: module_paths(conn, repo), ["app.py", "marker.py"])
 
 
+def test_a_watcher_given_no_excludes_keeps_to_those_the_root_was_indexed_with(
+    conn: psycopg.Connection, repo: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    index_repository(conn, repo, excludes=["gen/"])
+    start_watcher(repo)
+    (repo / "gen").mkdir()
+    (repo / "gen" / "x.py").write_text("def x():\n    pass\n")
+    (repo / "marker.py").write_text("def marker():\n    pass\n")
+    eventually(lambda: module_paths(conn, repo), ["app.py", "marker.py"])
+
+
+def test_a_watcher_that_skipped_its_first_pass_keeps_to_the_recorded_excludes(
+    conn: psycopg.Connection, repo: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    (repo / "gen").mkdir()
+    (repo / "gen" / "x.py").write_text("def x():\n    pass\n")
+    index_repository(conn, repo, excludes=["gen/"])
+    start_watcher(repo, initial_index=False)
+    (repo / "gen" / "x.py").write_text("def x2():\n    pass\n")
+    (repo / "marker.py").write_text("def marker():\n    pass\n")
+    eventually(lambda: module_paths(conn, repo), ["app.py", "marker.py"])
+
+
 def test_gitignore_edit_drops_newly_ignored_files(conn: psycopg.Connection, repo: Path, start_watcher: Callable[..., Watcher]) -> None:
     (repo / "vendor").mkdir()
     (repo / "vendor" / "lib.py").write_text("def lib():\n    pass\n")
