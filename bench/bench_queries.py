@@ -2,7 +2,8 @@
 
 Starts `coderows serve` as a subprocess (the way MCP clients run it), waits until it has
 brought its roots up to date, then times seeded-random calls from the SDK's stdio client
-and prints p50 / p95 / max per tool. The database should hold a large corpus, e.g.:
+and prints p50 / p95 / max per tool, beside the same calls to a server that does no work
+(bench/echo_server.py: the MCP SDK's own cost). The database should hold a large corpus, e.g.:
 
     python bench/bench_queries.py --database-url URL \\
         --root "$(python -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')" \\
@@ -91,6 +92,26 @@ async def measure(
     return timings
 
 
+ECHO_TEXT = "x" * 500  # about the size of a get_symbol answer
+
+
+async def measure_floor(calls: int) -> list[float]:
+    """Round trips to bench/echo_server.py: the MCP SDK's stdio cost with no work at all."""
+    params = StdioServerParameters(
+        command=sys.executable, args=[str(Path(__file__).with_name("echo_server.py"))], env={"PYTHONWARNINGS": "ignore"}
+    )
+    seconds: list[float] = []
+    async with Client(params) as client:
+        for _ in range(20):  # warm up, as for coderows
+            await client.call_tool("echo", {"text": ECHO_TEXT})
+        for _ in range(calls):
+            started = time.perf_counter()
+            result = await client.call_tool("echo", {"text": ECHO_TEXT})
+            seconds.append(time.perf_counter() - started)
+            assert not result.is_error and result.content[0].text == ECHO_TEXT, result.content
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="default: CODEROWS_DATABASE_URL, else the embedded server")
@@ -120,11 +141,14 @@ def main() -> None:
     header = f"database: {counts[0]} files, {counts[1]} definitions; {len(names)} seeded-random names (seed {args.seed})"
     print(header)
     timings = anyio.run(measure, url, roots, names)
+    timings["echo (transport floor)"] = anyio.run(measure_floor, len(names))
     for tool, seconds in timings.items():
         print(report(tool, seconds))
     rows = [[tool, len(seconds), *summary_ms(seconds)] for tool, seconds in timings.items()]
     notes = [header, "round trips over stdio from the MCP SDK's client to `coderows serve`; roots: "
-             + ", ".join(map(str, roots))]
+             + ", ".join(map(str, roots)),
+             "echo (transport floor): the same client and transport to bench/echo_server.py, whose one tool "
+             "returns a 500-byte argument: what any MCP server built on the SDK costs per call"]
     write_result(args.json, "queries", ["tool", "n", "p50 ms", "p95 ms", "max ms"], rows, notes,
                  files=counts[0], definitions=counts[1])
 
