@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from coderows.indexer.pipeline import index_repository, refresh_paths
+from coderows.indexer.resolve import RepoNames, Resolver
 
 SHOP = {
     "shop/__init__.py": """\
@@ -180,12 +181,6 @@ def test_a_method_of_a_local_bound_to_a_class_instance(shop: Path, conn: psycopg
 
 def test_mro_prefers_the_first_base_that_defines_the_member(shop: Path, conn: psycopg.Connection) -> None:
     # Order(Mixin, Model): Mixin.clean comes before Root.clean.
-    conn.execute("SELECT 1")
-    assert conn.execute(
-        "SELECT full_name FROM resolutions WHERE target = 'shop.models.Order.clean'"
-    ).fetchall() in ([], [("shop.base.Mixin.clean",)])
-    from coderows.indexer.resolve import RepoNames, Resolver
-
     repo_id = conn.execute("SELECT id FROM repos").fetchone()[0]
     full_name, consulted = Resolver(RepoNames(conn, repo_id)).resolve("shop.models.Order.clean")
     assert full_name == "shop.base.Mixin.clean"
