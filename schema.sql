@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO schema_version (version)
-SELECT 3 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
+SELECT 4 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
 
 -- repos: one row per indexed repository root. `excludes` are the --exclude patterns it
 -- was last given: every later run that is given none (index, watch, serve, the server's
@@ -145,19 +145,18 @@ CREATE INDEX IF NOT EXISTS imports_module_idx ON imports (module);
 -- pkg.models.Model) before imports, re-exports and base classes in other files are
 -- followed: that happens in the resolutions table, so a re-indexed file never leaves
 -- another file's rows pointing at definitions that are gone. Replaced together with its
--- module's other rows, as for definitions.
+-- module's other rows, as for definitions. The biggest table by far (2.5M rows for 4.5M
+-- lines), so it holds ids, not what modules and definitions already say: the usages view
+-- adds the module, the path and the enclosing definition's name.
 CREATE TABLE IF NOT EXISTS name_uses (
     module_id        bigint  NOT NULL,    -- modules.id
     repo_id          bigint  NOT NULL,
     source_id        bigint,              -- definitions.id of the enclosing definition; NULL at module level
-    module           text COLLATE "C" NOT NULL,
-    path             text COLLATE "C" NOT NULL,
     line             integer NOT NULL,    -- of the referenced name itself (`save` in self.save)
     col              integer NOT NULL,    -- 1-based, in characters
     kind             text    NOT NULL CHECK (kind IN ('call', 'reference', 'import', 'inherit', 'decorator')),
     name             text COLLATE "C" NOT NULL, -- as written: save, self.save, models.Model, super().save
     short_name       text COLLATE "C" NOT NULL, -- the last identifier of name: save
-    source_full_name text COLLATE "C" NOT NULL, -- the enclosing definition's full_name, or the module's name
     target           text COLLATE "C",   -- qualified name as the file says it; NULL: known by name only
     via_super        boolean NOT NULL     -- target is <class>.<attribute> reached by super(): found in the class's bases
 );
@@ -200,13 +199,16 @@ CREATE INDEX IF NOT EXISTS unresolved_modules_repo_idx ON unresolved_modules (re
 -- usages: every use of a name with what it resolves to: the contract's usages. resolved
 -- is true when target_full_name names an indexed definition; the other rows are matches
 -- by name (attributes of objects of unknown type) or uses of what is not indexed
--- (builtins, other packages), never passed off as resolved.
+-- (builtins, other packages), never passed off as resolved. source_full_name is the
+-- enclosing definition's full_name, or the module's name at module level.
 --   SELECT path, line, source_full_name FROM usages WHERE target_full_name = 'pkg.mod.func';
 CREATE OR REPLACE VIEW usages AS
-SELECT u.repo_id, u.module_id, u.source_id, u.module, u.path, u.line, u.col, u.kind, u.name,
-       u.short_name, u.source_full_name, r.full_name AS target_full_name,
+SELECT u.repo_id, u.module_id, u.source_id, m.name AS module, m.path, u.line, u.col, u.kind, u.name,
+       u.short_name, coalesce(s.full_name, m.name) AS source_full_name, r.full_name AS target_full_name,
        r.full_name IS NOT NULL AS resolved, u.target
 FROM name_uses u
+JOIN modules m ON m.id = u.module_id
+LEFT JOIN definitions s ON s.id = u.source_id
 LEFT JOIN resolutions r
        ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super AND NOT r.stale;
 

@@ -60,10 +60,7 @@ IMPORT_COLUMNS = (
     "alias", "level", "target_module",
 )
 RESOLUTION_COLUMNS = ("repo_id", "target", "via_super", "full_name", "consulted", "stale")
-USE_COLUMNS = (
-    "module_id", "repo_id", "source_id", "module", "path", "line", "col", "kind", "name",
-    "short_name", "source_full_name", "target", "via_super",
-)
+USE_COLUMNS = ("module_id", "repo_id", "source_id", "line", "col", "kind", "name", "short_name", "target", "via_super")
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,23 +453,16 @@ def _uses_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
     """The name_uses rows of one file in COPY text format, written out by hand for the
     same reason as the definitions."""
     base = module_id << SYMBOL_ID_BITS
-    module_name = _escape(module.name)
     same_file = f"{module_id}\t{repo_id}"
-    where = f"{module_name}\t{_escape(module.path)}"  # module, path
-    full_names = [f"{module_name}.{_escape(d.qualname)}" for d in module.definitions]
     lines = []
     for use in module.uses:
-        ordinal = use.source_ordinal
+        source = NULL if use.source_ordinal is None else str(base | use.source_ordinal)
         name = _escape(use.name)
         short_name = name.rsplit(".", 1)[-1]
         target = NULL if use.target is None else _escape(use.target)
-        if ordinal is None:
-            source, source_full_name = NULL, module_name
-        else:
-            source, source_full_name = str(base | ordinal), full_names[ordinal]
         lines.append(
-            f"{same_file}\t{source}\t{where}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
-            f"{source_full_name}\t{target}\t{'t' if use.via_super else 'f'}\n"
+            f"{same_file}\t{source}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
+            f"{target}\t{'t' if use.via_super else 'f'}\n"
         )
     return "".join(lines)
 

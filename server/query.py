@@ -792,6 +792,7 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
         JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super
         JOIN modules m ON m.id = u.module_id
         JOIN repos p ON p.id = u.repo_id
+        LEFT JOIN definitions s ON s.id = u.source_id
         WHERE r.full_name = ANY(%(targets)s) AND NOT r.stale AND r.repo_id = m.repo_id
           AND (r.full_name = %(full_name)s OR u.kind = 'call')
     """
@@ -799,10 +800,10 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
     total, files = conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params).fetchone()
     rows = conn.execute(
         f"""
-        SELECT u.path, u.line, u.col, u.kind, u.name, u.source_full_name,
+        SELECT m.path, u.line, u.col, u.kind, u.name, coalesce(s.full_name, m.name),
                split_part(m.source, E'\\n', u.line), p.root, m.size, m.mtime_ns
         {uses_of}
-        ORDER BY u.path, u.line, u.col
+        ORDER BY m.path, u.line, u.col
         LIMIT %(limit)s OFFSET %(offset)s
         """,
         params,

@@ -59,18 +59,18 @@ def test_symbols_has_the_contract_columns(db: psycopg.Connection) -> None:
 
 
 def test_a_new_database_starts_at_the_newest_version(db: psycopg.Connection) -> None:
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
 
 
 def test_applying_the_schema_again_changes_nothing(db: psycopg.Connection) -> None:
     db.execute(read_schema_sql())
-    assert ensure_schema(db) == 3
+    assert ensure_schema(db) == 4
     assert db.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
 
 
 def test_ensure_schema_creates_it_in_an_empty_database(db: psycopg.Connection) -> None:
     db.execute("DROP SCHEMA coderows CASCADE")
-    assert ensure_schema(db) == 3
+    assert ensure_schema(db) == 4
     assert db.execute("SELECT count(*) FROM coderows.symbols").fetchone() == (0,)
 
 
@@ -91,7 +91,7 @@ def test_a_version_1_database_gains_the_usages_tables_and_re_reads_every_file(db
         " size, mtime_ns, parse_status) VALUES (1, %s, 'a.py', 'a', false, '', 0, 'abc', 10, 20, 'ok')",
         [repo],
     )
-    assert ensure_schema(db) == 3
+    assert ensure_schema(db) == 4
     assert db.execute("SELECT count(*) FROM coderows.usages").fetchone() == (0,)
     assert db.execute("SELECT mtime_ns, content_hash FROM coderows.modules").fetchall() == [(-1, "")]
 
@@ -100,5 +100,43 @@ def test_a_version_2_database_gains_the_excludes_of_its_repositories(db: psycopg
     db.execute("ALTER TABLE coderows.repos DROP COLUMN excludes")
     db.execute("UPDATE coderows.schema_version SET version = 2")
     db.execute("INSERT INTO coderows.repos (root, name) VALUES ('/r', 'r')")
-    assert ensure_schema(db) == 3
+    assert ensure_schema(db) == 4
     assert db.execute("SELECT root, excludes FROM coderows.repos").fetchall() == [("/r", [])]
+
+
+def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: psycopg.Connection) -> None:
+    # Version 3's name_uses carried module, path and source_full_name, and usages read them.
+    db.execute(
+        'ALTER TABLE coderows.name_uses ADD COLUMN module text COLLATE "C",'
+        ' ADD COLUMN path text COLLATE "C", ADD COLUMN source_full_name text COLLATE "C"'
+    )
+    db.execute(
+        "CREATE OR REPLACE VIEW coderows.usages AS"
+        " SELECT u.repo_id, u.module_id, u.source_id, u.module, u.path, u.line, u.col, u.kind, u.name,"
+        " u.short_name, u.source_full_name, NULL::text COLLATE \"C\" AS target_full_name, false AS resolved, u.target"
+        " FROM coderows.name_uses u"
+    )
+    db.execute("UPDATE coderows.schema_version SET version = 3")
+    repo = db.execute("INSERT INTO coderows.repos (root, name) VALUES ('/r', 'r') RETURNING id").fetchone()[0]
+    db.execute(
+        "INSERT INTO coderows.modules (id, repo_id, path, name, is_package, source, line_count, content_hash,"
+        " size, mtime_ns, parse_status) VALUES (1, %s, 'pkg/a.py', 'pkg.a', false, 'f()', 1, 'abc', 3, 20, 'ok')",
+        [repo],
+    )
+    db.execute(
+        "INSERT INTO coderows.name_uses (module_id, repo_id, source_id, module, path, line, col, kind, name,"
+        " short_name, source_full_name, target, via_super)"
+        " VALUES (1, %s, NULL, 'pkg.a', 'pkg/a.py', 1, 1, 'call', 'f', 'f', 'pkg.a', 'pkg.a.f', false)",
+        [repo],
+    )
+    assert ensure_schema(db) == 4
+    columns = db.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = 'coderows' AND table_name = 'name_uses' ORDER BY ordinal_position"
+    ).fetchall()
+    assert [c for (c,) in columns] == [
+        "module_id", "repo_id", "source_id", "line", "col", "kind", "name", "short_name", "target", "via_super",
+    ]
+    assert db.execute("SELECT module, path, line, source_full_name, name FROM coderows.usages").fetchall() == [
+        ("pkg.a", "pkg/a.py", 1, "pkg.a", "f"),
+    ]
