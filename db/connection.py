@@ -57,6 +57,9 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 5) -> 
         except psycopg.Error as error:
             conn.close()
             raise DatabaseError(f"cannot prepare the coderows schema in {redact(url)}: {first_line(error)}") from error
+        except DatabaseError:
+            conn.close()
+            raise
         _prepared_urls.add(url)
     return conn
 
@@ -68,6 +71,14 @@ def ensure_schema(conn: psycopg.Connection) -> int:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK_KEY])
         version = schema_version(conn)
         newest = migrations[-1][0] if migrations else 1
+        if version is not None and version > newest:
+            # Older code would fail mid-run on a column that is gone (or write rows a newer
+            # reader cannot read): refuse before touching anything.
+            raise DatabaseError(
+                f"this database holds coderows schema version {version}, written by a newer coderows;"
+                f" this coderows knows up to version {newest}: upgrade this coderows, or point it at"
+                " another database"
+            )
         if version is None or version < newest:
             # schema.sql is idempotent: it creates what an older version lacks, and a new
             # database starts at the newest version, with no migrations to run.

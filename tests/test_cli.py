@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
@@ -151,3 +152,18 @@ def test_db_url_is_accepted_by_psql_with_unqualified_names(data_dir: Path, repo:
     url = coderows("db", "url", env=env).stdout.strip()
     result = subprocess.run(["psql", url, "-Atc", "SELECT name FROM classes"], capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stdout) == (0, "Point\n"), result.stderr
+
+
+def test_a_database_of_a_newer_coderows_is_refused_with_one_line_and_nothing_written(db_url: str, repo: Path) -> None:
+    assert coderows("index", "--database-url", db_url, str(repo)).returncode == 0
+    (repo / "geo/more.py").write_text("def extra():\n    pass\n")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE coderows.schema_version SET version = 99")
+    result = coderows("index", "--database-url", db_url, str(repo))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "coderows: this database holds coderows schema version 99, written by a newer coderows; this coderows"
+        " knows up to version 4: upgrade this coderows, or point it at another database\n"
+    )
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM coderows.modules").fetchone() == (2,)

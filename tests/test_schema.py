@@ -1,8 +1,9 @@
 """The schema: created once, idempotent, versioned, with the contract's names."""
 
 import psycopg
+import pytest
 
-from coderows.db.connection import ensure_schema, read_schema_sql
+from coderows.db.connection import DatabaseError, ensure_schema, read_schema_sql
 
 
 def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> None:
@@ -140,3 +141,10 @@ def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: ps
     assert db.execute("SELECT module, path, line, source_full_name, name FROM coderows.usages").fetchall() == [
         ("pkg.a", "pkg/a.py", 1, "pkg.a", "f"),
     ]
+
+
+def test_a_database_of_a_newer_coderows_is_refused_and_left_as_it_is(db: psycopg.Connection) -> None:
+    db.execute("UPDATE coderows.schema_version SET version = 99")
+    with pytest.raises(DatabaseError, match=r"schema version 99, written by a newer coderows; this coderows knows up to version 4"):
+        ensure_schema(db)
+    assert db.execute("SELECT version FROM coderows.schema_version").fetchone() == (99,)
