@@ -798,6 +798,7 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
     """
     params = {"targets": targets, "full_name": symbol.full_name, "limit": limit, "offset": offset}
     total, files = conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params).fetchone()
+    # source_full_name as the usages view (schema.sql) defines it: the enclosing definition, else the module.
     rows = conn.execute(
         f"""
         SELECT m.path, u.line, u.col, u.kind, u.name, coalesce(s.full_name, m.name),

@@ -36,7 +36,7 @@ imports     every import statement's names
   imported_module (as written, no leading dots), imported_name (for "from M import N";
   '*' for a star import), alias, level (leading dots), target_module (absolute module named)
 
-usages      every use of a name (view over name_uses + resolutions)
+usages      every use of a name (view over name_uses, resolutions, modules and definitions)
   repo_id, module_id, source_id, module, path, line, col (1-based, of the name itself:
   `save` in self.save), kind ('call' | 'reference' | 'import' | 'inherit' | 'decorator'),
   name (as written: self.save), short_name (save), source_full_name (the enclosing

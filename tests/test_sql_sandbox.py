@@ -129,8 +129,8 @@ HOSTILE = [
     ('huge-values', "SELECT repeat('x', 10000000) FROM generate_series(1, 1000)", '(0 rows) [cut at'),
     # Stopped by the time limit or by PostgreSQL's 1 GB limit on one value, whichever first.
     ('huge-aggregate', "SELECT length(string_agg(repeat('x', 1000000), '')) FROM generate_series(1, 3000)", ('ran past its time limit', 'Cannot enlarge string buffer')),
-    # generate_series keeps its rows in a tuplestore that spills to disk: on a quiet machine
-    # 256 MB of it are written before the 5 s are up.
+    # generate_series keeps its rows in a tuplestore that spills to disk: on a fast machine
+    # its 256 MB temp_file_limit is reached before the 5 s are up.
     ('huge-array', 'SELECT cardinality(array_agg(g)) FROM generate_series(1, 300000000) g', ('ran past its time limit', 'temporary file size exceeds')),
     ('endless-recursion', 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r', 'ran past its time limit'),
     ('modules-cubed', 'SELECT md5(a.source || b.source || c.source) FROM modules a, modules b, modules c, generate_series(1, 1000) ORDER BY 1', '[cut at limit=100'),
