@@ -145,15 +145,17 @@ def _unparenthesized(node: Node) -> Node:
 
 
 def _last_code_row(node: Node, source: bytes) -> int:
-    """Row of the last token that is not a comment (ast's end_lineno). Zero-width nodes
-    are tokens that error recovery invented, not text, so they are passed over too."""
+    """Row of the last token that is not a comment (ast's end_lineno). Comments and
+    backslash continuations are extras that tree-sitter may leave at the end of a node
+    (`x = f() \\` followed by a comment-only line); zero-width nodes are tokens that
+    error recovery invented, not text: all are passed over."""
     end = node.end_byte
-    last_line = source[source.rfind(b"\n", 0, end) + 1 : end]
-    if not last_line.lstrip().startswith(b"#"):
+    last_line = source[source.rfind(b"\n", 0, end) + 1 : end].lstrip()
+    if last_line and not last_line.startswith(b"#"):
         return node.end_point.row  # the usual case: the node ends on a line of code
     while node.child_count:
         index = node.child_count - 1
-        while index >= 0 and _is_comment_or_empty(node.child(index)):
+        while index >= 0 and _is_extra_or_empty(node.child(index)):
             index -= 1
         if index < 0:
             break
@@ -161,8 +163,12 @@ def _last_code_row(node: Node, source: bytes) -> int:
     return node.end_point.row
 
 
-def _is_comment_or_empty(node: Node) -> bool:
-    return node.type == "comment" or node.end_byte == node.start_byte
+# Tokens the grammar allows anywhere that are not code for ast's line numbers.
+_EXTRAS = frozenset({"comment", "line_continuation"})
+
+
+def _is_extra_or_empty(node: Node) -> bool:
+    return node.type in _EXTRAS or node.end_byte == node.start_byte
 
 
 def _bases(arguments: Node | None) -> list[str]:

@@ -601,6 +601,26 @@ def test_a_string_holding_a_hash_at_line_start_is_code_not_a_comment() -> None:
     assert our_lines(source) == ast_lines(source)
 
 
+def test_a_backslash_continuation_into_a_comment_line_ends_at_the_code_line() -> None:
+    # sympy 1.14.0 test_solvers.py test_guess_rational_cv: tree-sitter keeps the
+    # line_continuation and the comment after it inside the definition's node.
+    source = """\
+        def f():
+            assert g( (x + 1), x ) \\
+                #== GS_RATIONAL_CV_1
+
+
+        class C:
+            def m(self):
+                return 1 \\
+                    # x
+            # y
+        """
+    assert rows(source) == [("f", "function", 1, 1, 2), ("C", "class", 6, 6, 8), ("C.m", "method", 7, 7, 8)]
+    assert definition(source, "f").body == "def f():\n    assert g( (x + 1), x ) \\"
+    assert our_lines(source) == ast_lines(source)
+
+
 def test_body_is_exactly_the_source_lines_without_the_final_newline() -> None:
     source = "x = 1\ndef f(a):\n\n    return a\ny = 2\n"
     module = parsed(source.encode())
