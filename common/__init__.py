@@ -1,0 +1,1 @@
+"""Small rules shared by the indexer and the server (imported as coderows.common)."""
