@@ -27,6 +27,11 @@ nothing below rules it out (../shared/contract.md, "Files indexed"):
 - Only regular files: a FIFO or a folder called ``x.py`` is not listed (reading a FIFO
   would block the parser). Unreadable folders and files that vanish while we look are
   skipped, not fatal; an unreadable root is an error.
+- Ignore files (``.gitignore``, ``.git/info/exclude``) and a ``.git`` pointer file are read
+  only when they are regular files of at most ``MAX_RULE_FILE_BYTES`` (1 MiB), and a
+  ``.gitignore`` only when its real path lies inside the root (files.read_file); anything
+  else (a FIFO, a link to ``/dev/zero``, a huge file) is skipped with a logged warning,
+  as if it were not there. Nothing the walk does can block or read without bound.
 
 ``IgnoreRules.is_ignored`` answers the same question for one path (a watcher's event)
 and caches each folder's parsed ``.gitignore``; ``discover`` walks with the same rules.
@@ -55,6 +60,8 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec, RegexPattern
 from pathspec.patterns.gitignore import GitIgnorePatternError
 
+from coderows.indexer.files import NotRegularFileError, UnsafeFileError, read_file
+
 __all__ = ["ALWAYS_SKIPPED_DIRS", "IgnoreRules", "SourceFile", "discover"]
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,10 @@ ALWAYS_SKIPPED_DIRS: frozenset[str] = frozenset(
 VENV_MARKER = "pyvenv.cfg"
 GITIGNORE = ".gitignore"
 PY_SUFFIX = ".py"
+# Larger .gitignore, .git/info/exclude or .git pointer files are skipped with a warning:
+# real ones are a few KB (CPython's is 4 KB); a bound keeps a hostile one from using
+# the memory and time of every walk.
+MAX_RULE_FILE_BYTES = 1024 * 1024
 
 # pathspec marks "the pattern matched a folder, the rest of the path lies inside it" with
 # this group; it is the part of its regexes that does not match git's per-path semantics.
@@ -427,7 +438,7 @@ class IgnoreRules:
         patterns = None
         if exists is not False:
             folder = f"{self._prefix}/{rel_dir}" if rel_dir else self._root
-            patterns = _read_ignore_file(os.path.join(folder, GITIGNORE))
+            patterns = _read_ignore_file(os.path.join(folder, GITIGNORE), self._root)
         self._gitignores[rel_dir] = patterns
         return patterns
 
@@ -436,7 +447,7 @@ class IgnoreRules:
             git_dir = _common_git_dir(self._root)
             patterns = None
             if git_dir is not None:
-                patterns = _read_ignore_file(os.path.join(git_dir, "info", "exclude"))
+                patterns = _read_ignore_file(os.path.join(git_dir, "info", "exclude"), None)
             self._info_exclude = _Level(0, patterns) if patterns is not None else None
             self._info_exclude_loaded = True
         return self._info_exclude
@@ -451,17 +462,39 @@ def _split_relative(rel_path: str) -> list[str]:
     return parts
 
 
-def _read_ignore_file(path: str) -> _PatternList | None:
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except OSError:
-        # missing, a folder, or unreadable: git skips such a file without complaint too
+def _read_ignore_file(path: str, root: str | None) -> _PatternList | None:
+    """The patterns of one ignore file; None when there is none or it is not safe to read.
+    `root`: the file must really lie inside it (None for .git/info/exclude, whose git dir
+    may live elsewhere, e.g. for a worktree)."""
+    data = _read_small_file(path, root)
+    if data is None:
         return None
     # git reads bytes; filenames come from os.scandir as utf-8 with surrogateescape
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     return _PatternList.from_lines(lines, path, strict=False)
+
+
+def _read_small_file(path: str, root: str | None) -> bytes | None:
+    """The bytes of a file coderows reads for its own rules (ignore files, .git pointers);
+    None, with a warning when it is not simply missing, for anything that is not a
+    regular file of at most MAX_RULE_FILE_BYTES inside `root`: a FIFO would block
+    forever, a link to /dev/zero would read until memory runs out."""
+    try:
+        data, _ = read_file(path, MAX_RULE_FILE_BYTES, root=root)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # git skips a missing file without complaint too
+    except NotRegularFileError as error:
+        if not os.path.isdir(path):  # a folder named .gitignore is no one's mistake to report
+            log.warning("skipped %s: its rules are not applied", error)
+        return None
+    except UnsafeFileError as error:
+        log.warning("skipped %s: its rules are not applied", error)
+        return None
+    except OSError as error:
+        log.warning("skipped %s: %s: its rules are not applied", path, error.strerror or error)
+        return None
+    return data
 
 
 def _common_git_dir(root: str) -> str | None:
@@ -470,19 +503,24 @@ def _common_git_dir(root: str) -> str | None:
     dot_git = os.path.join(root, ".git")
     if os.path.isdir(dot_git):
         return dot_git
-    try:
-        with open(dot_git, encoding="utf-8", errors="surrogateescape") as file:
-            first_line = file.readline().strip()
-    except OSError:
+    if not os.path.lexists(dot_git):
         return None
-    if not first_line.startswith("gitdir:"):
+    pointer = _first_line(dot_git, root)
+    if pointer is None or not pointer.startswith("gitdir:"):
         return None
-    git_dir = os.path.join(root, first_line.removeprefix("gitdir:").strip())
-    try:
-        with open(os.path.join(git_dir, "commondir"), encoding="utf-8", errors="surrogateescape") as file:
-            return os.path.join(git_dir, file.readline().strip())
-    except OSError:
+    git_dir = os.path.join(root, pointer.removeprefix("gitdir:").strip())
+    common = os.path.join(git_dir, "commondir")
+    if not os.path.lexists(common):
         return git_dir  # a submodule's git dir is its own common dir
+    relative = _first_line(common, None)  # a worktree's git dir lies outside the root
+    return os.path.join(git_dir, relative) if relative is not None else git_dir
+
+
+def _first_line(path: str, root: str | None) -> str | None:
+    data = _read_small_file(path, root)
+    if data is None:
+        return None
+    return data.decode("utf-8", "surrogateescape").partition("\n")[0].strip()
 
 
 def discover(root: Path, excludes: Sequence[str] = ()) -> list[SourceFile]:

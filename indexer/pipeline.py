@@ -12,12 +12,12 @@ rows or its new ones; the next run picks up whatever is still out of date.
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import sys
-import stat
 import threading
 import time
 from collections import Counter
@@ -31,6 +31,7 @@ import psycopg
 
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
+from coderows.indexer.files import FileTooLargeError, NotRegularFileError, OutsideRootError, read_file
 from coderows.indexer.load import EncodedFile, FileVersion, KnownFile
 from coderows.indexer.parse import ParsedModule, content_hash, parse_module, skipped_module
 
@@ -41,6 +42,9 @@ BATCH_SOURCE_BYTES = 4 * 1024 * 1024
 # Below this many files to parse, starting worker processes costs more than it saves.
 IN_PROCESS_LIMIT = 48
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
+PARENT_POLL_SECONDS = 0.2  # how often a worker checks that the indexer is still alive
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (files done, files to do)
 
@@ -216,29 +220,35 @@ def resolve_root(root: str | Path) -> Path:
 
 def read_and_parse(root: str, file: SourceFile, known_hash: str | None, max_file_bytes: int) -> ReadResult:
     """Read one file and parse it, unless its content hash shows it is unchanged. Runs in
-    worker processes: every failure becomes a result, never an exception."""
+    worker processes: every failure becomes a result, never an exception. A file that is
+    not a regular file, or whose real path (links followed) leaves the root, is treated
+    as gone: its rows are removed, and nothing outside the root is ever read."""
     path = os.path.join(root, file.path)
     try:
-        info = os.stat(path)  # before reading: a write after this shows up as a newer mtime
-    except FileNotFoundError:
+        data, info = read_file(path, max_file_bytes, root=root)
+    except (FileNotFoundError, NotADirectoryError, NotRegularFileError):
         return Vanished(file.path)
+    except OutsideRootError as error:
+        log.warning("%s: not read, treated as removed: %s", file.path, error)
+        return Vanished(file.path)
+    except FileTooLargeError as error:
+        reason = f"too large: {error.size} bytes, over the {max_file_bytes}-byte limit (--max-file-size)"
+        return FileVersion(skipped_module(file.path, reason), error.info.st_size, error.info.st_mtime_ns)
     except OSError as error:
-        return FileVersion(skipped_module(file.path, f"cannot stat: {error.strerror}"), max(file.size, 0), max(file.mtime_ns, 0))
-    if not stat.S_ISREG(info.st_mode):
-        return Vanished(file.path)
-    if info.st_size > max_file_bytes:
-        reason = f"too large: {info.st_size} bytes, over the {max_file_bytes}-byte limit (--max-file-size)"
-        return FileVersion(skipped_module(file.path, reason), info.st_size, info.st_mtime_ns)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_file_bytes + 1)
-    except FileNotFoundError:
-        return Vanished(file.path)
-    except OSError as error:
-        return FileVersion(skipped_module(file.path, f"unreadable: {error.strerror}"), info.st_size, info.st_mtime_ns)
+        return FileVersion(skipped_module(file.path, f"unreadable: {error.strerror}"), *_current_stat(path, file))
     if known_hash is not None and content_hash(data) == known_hash:
         return Unchanged(file.path, info.st_size, info.st_mtime_ns)
     return FileVersion(parse_module(file.path, data), info.st_size, info.st_mtime_ns)
+
+
+def _current_stat(path: str, file: SourceFile) -> tuple[int, int]:
+    """(size, mtime_ns) of a file that could not be read, for its skipped row; what the
+    walk saw when even stat fails."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return max(file.size, 0), max(file.mtime_ns, 0)
+    return info.st_size, info.st_mtime_ns
 
 
 def _changed(file: SourceFile, known: KnownFile | None) -> bool:
@@ -269,10 +279,8 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[EncodedFile | Unchanged 
     if jobs <= 1 or len(tasks) < IN_PROCESS_LIMIT:
         yield from map(_run_task, tasks)
         return
-    # fork is fastest, but forking a multi-threaded process (an MCP server) can deadlock.
-    method = "fork" if threading.active_count() == 1 else "forkserver"
-    context = multiprocessing.get_context(method)
-    parent = os.getpid() if method == "fork" else None  # a forkserver's workers are its children
+    context = _worker_context()
+    parent = os.getpid()  # every worker is our own child: it watches for our death
     size = max(1, min(16, len(tasks) // (jobs * 8)))
     chunks = [tasks[start : start + size] for start in range(0, len(tasks), size)]
     lost: list[Task] = []
@@ -292,20 +300,38 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[EncodedFile | Unchanged 
         yield _run_isolated(task, context)
 
 
-def _die_with_parent(parent: int | None) -> None:
-    """Make a worker end when the process that started it does, even by SIGKILL: an
-    orphaned worker of a ProcessPoolExecutor would otherwise wait for work forever
-    (Linux: PR_SET_PDEATHSIG). `parent`: the indexer's pid when it forked us directly."""
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """fork is fastest, but forking a multi-threaded process (an MCP server, a watcher)
+    can deadlock: those spawn. Never forkserver: its server process and the workers it
+    forks outlive a killed indexer (each holds the pipe whose end would stop the other)."""
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make a worker end when the indexer process `parent` ends, however it ends (SIGKILL
+    included): an orphaned worker of a ProcessPoolExecutor would otherwise wait for work
+    forever, and keep multiprocessing's resource tracker alive with it. Linux kills us at
+    once (PR_SET_PDEATHSIG); everywhere a thread also notices our parent is gone."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if parent is not None and os.getppid() != parent:  # it died before the line above took effect
+    if os.getppid() != parent:  # it died before the line above took effect
         os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), name="coderows-parent-watch", daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Poll the parent pid: an orphan is re-parented (to init or a subreaper), so a change
+    means the indexer died. PR_SET_PDEATHSIG alone also fires when the forking *thread*
+    ends, and is Linux-only."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> EncodedFile | Unchanged | Vanished:
     """_run_task in a process of its own, so that a crash costs only this file."""
     reader, writer = context.Pipe(duplex=False)
-    process = context.Process(target=_run_into_pipe, args=(task, writer), daemon=True)
+    process = context.Process(target=_run_into_pipe, args=(task, writer, os.getpid()), daemon=True)
     process.start()
     writer.close()
     try:
@@ -325,7 +351,8 @@ def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> E
     return load.encode(task.module_id, task.repo_id, _stat_version(task, skipped_module(task.file.path, reason)))
 
 
-def _run_into_pipe(task: Task, writer: multiprocessing.connection.Connection) -> None:
+def _run_into_pipe(task: Task, writer: multiprocessing.connection.Connection, parent: int) -> None:
+    _die_with_parent(parent)
     writer.send(_run_task(task))
     writer.close()
 
