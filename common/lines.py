@@ -11,8 +11,10 @@ break has no further line (the empty piece after it is not counted by line_count
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from collections.abc import Callable
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -65,3 +67,15 @@ def sql_split_lines(column: str) -> str:
     same rule, applied server-side so that searches need not fetch whole files).
     `column` is an SQL expression written by coderows, never user input."""
     return f"string_to_array(replace(replace({column}, E'\\r\\n', E'\\n'), E'\\r', E'\\n'), E'\\n')"
+
+
+def tokenizer_readline(text: str) -> Callable[[], str]:
+    """A readline for tokenize.generate_tokens over the lines of `text`, each ending in
+    \\n whatever its break was (tokenize reads a lone \\r as an error token, and
+    io.StringIO would not end a line there): rows and columns stay those of `text`."""
+    lines = [line + "\n" for line in split_lines(text)]
+    if lines[-1] == "\n":  # the empty piece after a final break, or an empty text
+        lines.pop()
+    else:
+        lines[-1] = lines[-1][:-1]
+    return functools.partial(next, iter(lines), "")

@@ -4,10 +4,10 @@ the file is valid Python, so that rows stay exact (ast is the reference for line
 from __future__ import annotations
 
 import ast
-import io
 import tokenize
 from collections.abc import Iterator
 
+from coderows.common.lines import line_starts, split_lines_keepends, tokenizer_readline
 from coderows.indexer.outline import Outline, RawDefinition, RawImport, compact_code
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -16,7 +16,7 @@ Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
 def extract(module: ast.Module, source: str) -> Outline:
-    lines = source.encode("utf-8").splitlines(keepends=True)
+    lines = [line.encode("utf-8") for line in split_lines_keepends(source)]
     found = sorted(_definitions_with_parents(module), key=lambda pair: (pair[0].lineno, pair[0].col_offset))
     index_of = {id(node): index for index, (node, _) in enumerate(found)}
     definitions = [
@@ -83,12 +83,10 @@ def _slice(lines: list[bytes], start_line: int, start_col: int, end_line: int, e
 
 def _header_colon(text: str) -> int:
     """Offset of the first ':' outside brackets (annotations and defaults may hold more)."""
-    offsets = [0]
-    for line in text.splitlines(keepends=True):
-        offsets.append(offsets[-1] + len(line))
+    offsets = line_starts(text)
     depth = 0
     try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        for token in tokenize.generate_tokens(tokenizer_readline(text)):
             if token.type != tokenize.OP:
                 continue
             if token.string in "([{":

@@ -9,10 +9,11 @@ derived once, the same way for both.
 from __future__ import annotations
 
 import ast
-import io
 import tokenize
 import warnings
 from dataclasses import dataclass, field
+
+from coderows.common.lines import split_lines, tokenizer_readline
 
 
 @dataclass(slots=True)
@@ -55,13 +56,13 @@ def compact_code(text: str) -> str:
     >>> compact_code("def f(\\n    a,  # first\\n    b,\\n) -> int")
     'def f(a, b) -> int'
     """
-    if "\n" not in text and "#" not in text:
+    if "\n" not in text and "\r" not in text and "#" not in text:
         return text.strip()
     try:
         return _join_tokens(text)
     except (tokenize.TokenError, SyntaxError, IndentationError):
         # Only reachable for code tree-sitter recovered from errors; good enough to show.
-        return " ".join(line.strip() for line in text.splitlines() if line.strip())
+        return " ".join(line.strip() for line in split_lines(text) if line.strip())
 
 
 _SKIPPED_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
@@ -73,7 +74,7 @@ _CLOSING = {*_CLOSING_BRACKETS, ","}
 def _join_tokens(text: str) -> str:
     pieces: list[str] = []
     previous: tokenize.TokenInfo | None = None
-    for token in tokenize.generate_tokens(io.StringIO(text.strip()).readline):
+    for token in tokenize.generate_tokens(tokenizer_readline(text.strip())):
         if token.type in _SKIPPED_TOKENS:
             continue
         if previous is not None:

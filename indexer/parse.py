@@ -14,7 +14,6 @@ import ast
 import codecs
 import hashlib
 import io
-import itertools
 import re
 import tokenize
 import warnings
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Tree
 
+from coderows.common.lines import line_count, line_end, line_starts
 from coderows.indexer import extract_ast, extract_treesitter
 from coderows.indexer.extract_uses import DefinitionKey, Use, extract_uses
 from coderows.indexer.naming import ModuleName, import_target, module_name
@@ -136,10 +136,9 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
     text, encoding, decode_note = decode(data)
     utf8 = data if encoding == "utf-8" and decode_note is None else text.encode("utf-8")
     lone_carriage_returns = "\r" in text and text.count("\r") != text.count("\r\n")
-    lines = split_lines(text, lone_carriage_returns)
     outline, tree, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
     name = module_name(path)
-    definitions, limit_note = _definitions(outline, text, lines, lines_keep_breaks=lone_carriage_returns)
+    definitions, limit_note = _definitions(outline, text)
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)
     imports = [_import(row, name) for row in outline.imports]
@@ -149,7 +148,7 @@ def parse_module(path: str, data: bytes) -> ParsedModule:
         is_package=name.is_package,
         docstring=outline.docstring,
         source=text,
-        line_count=len(lines) - 1 if lines[-1] == "" else len(lines),
+        line_count=line_count(text),
         content_hash=content_hash(data),
         encoding=encoding,
         parse_status=status,
@@ -173,19 +172,6 @@ def decode(data: bytes) -> tuple[str, str, str | None]:
     except UnicodeDecodeError as error:
         note = f"undecodable bytes replaced with U+FFFD ({encoding}: {error.reason} at byte {error.start})"
         return data.decode(encoding, "replace"), encoding, note
-
-
-def split_lines(text: str, lone_carriage_returns: bool) -> list[str]:
-    """Lines as Python counts them. Usually a split on \\n (a CRLF line keeps its \\r).
-    With lone carriage returns, \\r\\n, \\r and \\n each end a line, and every line
-    keeps its break so that joining a slice gives the exact source text."""
-    if not lone_carriage_returns:
-        return text.split("\n")
-    pieces = _LINE_BREAK.split(text)  # [line, break, line, break, ..., line]
-    return [line + brk for line, brk in zip(pieces[0::2], pieces[1::2])] + [pieces[-1]]
-
-
-_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 
 
 def _outline(text: str, utf8: bytes, *, trust_tree_lines: bool) -> tuple[Outline, Tree | None, str, str | None]:
@@ -252,16 +238,14 @@ def _describe_syntax_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _definitions(
-    outline: Outline, text: str, lines: list[str], *, lines_keep_breaks: bool
-) -> tuple[list[Definition], str | None]:
+def _definitions(outline: Outline, text: str) -> tuple[list[Definition], str | None]:
     """Rows for the outline's definitions, qualnames derived as CPython's compiler does."""
     rows: list[Definition] = []
     ordinal_of: dict[int, int] = {}  # outline index -> ordinal among kept rows
     depth_of: dict[int, int] = {}
     private_of: dict[int, str | None] = {}  # the class name that mangles __names in its scope
     notes: list[str] = []
-    starts = _line_starts(lines, lines_keep_breaks) if outline.definitions else []
+    starts = line_starts(text) if outline.definitions else []
     for index, raw in enumerate(outline.definitions):
         parent_raw = outline.definitions[raw.parent] if raw.parent is not None else None
         parent_ordinal = ordinal_of.get(raw.parent) if raw.parent is not None else None
@@ -276,9 +260,8 @@ def _definitions(
         private_of[index] = raw.name if raw.is_class else private
         end_line = max(raw.end_line, raw.def_line)
         start_line = min(raw.start_line, raw.def_line)
-        body_start = starts[min(start_line, len(lines)) - 1]
-        last = min(end_line, len(lines)) - 1
-        body_end = starts[last] + len(lines[last].removesuffix("\n").removesuffix("\r"))
+        body_start = starts[min(start_line, len(starts)) - 1]
+        body_end = line_end(text, starts, min(end_line, len(starts)) - 1)
         ordinal_of[index] = len(rows)
         depth_of[index] = depth
         rows.append(
@@ -330,13 +313,6 @@ def _mangle(name: str, private: str | None) -> str:
         return name
     stripped = private.lstrip("_")
     return f"_{stripped}{name}" if stripped else name
-
-
-def _line_starts(lines: list[str], keep_breaks: bool) -> list[int]:
-    """Character offset at which each line starts in the source the lines came from
-    (keep_breaks: each line holds its own break, as split_lines gives with lone CRs)."""
-    widths = [len(line) for line in lines[:-1]] if keep_breaks else [len(line) + 1 for line in lines[:-1]]
-    return list(itertools.accumulate(widths, initial=0))
 
 
 def _import(raw: RawImport, importer: ModuleName) -> Import:

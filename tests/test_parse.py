@@ -717,6 +717,22 @@ def test_signature_keeps_colons_inside_annotations_and_defaults() -> None:
     )
 
 
+def test_characters_str_splitlines_breaks_at_stay_inside_a_recovered_signature() -> None:
+    # Python ends lines at \r\n, \r and \n only; \u2028, \x0c and \x85 are ordinary
+    # characters of a string. `(bar.\nbaz)` sends the file down the ast path.
+    source = "def f(a='x\u2028y',\n      b='\x0c', c='\x85'):\n    (bar.\nbaz)\n"
+    module = parsed(source.encode())
+    assert module.parse_status == "recovered"
+    assert [d.signature for d in module.definitions] == ["def f(a='x\u2028y', b='\x0c', c='\x85')"]
+
+
+def test_a_signature_over_lone_carriage_returns_is_folded_onto_one_line() -> None:
+    data = b"def f(a,  # first\r      b=1):\r    return a\r"
+    module = parse_module("mod.py", data)
+    assert module.parse_status == "recovered"
+    assert [d.signature for d in module.definitions] == ["def f(a, b=1)"]
+
+
 def test_async_signature_starts_with_async() -> None:
     assert definition("async def fetch(url, *, timeout=None): pass\n", "fetch").signature == (
         "async def fetch(url, *, timeout=None)"
