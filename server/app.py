@@ -22,6 +22,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from coderows.common.lines import split_lines
 from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.server import freshness, query, render
 from coderows.server import http as http_transport
@@ -373,7 +374,7 @@ class Tools:
                 after = query.source_lines(conn, symbol.module_id, symbol.end_line + 1, symbol.end_line + context_lines)
             return render.symbol_answer(
                 symbol,
-                body_lines=body.split("\n"),
+                body_lines=split_lines(body),
                 body_first_line=symbol.start_line,
                 context_before=before,
                 context_after=after,

@@ -26,6 +26,8 @@ import time
 import psycopg
 from psycopg.rows import class_row, dict_row
 
+from coderows.common.lines import sql_split_lines
+
 Kind = Literal["class", "function", "method"]
 
 # What find_symbol's `kind` argument selects; "function" follows the `functions` view,
@@ -466,8 +468,8 @@ def symbol_body(conn: psycopg.Connection, symbol_id: int) -> str | None:
 
 def source_lines(conn: psycopg.Connection, module_id: int, first: int, last: int) -> list[str]:
     """Lines first..last (1-based, inclusive, clipped to the file) of a module's source."""
-    sql = """
-        SELECT (string_to_array(source, E'\\n'))[%(first)s:%(last)s] FROM modules WHERE id = %(id)s
+    sql = f"""
+        SELECT ({sql_split_lines("source")})[%(first)s:least(%(last)s, line_count)] FROM modules WHERE id = %(id)s
     """
     row = conn.execute(sql, {"id": module_id, "first": max(first, 1), "last": last}).fetchone()
     return list(row[0] or []) if row else []
@@ -495,12 +497,12 @@ SEARCH_LINE_CAP = 2000
 def search_lines(conn: psycopg.Connection, text: str, cap: int = SEARCH_LINE_CAP) -> list[Hit]:
     """Source lines containing `text` (case-insensitive), each with the innermost
     definition around it, in path and line order; at most `cap` lines."""
-    sql = """
+    sql = f"""
         WITH hits AS (
             SELECT m.id AS module_id, m.name AS module, m.path, l.n::int AS line, l.text,
                    r.root, m.size, m.mtime_ns
             FROM modules m JOIN repos r ON r.id = m.repo_id,
-                 LATERAL unnest(string_to_array(m.source, E'\\n')) WITH ORDINALITY AS l(text, n)
+                 LATERAL unnest({sql_split_lines("m.source")}) WITH ORDINALITY AS l(text, n)
             WHERE m.source ILIKE %(pattern)s AND l.text ILIKE %(pattern)s
             ORDER BY r.root, m.path, l.n
             LIMIT %(cap)s
