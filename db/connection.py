@@ -25,19 +25,58 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or prepared; the message says what to do."""
 
 
+class CannotConnect(DatabaseError):
+    """No connection could be made: the server is down, unreachable or refuses us."""
+
+
 def resolve_database_url(explicit: str | None = None) -> str:
-    """The URL to use: explicit, else CODEROWS_DATABASE_URL, else the embedded server's."""
+    """The URL to use: explicit, else CODEROWS_DATABASE_URL, else the embedded server's.
+    A URL libpq cannot parse is refused here, before anything starts."""
     if explicit:
-        return explicit
+        return checked_url(explicit, "--database-url")
     configured = os.environ.get(DATABASE_URL_ENV)
     if configured:
-        return configured
+        return checked_url(configured, DATABASE_URL_ENV)
     from coderows.db import embedded
 
     try:
         return embedded.start()
     except embedded.EmbeddedServerError as error:
         raise DatabaseError(str(error)) from error
+
+
+def uses_embedded(explicit: str | None = None) -> bool:
+    """Whether resolve_database_url(explicit) means coderows's own embedded server."""
+    return not explicit and not os.environ.get(DATABASE_URL_ENV)
+
+
+def checked_url(url: str, source: str) -> str:
+    """`url` if libpq can parse it; else DatabaseError naming where it came from."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error as error:
+        raise DatabaseError(f"{source} is not a valid PostgreSQL URL: {first_line(error)}") from None
+    return url
+
+
+# SQLSTATE class 53, "insufficient resources": the server is up and the connection fine,
+# but it cannot do the work until an operator frees something.
+RESOURCE_ADVICE = {
+    "53100": "the database server's disk is full: free space where PostgreSQL keeps its data, then run again",
+    "53200": "the database server is out of memory: retry when it has more free, or lower its work_mem",
+    "53300": "the database server has no free connection slot: close some sessions or raise max_connections",
+    "53400": "the database server hit a configured limit",
+}
+
+
+def resource_problem(error: BaseException) -> str | None:
+    """A one-line explanation when `error` is PostgreSQL running out of a resource
+    (disk, memory, connections, a configured limit), else None."""
+    sqlstate = getattr(error, "sqlstate", None)
+    if not isinstance(sqlstate, str) or not sqlstate.startswith("53"):
+        return None
+    advice = RESOURCE_ADVICE.get(sqlstate, "the database server ran out of a resource")
+    return f"{advice} (PostgreSQL: {first_line(error)})"
 
 
 _prepared_urls: set[str] = set()
@@ -50,13 +89,19 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 5) -> 
             url, autocommit=autocommit, options=SEARCH_PATH_OPTION, connect_timeout=connect_timeout
         )
     except psycopg.OperationalError as error:
-        raise DatabaseError(f"cannot connect to PostgreSQL at {redact(url)}: {first_line(error)}") from error
+        problem = resource_problem(error)
+        if problem:
+            raise DatabaseError(problem) from error
+        raise CannotConnect(f"cannot connect to PostgreSQL at {redact(url)}: {first_line(error)}") from error
+    except psycopg.ProgrammingError as error:  # a URL libpq cannot parse
+        raise DatabaseError(f"not a valid PostgreSQL URL: {first_line(error)}") from error
     if url not in _prepared_urls:
         try:
             ensure_schema(conn)
         except psycopg.Error as error:
             conn.close()
-            raise DatabaseError(f"cannot prepare the coderows schema in {redact(url)}: {first_line(error)}") from error
+            reason = resource_problem(error) or first_line(error)
+            raise DatabaseError(f"cannot prepare the coderows schema in {redact(url)}: {reason}") from error
         except DatabaseError:
             conn.close()
             raise

@@ -57,14 +57,23 @@ class Connections:
         conn.execute("SELECT set_config('statement_timeout', %s, false)", [TOOL_STATEMENT_TIMEOUT])
         return conn
 
-    def _take(self) -> tuple[psycopg.Connection, bool]:
-        """A connection, and whether it was reused (and so may have gone stale)."""
+    def _take(self, *, fresh: bool = False) -> tuple[psycopg.Connection, bool]:
+        """A connection, and whether it was reused (and so may have gone stale);
+        `fresh` skips the idle ones."""
         with self._lock:
-            while self._idle:
+            while self._idle and not fresh:
                 conn = self._idle.pop()
                 if not conn.closed:
                     return conn, True
         return self._new_within(CONNECT_WAIT_SECONDS), False
+
+    def _discard_idle(self) -> None:
+        """Close every idle connection: one was found dead (the database restarted, or
+        an administrator ended coderows's sessions), so the others likely are too."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def _new_within(self, seconds: float) -> psycopg.Connection:
         """_new(), given up after `seconds`: libpq will not time out a connection attempt
@@ -110,11 +119,12 @@ class Connections:
         conn.close()
 
     def run(self, work: Callable[[psycopg.Connection], T]) -> T:
-        """work(conn) on a live connection. A reused connection that turns out dead (the
-        database restarted since) is replaced once; a database that is down raises
-        DatabaseUnavailable with a message for the agent."""
+        """work(conn) on a live connection. A connection that turns out dead (the database
+        restarted since, or pg_terminate_backend ended its session) is replaced once, by a
+        new connection, never by another idle one that may be just as dead; a database
+        that is down raises DatabaseUnavailable with a message for the agent."""
         for attempt in (1, 2):
-            conn, reused = self._take()
+            conn, reused = self._take(fresh=attempt == 2)
             try:
                 with self._watchdog.watching(conn) as watch:
                     result = work(conn)
@@ -126,8 +136,11 @@ class Connections:
                         f"PostgreSQL at {redact(self.url)} stopped answering: no reply for {STALL_SECONDS:g} s, "
                         f"and none to a new connection within {PROBE_SECONDS:g} s"
                     ) from error
-                if reused and attempt == 1 and broken:
-                    continue  # stale connection from before a restart: try a fresh one
+                if attempt == 1 and broken and (reused or session_ended(error)):
+                    # A stale connection from before a restart, or our own session ended
+                    # by an administrator: the database itself may be fine.
+                    self._discard_idle()
+                    continue
                 if broken:
                     raise DatabaseUnavailable(
                         f"lost the connection to PostgreSQL at {redact(self.url)}: {first_line(error)}"
@@ -142,10 +155,13 @@ class Connections:
 
     def close(self) -> None:
         self._watchdog.stop()
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._discard_idle()
+
+
+def session_ended(error: psycopg.Error) -> bool:
+    """Whether the server ended this one session (pg_terminate_backend, SQLSTATE 57P01),
+    which says nothing about whether it accepts a new one."""
+    return isinstance(error, psycopg.errors.AdminShutdown)
 
 
 @dataclass(eq=False)

@@ -6,8 +6,12 @@ uvicorn, with no hook for a middleware; so we build the same app
 run it with uvicorn the way the SDK does.
 
 Rules (README, "Security"):
-- a loopback address (127.0.0.0/8, ::1, localhost) may be served without a token; the
-  SDK's DNS-rebinding protection (Host and Origin must name the loopback) stays on;
+- a loopback address (127.0.0.0/8, ::1, localhost) may be served without a token, and
+  then every request's Host (and Origin, when sent) must name the loopback: DNS-rebinding
+  protection. `LoopbackNamesOnly` checks it, not the SDK's exact-string list, which
+  refused `Host: 127.0.0.1` without a port (any client of `--port 80`), `LOCALHOST:8000`
+  (host names are case-insensitive) and `Origin: http://localhost`. The port is not
+  checked: a rebinding page cannot make a browser send a loopback name as its Host;
 - any other address needs a token, or the server refuses to start;
 - with a token, every HTTP request must carry `Authorization: Bearer <token>`, else 401
   and nothing behind it runs. On a non-loopback address the Host check is off (the
@@ -20,10 +24,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -57,20 +63,84 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-def transport_security(host: str) -> TransportSecuritySettings | None:
-    """DNS-rebinding protection for a loopback address, whichever one (the SDK turns it on
-    only for the exact strings 127.0.0.1, localhost and ::1); None elsewhere: the SDK then
-    checks no Host header and the token guards the server."""
-    if not is_loopback(host):
-        return None
-    bound = f"[{host.strip('[]')}]" if ":" in host else host
-    hosts = ["127.0.0.1", "localhost", "[::1]", bound]
-    unique = list(dict.fromkeys(hosts))
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[f"{name}:*" for name in unique],
-        allowed_origins=[f"http://{name}:*" for name in unique],
-    )
+# The SDK's own Host/Origin check stays off: LoopbackNamesOnly does it (see above). It
+# would otherwise turn itself on for 127.0.0.1, localhost and ::1 with its exact strings.
+SDK_HOST_CHECK_OFF = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def names_loopback(hostname: str) -> bool:
+    """Whether a Host or Origin's host name (no port) can only mean this machine:
+    localhost in any letter case (with or without the root's trailing dot), or a
+    loopback IP literal (127.0.0.0/8, [::1], ::ffff:127.x)."""
+    name = hostname.strip().lower().removesuffix(".")
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def host_allowed(host: str | None) -> bool:
+    """Whether a Host header names the loopback, with or without a port."""
+    if not host:
+        return False
+    name = host.strip()
+    if name.startswith("["):  # an IPv6 literal: [::1] or [::1]:8000
+        hostname, _, rest = name.partition("]")
+        hostname += "]"
+        port = rest.removeprefix(":") if rest.startswith(":") else None if not rest else "invalid"
+    else:
+        hostname, colon, port_text = name.rpartition(":")
+        hostname, port = (hostname, port_text) if colon else (name, None)
+    return (port is None or valid_port(port)) and names_loopback(hostname)
+
+
+def valid_port(port: str) -> bool:
+    return port.isdigit() and len(port) <= 5 and int(port) <= 65535
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """Whether an Origin header is absent (not a browser's cross-site request) or an
+    http(s) page on a loopback name, with or without a port."""
+    if origin is None:
+        return True
+    try:
+        parts = urlsplit(origin.strip())
+        port_ok = parts.port is None or parts.port <= 65535  # .port raises on a malformed port
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        return False
+    if parts.path or parts.query or parts.fragment or parts.username is not None:
+        return False
+    return names_loopback(parts.hostname)
+
+
+class LoopbackNamesOnly:
+    """ASGI middleware: an HTTP request whose Host does not name the loopback gets 421,
+    one whose Origin is a page elsewhere gets 403 (as the SDK answers them); nothing
+    behind it runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not host_allowed(headers.get("host")):
+            log.warning("refused a request for another host (DNS rebinding?): %r", headers.get("host", "")[:100])
+            await PlainTextResponse("Invalid Host header", status_code=421)(scope, receive, send)
+            return
+        if not origin_allowed(headers.get("origin")):
+            log.warning("refused a request from a page elsewhere: %r", headers.get("origin", "")[:100])
+            await PlainTextResponse("Invalid Origin header", status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class RequireToken:
@@ -112,8 +182,11 @@ def _bearer(scope: Scope) -> bytes | None:
 
 
 def http_app(server: MCPServer, host: str, token: str | None) -> ASGIApp:
-    """The SDK's streamable HTTP app (endpoint /mcp), behind the token when there is one."""
-    app = server.streamable_http_app(host=host, transport_security=transport_security(host))
+    """The SDK's streamable HTTP app (endpoint /mcp), behind the loopback-names check on
+    a loopback address and behind the token when there is one."""
+    app: ASGIApp = server.streamable_http_app(host=host, transport_security=SDK_HOST_CHECK_OFF)
+    if is_loopback(host):
+        app = LoopbackNamesOnly(app)
     return RequireToken(app, token) if token else app
 
 
