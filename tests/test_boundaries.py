@@ -353,3 +353,51 @@ def test_run_sql_cannot_read_the_database_servers_files(fenced: Fenced) -> None:
     assert answer == Answer(
         "Error executing tool run_sql: PostgreSQL: permission denied for function pg_read_file", True
     )
+
+
+# --- loopback names (issue 13, item 9) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tokenless_loopback_server(corpus_db: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    """Bound to 127.0.0.1 without a token: only the Host/Origin check guards it."""
+    log = tmp_path_factory.mktemp("tokenless-server") / "stderr.log"
+    yield from started(corpus_db, [], server_env(), log)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "127.0.0.1:80", "localhost", "LOCALHOST:{port}", "LocalHost", "[::1]", "[::1]:{port}", "localhost.:{port}"],
+)
+def test_on_loopback_every_spelling_of_a_loopback_host_is_served(tokenless_loopback_server: HttpServer, host: str) -> None:
+    # `serve --port 80` clients send no port (the SDK's list wanted one); names are case-insensitive.
+    response = post(tokenless_loopback_server, INITIALIZE, Host=host.format(port=tokenless_loopback_server.port))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("origin", ["http://localhost", "http://LOCALHOST:6274", "https://127.0.0.1", "http://[::1]:3000"])
+def test_on_loopback_a_page_on_a_loopback_origin_is_served(tokenless_loopback_server: HttpServer, origin: str) -> None:
+    response = post(tokenless_loopback_server, INITIALIZE, Origin=origin)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example", "localhost.evil.example:8000", "127.0.0.1:99999"]
+)
+def test_on_loopback_a_host_that_is_not_a_loopback_name_gets_421(tokenless_loopback_server: HttpServer, host: str) -> None:
+    response = post(tokenless_loopback_server, INITIALIZE, Host=host)
+    assert (response.status_code, response.text) == (421, "Invalid Host header")
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://localhost.evil.example", "file://"])
+def test_on_loopback_a_page_elsewhere_gets_403(tokenless_loopback_server: HttpServer, origin: str) -> None:
+    response = post(tokenless_loopback_server, INITIALIZE, Origin=origin)
+    assert (response.status_code, response.text) == (403, "Invalid Origin header")
+
+
+def test_a_server_bound_to_port_80_accepts_the_host_header_clients_send_it() -> None:
+    # Clients of http://127.0.0.1/mcp (port 80 is the default) send `Host: 127.0.0.1`.
+    from coderows.server.http import host_allowed, origin_allowed
+
+    assert [host_allowed(h) for h in ["127.0.0.1", "localhost", "[::1]", "127.0.0.1:80", "LOCALHOST"]] == [True] * 5
+    assert [origin_allowed(o) for o in ["http://127.0.0.1", "http://localhost", "http://[::1]"]] == [True] * 3

@@ -167,3 +167,29 @@ def test_a_database_of_a_newer_coderows_is_refused_with_one_line_and_nothing_wri
     )
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM coderows.modules").fetchone() == (2,)
+
+
+# --- one-line errors before any database work (issue 13, item 10) --------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "env"),
+    [
+        ("--database-url", ["status", "--database-url", "host=127.0.0.1 port"], {}),
+        ("CODEROWS_DATABASE_URL", ["status"], {"CODEROWS_DATABASE_URL": "host=127.0.0.1 port"}),
+    ],
+)
+def test_a_malformed_database_url_is_one_line(source: str, args: list[str], env: dict[str, str]) -> None:
+    result = coderows(*args, env=env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f'coderows: {source} is not a valid PostgreSQL URL: missing "=" after "port" in connection info string\n'
+    )
+
+
+@pytest.mark.parametrize("command", ["index", "serve", "watch"])
+def test_a_missing_folder_fails_at_once_without_starting_the_embedded_server(command: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"  # the embedded server would create data/postgres
+    result = coderows(command, str(tmp_path / "nowhere"), env={"CODEROWS_DATA_DIR": str(data_dir)}, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"coderows: not a folder: {tmp_path / 'nowhere'}\n")
+    assert not data_dir.exists()
