@@ -7,6 +7,9 @@ and column named here exists in a freshly created database and that the examples
 SCHEMA_DOC = """\
 coderows SQL schema (PostgreSQL; search_path is already `coderows`, so write plain names).
 Lines are 1-based and inclusive. Paths are POSIX, relative to the repository root.
+SQL sees every repository in the database (other projects, checkouts, worktrees), unlike
+the other tools, which answer from this server's own: filter by repo_id (repos.id) to
+keep to one, e.g.  ... WHERE repo_id = (SELECT id FROM repos WHERE name = 'myproject').
 
 repos       one row per indexed repository root
   id, root (absolute path), name, indexed_at (end of the last complete index run),
