@@ -193,7 +193,7 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
                   WHERE class_name = 'Session' AND module = 'requests.sessions'"
     """
     from coderows.db import readonly
-    from coderows.server.query import SQL_ROW_SHARE_OF_BUDGET, RejectedQuery, run_readonly
+    from coderows.db.sandbox import SQL_ROW_SHARE_OF_BUDGET, RejectedQuery, run_readonly
 
     # The query runs as the read-only login, never as the main user (db/readonly.py).
     url = _resolve(database_url)
@@ -210,15 +210,13 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
             raise click.ClickException(str(error)) from None
         except psycopg.Error as error:
             raise click.ClickException(_first_line(error)) from None
-    if as_json:
-        click.echo(json.dumps([dict(zip(columns, row)) for row in rows], default=str, ensure_ascii=False, indent=1))
-    else:
-        click.echo(format_table(columns, rows))
-    if truncated:
+    chunks = json_chunks(columns, rows) if as_json else table_lines(columns, rows)
+    printed = _echo_within(chunks, SQL_MAX_BYTES, json_array=as_json)
+    if truncated or printed < len(rows):
         per_row = SQL_MAX_BYTES // SQL_ROW_SHARE_OF_BUDGET // 2**20
         click.echo(
-            f"(cut after {len(rows)} rows: at most {SQL_ROW_LIMIT} rows, {SQL_MAX_BYTES // 2**20} MB, {per_row} MB a row; "
-            "add LIMIT / OFFSET or select fewer columns)",
+            f"(cut after {min(printed, len(rows))} rows: at most {SQL_ROW_LIMIT} rows, {SQL_MAX_BYTES // 2**20} MB, "
+            f"{per_row} MB a row; add LIMIT / OFFSET or select fewer columns)",
             err=True,
         )
 
@@ -289,18 +287,62 @@ def db_url(database_url: str | None) -> None:
         click.echo(f"{url}&{SEARCH_PATH_URL_OPTION}")
 
 
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Rows as aligned text. A single column prints raw values (bodies stay readable);
-    otherwise line breaks inside values show as \\n."""
+# A cell wider than this does not widen its column: one long value must not pad every
+# other row of the table out to its width.
+SQL_WIDE_CELL = 200
+
+
+def table_lines(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, int]]:
+    """(line, rows printed once it is out) of rows as aligned text. A single column prints
+    raw values (bodies stay readable); otherwise line breaks inside values show as \\n.
+    Lines are made one at a time, so that printing holds no copy of the rows."""
     if len(columns) == 1:
-        return "\n".join(_cell(row[0], escape=False) for row in rows)
-    cells = [[_cell(value, escape=True) for value in row] for row in rows]
-    widths = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
-    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths)).rstrip()]
-    lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(lines)
+        for count, row in enumerate(rows, 1):
+            yield _cell(row[0], escape=False), count
+        if not rows:
+            yield "", 0
+        return
+    widths = [len(column) for column in columns]
+    for row in rows:
+        for i, value in enumerate(row):
+            width = len(_cell(value, escape=True))
+            if width <= SQL_WIDE_CELL:
+                widths[i] = max(widths[i], width)
+    yield "  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True)).rstrip(), 0
+    yield "  ".join("-" * width for width in widths), 0
+    for count, row in enumerate(rows, 1):
+        cells = (_cell(value, escape=True).ljust(width) for value, width in zip(row, widths, strict=True))
+        yield "  ".join(cells).rstrip(), count
+    yield f"({len(rows)} row{'s' if len(rows) != 1 else ''})", len(rows)
+
+
+def json_chunks(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[tuple[str, int]]:
+    """(text, rows printed once it is out) of a JSON array of objects, one per row, as
+    json.dumps(..., indent=1) lays it out, made one row at a time."""
+    for count, row in enumerate(rows, 1):
+        item = json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False, indent=1)
+        yield ("[\n " if count == 1 else ",\n ") + item.replace("\n", "\n "), count
+    yield ("\n]" if rows else "[]"), len(rows)
+
+
+def _echo_within(chunks: Iterator[tuple[str, int]], max_bytes: int, *, json_array: bool) -> int:
+    """Print the chunks (lines of a table, or pieces of a JSON array) while they total at
+    most max_bytes; the rows printed. A JSON array cut short is still closed."""
+    used, printed = 0, 0
+    for text, count in chunks:
+        size = len(text.encode("utf-8", "replace")) + 1
+        if used + size > max_bytes:
+            break
+        used += size
+        printed = count
+        click.echo(text, nl=not json_array)
+    else:
+        if json_array:
+            click.echo("")
+        return printed
+    if json_array:
+        click.echo("\n]" if printed else "[]")
+    return printed
 
 
 def _cell(value: Any, *, escape: bool) -> str:

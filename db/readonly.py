@@ -32,8 +32,10 @@ READER_ROLE = "coderows_reader"
 READONLY_DATABASE_URL_ENV = "CODEROWS_READONLY_DATABASE_URL"
 SCHEMA = "coderows"
 
-# Per-role defaults, so that a reader session is bounded even before run_readonly sets
-# its own per-transaction limits (and when someone uses the reader URL with psql).
+# The reader's limits, the one list of them: per-role defaults (so a reader session is
+# bounded when someone uses the reader URL with psql), startup options of every session
+# coderows opens (a client's options outrank the role's, so a tampered role cannot lift
+# them), and per-transaction settings of each query (coderows.db.sandbox).
 # temp_file_limit may only be set by a superuser: skipped when the main user cannot.
 READER_SETTINGS: dict[str, str] = {
     "default_transaction_read_only": "on",
@@ -44,6 +46,26 @@ READER_SETTINGS: dict[str, str] = {
     "work_mem": "32MB",
     "temp_file_limit": "256MB",
 }
+# Settings only a superuser may set: never sent as a session's startup option.
+_SUPERUSER_SETTINGS = frozenset({"temp_file_limit"})
+# Role settings a reader may carry without harm: those its sessions set again at start.
+_HARMLESS_ROLE_SETTINGS = frozenset({*READER_SETTINGS, "search_path"})
+
+# EXPLAIN can be neither a subquery nor a cursor; this function runs one and returns its
+# lines as rows, so that EXPLAIN goes through the same extended protocol, subquery and
+# byte budget as any query (coderows.db.sandbox). It runs with its caller's rights.
+EXPLAIN_FUNCTION = "coderows.explain_lines"
+_EXPLAIN_SOURCE = """
+DECLARE line text;
+BEGIN
+    IF statement !~* '^\\s*explain\\M' THEN
+        RAISE EXCEPTION 'explain_lines runs one EXPLAIN statement, not %', left(statement, 40);
+    END IF;
+    FOR line IN EXECUTE statement LOOP
+        RETURN NEXT line;
+    END LOOP;
+END
+"""
 
 # Built-in roles that read or write beyond the index, run programs or signal backends.
 _DANGEROUS_BUILTIN_ROLES = (
@@ -67,11 +89,15 @@ def configured_reader_url() -> str | None:
     return os.environ.get(READONLY_DATABASE_URL_ENV) or None
 
 
-def reader_url_for(main_url: str, role: str = READER_ROLE) -> str:
-    """The main URL logging in as `role` instead, without the main user's password."""
+def reader_url_for(main_url: str, role: str = READER_ROLE, *, dbname: str | None = None) -> str:
+    """The main URL logging in as `role` instead, without the main user's password, on
+    `dbname`: the database the main connection actually reached (a URL without one
+    leaves libpq to default it to the user's name, which differs for the reader)."""
     params = conninfo_to_dict(main_url)
     params.pop("password", None)
     params["user"] = role
+    if dbname:
+        params["dbname"] = dbname
     return make_conninfo(**params)
 
 
@@ -79,16 +105,19 @@ def prepare_reader(main_url: str, main_conn: psycopg.Connection, role: str = REA
     """The URL to run typed queries with: CODEROWS_READONLY_DATABASE_URL, else the
     coderows_reader login on the main server, created and granted here if need be."""
     configured = configured_reader_url()
-    if configured:
-        return configured
     try:
+        if configured:
+            with main_conn.transaction():
+                main_conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK_KEY])
+                _install_explain_if_allowed(main_conn)
+            return configured
         ensure_reader_role(main_conn, role)
     except psycopg.Error as error:
         raise ReaderUnavailable(
             f"cannot set up the read-only role {role} as {redact(main_url)}: {first_line(error)}; "
             f"{_how_to_fix(role)}"
         ) from error
-    return reader_url_for(main_url, role)
+    return reader_url_for(main_url, role, dbname=main_conn.info.dbname)
 
 
 def ensure_reader_role(conn: psycopg.Connection, role: str = READER_ROLE) -> None:
@@ -100,7 +129,9 @@ def ensure_reader_role(conn: psycopg.Connection, role: str = READER_ROLE) -> Non
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK_KEY])
         if not _role_exists(conn, role):
             _create_role(conn, role)
+        _assert_role_settings(conn, role)
         _grant_missing(conn, role)
+        _install_explain_if_allowed(conn)
 
 
 def _role_exists(conn: psycopg.Connection, role: str) -> bool:
@@ -123,7 +154,34 @@ def _create_role(conn: psycopg.Connection, role: str) -> None:
             )
     except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
         return  # created by the other process, which also sets its defaults
+
+
+def _assert_role_settings(conn: psycopg.Connection, role: str) -> None:
+    """Give the role exactly READER_SETTINGS as its defaults, whatever was done to it
+    (a role may ALTER ROLE itself SET anything a user may set, in any database): settings
+    of its own or other values are reset; missing ones are set where allowed."""
+    rows = conn.execute(
+        """
+        SELECT coalesce(d.datname, ''), s.setconfig FROM pg_db_role_setting s
+        JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase
+        WHERE r.rolname = %s ORDER BY 1
+        """,
+        [role],
+    ).fetchall()
+    per_database = [datname for datname, _ in rows if datname]
+    everywhere = _settings_dict(next((config for datname, config in rows if not datname), None))
+    foreign = {name: value for name, value in everywhere.items() if READER_SETTINGS.get(name) != value}
+    try:
+        for datname in per_database:
+            conn.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(sql.Identifier(role), sql.Identifier(datname)))
+        if foreign:
+            conn.execute(sql.SQL("ALTER ROLE {} RESET ALL").format(sql.Identifier(role)))
+            everywhere = {}
+    except psycopg.errors.InsufficientPrivilege:
+        raise ReaderUnavailable(_tampered_message(role, [f"{k}={v}" for k, v in foreign.items()] + per_database)) from None
     for name, value in READER_SETTINGS.items():
+        if everywhere.get(name) == value:
+            continue
         try:
             # One savepoint each: temp_file_limit needs a superuser (or, from PostgreSQL 15,
             # GRANT SET ON PARAMETER), and an older server may lack a setting; the rest stand.
@@ -135,6 +193,47 @@ def _create_role(conn: psycopg.Connection, role: str) -> None:
                 )
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedObject):
             continue
+
+
+def _settings_dict(config: list[str] | None) -> dict[str, str]:
+    """pg_db_role_setting's ['name=value', ...] as {name (lower case): value}."""
+    pairs = (item.partition("=") for item in config or [])
+    return {name.lower(): value for name, _, value in pairs}
+
+
+def _tampered_message(role: str, found: list[str]) -> str:
+    return (
+        f"the read-only role {role} carries settings coderows did not give it ({', '.join(found)}); "
+        f"repair it as a superuser: ALTER ROLE {role} RESET ALL (and ALTER ROLE {role} IN DATABASE <db> "
+        "RESET ALL for each database named), then run coderows again, which sets its limits back"
+    )
+
+
+def _install_explain(conn: psycopg.Connection) -> None:
+    """Create coderows.explain_lines, or bring it back to this source, when it differs."""
+    row = conn.execute(
+        "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = %s AND p.proname = %s",
+        EXPLAIN_FUNCTION.split("."),
+    ).fetchone()
+    if row and row[0] == _EXPLAIN_SOURCE:
+        return
+    conn.execute(
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {}(statement text) RETURNS SETOF text "
+            "LANGUAGE plpgsql VOLATILE SECURITY INVOKER AS {}"
+        ).format(sql.Identifier(*EXPLAIN_FUNCTION.split(".")), sql.Literal(_EXPLAIN_SOURCE))
+    )
+
+
+def _install_explain_if_allowed(conn: psycopg.Connection) -> None:
+    """coderows's user may lack the right to create in the coderows schema (a DBA set it
+    up): EXPLAIN then says it is not available; everything else works."""
+    try:
+        with conn.transaction():  # a savepoint: the rest of the set-up stands
+            _install_explain(conn)
+    except psycopg.errors.InsufficientPrivilege:
+        return
 
 
 def _grant_missing(conn: psycopg.Connection, role: str) -> None:
@@ -161,7 +260,7 @@ def connect_reader(url: str, *, connect_timeout: int = 5) -> psycopg.Connection:
     try:
         # No automatic server-side prepares: pooled sessions are reset with DISCARD ALL.
         conn = psycopg.connect(
-            url, autocommit=True, options=SEARCH_PATH_OPTION, connect_timeout=connect_timeout, prepare_threshold=None
+            url, autocommit=True, options=session_options(), connect_timeout=connect_timeout, prepare_threshold=None
         )
     except psycopg.OperationalError as error:
         message = first_line(error)
@@ -173,10 +272,43 @@ def connect_reader(url: str, *, connect_timeout: int = 5) -> psycopg.Connection:
         raise DatabaseError(f"cannot connect to PostgreSQL at {redact(url)}: {message}") from error
     try:
         verify_reader(conn)
+        verify_role_settings(conn)
+    except psycopg.Error as error:
+        conn.close()
+        raise DatabaseError(f"cannot check the read-only login {redact(url)}: {first_line(error)}") from None
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def session_options() -> str:
+    """Startup options of a reader session: search_path and READER_SETTINGS (but those
+    only a superuser may set), which outrank whatever the role's defaults say."""
+    limits = [f"-c {name}={value}" for name, value in READER_SETTINGS.items() if name not in _SUPERUSER_SETTINGS]
+    return " ".join([SEARCH_PATH_OPTION, *limits])
+
+
+def verify_role_settings(conn: psycopg.Connection) -> None:
+    """Refuse a login whose role defaults hold settings its sessions do not set again at
+    start (a role may ALTER ROLE itself SET DateStyle, transform_null_equals, ...)."""
+    rows = conn.execute(
+        """
+        SELECT coalesce(d.datname, ''), s.setconfig FROM pg_db_role_setting s
+        LEFT JOIN pg_database d ON d.oid = s.setdatabase
+        WHERE s.setrole = (SELECT oid FROM pg_roles WHERE rolname = session_user)
+          AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+        ORDER BY 1
+        """
+    ).fetchall()
+    found = [
+        f"{name}={value}" + (f" in database {datname}" if datname else "")
+        for datname, config in rows
+        for name, value in _settings_dict(config).items()
+        if name not in _HARMLESS_ROLE_SETTINGS
+    ]
+    if found:
+        raise ReaderUnavailable(_tampered_message(_current_user(conn), found))
 
 
 def verify_reader(conn: psycopg.Connection) -> None:

@@ -27,6 +27,7 @@ from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.server import freshness, query, render
 from coderows.server import http as http_transport
 from coderows.db.readonly import ReaderUnavailable
+from coderows.db.sandbox import RejectedQuery, run_readonly
 from coderows.server.connections import Connections, ReaderConnections
 from coderows.server.query import FileStamp, Resolution, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC
@@ -255,7 +256,7 @@ class Tools:
                 "any coderows command, e.g. `coderows db status`) and repeat the call; this server "
                 "reconnects by itself."
             ) from None
-        except query.RejectedQuery as error:
+        except RejectedQuery as error:
             raise ToolError(f"run_sql refused the query: {error}.") from None
         except psycopg.errors.QueryCanceled:
             raise ToolError(
@@ -482,7 +483,7 @@ class Tools:
 
     def run_sql(self, sql_text: str, limit: int = 100) -> str:
         def work(conn: psycopg.Connection) -> str:
-            columns, rows, more = query.run_readonly(conn, sql_text, limit)
+            columns, rows, more = run_readonly(conn, sql_text, limit)
             return render.sql_rows(columns, rows, more=more, limit=limit)
 
         return self.run(work, connections=self.reader)

@@ -481,7 +481,7 @@ def test_run_sql_refuses_anything_but_one_read_only_query(server: MCPServer, sql
 
 
 def test_run_sql_stops_a_query_at_its_statement_timeout(server: MCPServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("coderows.server.query.SQL_STATEMENT_TIMEOUT", "300ms")
+    monkeypatch.setattr("coderows.db.sandbox.SQL_STATEMENT_TIMEOUT", "300ms")
     answer = ask(server, "run_sql", query="SELECT pg_sleep(30)")
     assert answer.is_error
     assert answer.text.endswith(

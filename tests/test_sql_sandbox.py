@@ -23,10 +23,10 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from coderows.db import readonly
+from coderows.db import sandbox as user_sql
 from coderows.db.connection import connect
 from coderows.indexer.load import REPO_LOCK_NAMESPACE
 from coderows.indexer.pipeline import index_repository
-from coderows.server import query
 from coderows.server.app import Tools, ToolError
 from conftest import BACKENDS
 
@@ -67,7 +67,7 @@ HOSTILE = [
     ('second-statement', 'SELECT 1; DELETE FROM repos', 'refused the query: only one statement is allowed'),
     ('commit-then-write', 'SELECT 1; COMMIT; DELETE FROM repos', 'refused the query: only one statement is allowed'),
     ('close-the-wrapper', 'SELECT 1) AS agent_query; DELETE FROM repos; SELECT * FROM (SELECT 1', 'refused the query: only one statement is allowed'),
-    ('explain-then-write', 'EXPLAIN SELECT 1; DELETE FROM repos', 'PostgreSQL: cannot execute DELETE in a read-only transaction'),
+    ('explain-then-write', 'EXPLAIN SELECT 1; DELETE FROM repos', 'refused the query: only one statement is allowed'),
     ('explain-analyze-delete', 'EXPLAIN ANALYZE DELETE FROM repos', 'PostgreSQL: cannot execute DELETE in a read-only transaction'),
     ('explain-analyze-writable-cte', 'EXPLAIN (ANALYZE) WITH gone AS (DELETE FROM repos RETURNING 1) SELECT * FROM gone', 'in a read-only transaction'),
     ('table-then-truncate', 'TABLE repos; TRUNCATE repos', 'refused the query: only one statement is allowed'),
@@ -189,7 +189,7 @@ def sandbox(
 
 @pytest.fixture(autouse=True)
 def quick_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(query, "SQL_STATEMENT_TIMEOUT", TEST_STATEMENT_TIMEOUT)
+    monkeypatch.setattr(user_sql, "SQL_STATEMENT_TIMEOUT", TEST_STATEMENT_TIMEOUT)
 
 
 def digest(url: str) -> str:
@@ -331,23 +331,23 @@ def reader(sandbox: Sandbox) -> Iterator[psycopg.Connection]:
 
 
 def test_rows_stop_at_the_byte_budget(reader: psycopg.Connection) -> None:
-    # Each row measures 65 bytes (a 24-byte row header, 40 characters and their length).
-    columns, rows, more = query.run_readonly(
+    # Each row costs 168 bytes: its 40 characters as text, plus 64 for the cell and 64 for the row.
+    columns, rows, more = user_sql.run_readonly(
         reader, "SELECT repeat('x', 40) AS x FROM generate_series(1, 100)", 1000, max_bytes=1600
     )
-    assert (columns, len(rows), more) == (["x"], 24, True)
+    assert (columns, len(rows), more) == (["x"], 9, True)
 
 
 def test_a_row_larger_than_the_budget_is_not_sent(reader: psycopg.Connection) -> None:
     started = time.monotonic()
-    columns, rows, more = query.run_readonly(reader, "SELECT repeat('x', 20000000) AS x", 100, max_bytes=1_000_000)
+    columns, rows, more = user_sql.run_readonly(reader, "SELECT repeat('x', 20000000) AS x", 100, max_bytes=1_000_000)
     assert (columns, rows, more) == (["x"], [], True)
     assert time.monotonic() - started < ANSWER_WITHIN_SECONDS
 
 
 def test_a_query_longer_than_the_cap_is_refused(reader: psycopg.Connection) -> None:
-    with pytest.raises(query.RejectedQuery, match="longer than 100000 characters"):
-        query.run_readonly(reader, "SELECT 1 -- " + "x" * query.SQL_MAX_QUERY_CHARS, 10)
+    with pytest.raises(user_sql.RejectedQuery, match="longer than 100000 characters"):
+        user_sql.run_readonly(reader, "SELECT 1 -- " + "x" * user_sql.SQL_MAX_QUERY_CHARS, 10)
 
 
 # --- configuration: the read-only URL, and no reader at all --------------------------
