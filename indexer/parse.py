@@ -24,7 +24,7 @@ from tree_sitter import Tree
 from coderows.common.lines import line_count, line_end, line_starts
 from coderows.indexer import extract_ast, extract_treesitter
 from coderows.indexer.extract_uses import DefinitionKey, Use, extract_uses
-from coderows.indexer.naming import ModuleName, import_target, module_name
+from coderows.indexer.naming import PATH_ONLY_ROOTS, ModuleName, PackageRoots, import_target, module_name
 from coderows.indexer.outline import Outline, RawDefinition, RawImport, compact_code
 
 # Python itself refuses more than 100 levels of indentation; deeper definitions can only
@@ -112,9 +112,9 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def skipped_module(path: str, reason: str, data: bytes = b"") -> ParsedModule:
+def skipped_module(path: str, reason: str, data: bytes = b"", package_roots: PackageRoots = PATH_ONLY_ROOTS) -> ParsedModule:
     """A file that is listed but not parsed (binary, too large, unreadable)."""
-    name = module_name(path)
+    name = module_name(path, package_roots)
     return ParsedModule(
         path=path,
         name=name.name,
@@ -129,15 +129,16 @@ def skipped_module(path: str, reason: str, data: bytes = b"") -> ParsedModule:
     )
 
 
-def parse_module(path: str, data: bytes) -> ParsedModule:
-    """Rows for the file at `path` (POSIX, relative to the repository root) holding `data`."""
+def parse_module(path: str, data: bytes, package_roots: PackageRoots = PATH_ONLY_ROOTS) -> ParsedModule:
+    """Rows for the file at `path` (POSIX, relative to the repository root) holding `data`;
+    `package_roots`: the repository's (indexer/packaging.py), which its module name follows."""
     if b"\0" in data:
-        return skipped_module(path, "binary file: it contains NUL bytes", data)
+        return skipped_module(path, "binary file: it contains NUL bytes", data, package_roots)
     text, encoding, decode_note = decode(data)
     utf8 = data if encoding == "utf-8" and decode_note is None else text.encode("utf-8")
     lone_carriage_returns = "\r" in text and text.count("\r") != text.count("\r\n")
     outline, tree, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
-    name = module_name(path)
+    name = module_name(path, package_roots)
     definitions, limit_note = _definitions(outline, text)
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)

@@ -33,6 +33,8 @@ from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
 from coderows.indexer.files import FileTooLargeError, NotRegularFileError, OutsideRootError, read_file
 from coderows.indexer.load import EncodedFile, FileVersion, KnownFile
+from coderows.indexer.naming import PATH_ONLY_ROOTS, PackageRoots, module_name
+from coderows.indexer.packaging import package_roots
 from coderows.indexer.parse import ParsedModule, content_hash, parse_module, skipped_module
 
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -82,6 +84,7 @@ class Task:
     max_file_bytes: int
     module_id: int  # reserved in advance, so workers can number the file's rows
     repo_id: int
+    package_roots: PackageRoots  # the repository's, which module names follow
 
 
 @dataclass(slots=True)
@@ -116,6 +119,8 @@ class Plan:
     known: dict[str, KnownFile]
     unnamed: list[str]  # file names that are not valid UTF-8: a text column cannot hold them
     excludes: tuple[str, ...]  # the --exclude patterns it keeps to
+    package_roots: PackageRoots
+    renamed: set[str]  # indexed under another module name than the package roots now give
 
 
 def plan(
@@ -127,14 +132,26 @@ def plan(
     files = [file for file in found if is_utf8_path(file.path)]
     known = load.known_files(conn, repo_id)
     listed = {file.path for file in files}
+    roots = package_roots(root)
+    renamed = _renamed(conn, repo_id, files, roots)
     return Plan(
         listed=len(files),
-        to_read=[file for file in files if full or _changed(file, known.get(file.path))],
+        to_read=[file for file in files if full or file.path in renamed or _changed(file, known.get(file.path))],
         deleted=[path for path in known if path not in listed],
         known=known,
         unnamed=[file.path for file in found if not is_utf8_path(file.path)],
         excludes=excludes,
+        package_roots=roots,
+        renamed=renamed,
     )
+
+
+def _renamed(conn: psycopg.Connection, repo_id: int, files: list[SourceFile], roots: PackageRoots) -> set[str]:
+    """Indexed files whose stored module name differs from the one `roots` give: the
+    packaging configuration (or a layout folder's __init__.py) changed since they were
+    parsed, so they are parsed again under their new name even if their bytes did not change."""
+    stored = dict(conn.execute("SELECT path, name FROM modules WHERE repo_id = %s", [repo_id]).fetchall())
+    return {file.path for file in files if file.path in stored and stored[file.path] != module_name(file.path, roots).name}
 
 
 def is_utf8_path(path: str) -> bool:
@@ -174,7 +191,7 @@ def index_repository(
         summary.failures.append((readable, "skipped", "file name is not valid UTF-8: not indexed"))
     ids = load.reserve_module_ids(conn, len(work.to_read))
     tasks = [
-        Task(str(root), file, None if full else _hash_of(work.known.get(file.path)), max_file_bytes, module_id, repo_id)
+        Task(str(root), file, _reusable_hash(work, file.path, full), max_file_bytes, module_id, repo_id, work.package_roots)
         for file, module_id in zip(work.to_read, ids)
     ]
     results = _read_all(tasks, jobs or os.cpu_count() or 1)
@@ -201,9 +218,10 @@ def refresh_paths(
     wanted = sorted(set(paths))
     known = load.known_files(conn, repo_id, wanted)
     summary = IndexSummary(root)
+    roots = package_roots(root)
     ids = load.reserve_module_ids(conn, len(wanted))
     tasks = [
-        Task(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes, module_id, repo_id)
+        Task(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes, module_id, repo_id, roots)
         for path, module_id in zip(wanted, ids)
     ]
     _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None)
@@ -218,7 +236,9 @@ def resolve_root(root: str | Path) -> Path:
     return resolved
 
 
-def read_and_parse(root: str, file: SourceFile, known_hash: str | None, max_file_bytes: int) -> ReadResult:
+def read_and_parse(
+    root: str, file: SourceFile, known_hash: str | None, max_file_bytes: int, package_roots: PackageRoots = PATH_ONLY_ROOTS
+) -> ReadResult:
     """Read one file and parse it, unless its content hash shows it is unchanged. Runs in
     worker processes: every failure becomes a result, never an exception. A file that is
     not a regular file, or whose real path (links followed) leaves the root, is treated
@@ -233,12 +253,13 @@ def read_and_parse(root: str, file: SourceFile, known_hash: str | None, max_file
         return Vanished(file.path)
     except FileTooLargeError as error:
         reason = f"too large: {error.size} bytes, over the {max_file_bytes}-byte limit (--max-file-size)"
-        return FileVersion(skipped_module(file.path, reason), error.info.st_size, error.info.st_mtime_ns)
+        return FileVersion(skipped_module(file.path, reason, package_roots=package_roots), error.info.st_size, error.info.st_mtime_ns)
     except OSError as error:
-        return FileVersion(skipped_module(file.path, f"unreadable: {error.strerror}"), *_current_stat(path, file))
+        unreadable = skipped_module(file.path, f"unreadable: {error.strerror}", package_roots=package_roots)
+        return FileVersion(unreadable, *_current_stat(path, file))
     if known_hash is not None and content_hash(data) == known_hash:
         return Unchanged(file.path, info.st_size, info.st_mtime_ns)
-    return FileVersion(parse_module(file.path, data), info.st_size, info.st_mtime_ns)
+    return FileVersion(parse_module(file.path, data, package_roots), info.st_size, info.st_mtime_ns)
 
 
 def _current_stat(path: str, file: SourceFile) -> tuple[int, int]:
@@ -255,12 +276,17 @@ def _changed(file: SourceFile, known: KnownFile | None) -> bool:
     return known is None or known.size != file.size or known.mtime_ns != file.mtime_ns
 
 
+def _reusable_hash(work: Plan, path: str, full: bool) -> str | None:
+    """The stored hash a worker may skip an unchanged file by; None when it must parse."""
+    return None if full or path in work.renamed else _hash_of(work.known.get(path))
+
+
 def _hash_of(known: KnownFile | None) -> str | None:
     return known.content_hash if known is not None else None
 
 
 def _run_task(task: Task) -> EncodedFile | Unchanged | Vanished:
-    result = read_and_parse(task.root, task.file, task.known_hash, task.max_file_bytes)
+    result = read_and_parse(task.root, task.file, task.known_hash, task.max_file_bytes, task.package_roots)
     if isinstance(result, FileVersion):
         return load.encode(task.module_id, task.repo_id, result)
     return result
@@ -348,7 +374,8 @@ def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> E
         # Fail the run rather than record every file as skipped under its current stat.
         raise IndexingError(f"a parser process failed to run (exit code {process.exitcode}) on {task.file.path}")
     reason = f"the parser crashed on this file (its process died of signal {-process.exitcode})"
-    return load.encode(task.module_id, task.repo_id, _stat_version(task, skipped_module(task.file.path, reason)))
+    crashed = skipped_module(task.file.path, reason, package_roots=task.package_roots)
+    return load.encode(task.module_id, task.repo_id, _stat_version(task, crashed))
 
 
 def _run_into_pipe(task: Task, writer: multiprocessing.connection.Connection, parent: int) -> None:

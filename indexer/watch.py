@@ -18,7 +18,9 @@ What an event means:
 - a folder created or moved in: its subtree is walked with the indexer's ignore rules;
   a folder deleted or moved away: every indexed path below it is re-read (and so removed);
 - a ``.gitignore``, ``.git/info/exclude`` or ``pyvenv.cfg`` changing: what is ignored
-  changed, so the root is re-indexed incrementally (``index_repository``);
+  changed, so the root is re-indexed incrementally (``index_repository``); likewise for
+  ``pyproject.toml``, ``setup.cfg``, ``src/__init__.py`` or ``lib/__init__.py``, which can
+  change every module name (indexer/packaging.py);
 - anything the indexer ignores (``.git``, ``__pycache__``, ignored paths) is dropped, and
   our own reads (opened / closed-without-writing events) are never even delivered.
 
@@ -62,6 +64,7 @@ from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.indexer import load
 from coderows.indexer.discover import ALWAYS_SKIPPED_DIRS, GITIGNORE, PY_SUFFIX, VENV_MARKER, IgnoreRules
 from coderows.indexer.load import CHANGE_CHANNEL
+from coderows.indexer.packaging import is_packaging_input
 from coderows.indexer.pipeline import (
     IndexingError,
     IndexSummary,
@@ -158,7 +161,7 @@ def changes_from_event(root: str, event: FileSystemEvent) -> Changes:
                 changes.rescan = f"{path} changed"
             continue
         name = path.rpartition("/")[2]
-        if name in RULE_FILES:
+        if name in RULE_FILES or is_packaging_input(path):  # what is ignored, or module names, may change
             changes.rescan = f"{path} changed"
         elif name.endswith(PY_SUFFIX):
             changes.files.add(path)
