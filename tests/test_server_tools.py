@@ -308,11 +308,11 @@ def test_get_symbol_of_a_line_outside_any_definition_says_so(server: MCPServer) 
 def test_get_symbol_pages_a_body_longer_than_the_byte_budget(server: MCPServer) -> None:
     first = ask(server, "get_symbol", name="long_function")
     lines = first.text.splitlines()
-    assert len(first.text.encode()) <= DEFAULT_MAX_BYTES + 200
+    assert len(first.text.encode()) <= DEFAULT_MAX_BYTES  # the paging line included
     assert lines[0] == "function shop.billing.long_function  shop/billing.py:13-313"
-    assert lines[-1] == "[cut: showed lines 13-212 of 13-313; rest: get_symbol(name='long_function', offset=200)]"
-    rest = ask(server, "get_symbol", name="long_function", offset=200).text.splitlines()
-    assert rest[2] == "213      value_199 = 199  # a line long enough to make the body weigh something"
+    assert lines[-1] == "[cut: showed lines 13-204 of 13-313; rest: get_symbol(name='long_function', offset=192)]"
+    rest = ask(server, "get_symbol", name="long_function", offset=192).text.splitlines()
+    assert rest[2] == "205      value_191 = 191  # a line long enough to make the body weigh something"
     assert rest[-1] == "313      value_299 = 299  # a line long enough to make the body weigh something"
 
 
@@ -660,7 +660,7 @@ def test_the_repo_argument_restricts_answers_to_one_repository(own_corpus: Index
     try:
         server = build_server(tools)
         assert ask(server, "get_symbol", name="shop.models.Order", include_body=False).text.startswith(
-            "'shop.models.Order' is ambiguous: 2 definitions match."
+            "'shop.models.Order' is ambiguous: 2 definitions match in 2 repositories."
         )
         assert ask(server, "get_symbol", name="shop.models.Order", repo="other").text.splitlines()[0] == (
             "class shop.models.Order  shop/models.py:1-2"
@@ -670,3 +670,131 @@ def test_the_repo_argument_restricts_answers_to_one_repository(own_corpus: Index
         )
     finally:
         tools.close()
+
+
+# --- bounded input and output (issue 13, item 6) ------------------------------------
+
+LONG_NAME = "x" * 1_500_000  # the review's 1.5 MB name: 27-32 s of server time, a 3 MB answer
+
+
+def tool_schemas(server: MCPServer) -> dict[str, dict]:
+    async def session() -> dict[str, dict]:
+        async with Client(server) as client:
+            return {tool.name: tool.input_schema["properties"] for tool in (await client.list_tools()).tools}
+
+    return run(session)
+
+
+def test_every_string_argument_declares_a_length_limit_in_the_schema(server: MCPServer) -> None:
+    limits = {}
+    for tool, properties in tool_schemas(server).items():
+        for name, schema in properties.items():
+            for choice in schema.get("anyOf", [schema]):
+                if choice.get("type") == "string" and "enum" not in choice:
+                    limits[f"{tool}.{name}"] = choice.get("maxLength")
+    assert {key: value for key, value in limits.items() if key != "run_sql.query"} == {
+        "find_symbol.query": 1000,
+        "find_symbol.module": 1000,
+        "find_symbol.repo": 1000,
+        "get_symbol.name": 1000,
+        "get_symbol.repo": 1000,
+        "get_outline.target": 1000,
+        "get_outline.repo": 1000,
+        "search_code.query": 1000,
+        "search_code.repo": 1000,
+        "find_references.name": 1000,
+        "find_references.repo": 1000,
+        "index_status.repo": 1000,
+    }
+
+
+def test_every_offset_declares_a_maximum_in_the_schema(server: MCPServer) -> None:
+    offsets = {tool: properties["offset"].get("maximum") for tool, properties in tool_schemas(server).items() if "offset" in properties}
+    assert offsets == dict.fromkeys(["find_symbol", "get_symbol", "get_outline", "search_code", "find_references"], 1_000_000_000)
+
+
+@pytest.mark.parametrize(
+    ("tool", "argument"),
+    [("find_symbol", "query"), ("get_symbol", "name"), ("get_outline", "target"), ("search_code", "query"), ("find_references", "name")],
+)
+def test_a_megabyte_argument_is_refused_at_once_with_one_short_line(server: MCPServer, tool: str, argument: str) -> None:
+    import time
+
+    started = time.monotonic()
+    answer = ask(server, tool, **{argument: LONG_NAME})
+    assert time.monotonic() - started < 5  # was 27-32 s; 5 leaves room for a loaded machine
+    assert answer.is_error
+    assert answer.text == (
+        f"Error executing tool {tool}: argument '{argument}': String should have at most 1000 characters"
+    )
+
+
+def test_an_undeclared_string_over_100000_characters_is_refused_with_one_line(server: MCPServer) -> None:
+    answer = ask(server, "run_sql", query="SELECT 1 -- " + "y" * 100_000)
+    assert answer.is_error
+    assert answer.text == (
+        "Error executing tool run_sql: argument 'query' is 100,012 characters long, at most 100,000 are "
+        "accepted (it starts 'SELECT 1 -- yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy')"
+    )
+
+
+def test_an_offset_past_bigint_is_refused_with_one_line(server: MCPServer) -> None:
+    answer = ask(server, "find_symbol", query="save", offset=2**63)
+    assert answer.is_error
+    assert answer.text == (
+        "Error executing tool find_symbol: argument 'offset': Input should be less than or equal to 1000000000"
+    )
+
+
+def test_a_wrongly_typed_argument_is_refused_with_one_line(server: MCPServer) -> None:
+    answer = ask(server, "find_symbol", query="save", limit="many")
+    assert answer.text == (
+        "Error executing tool find_symbol: argument 'limit': Input should be a valid integer, unable to parse "
+        "string as an integer"
+    )
+
+
+def test_a_not_found_answer_for_the_longest_name_stays_within_the_budget(server: MCPServer) -> None:
+    answer = ask(server, "get_symbol", name="q" * 1000)
+    assert answer.is_error
+    assert answer.text.startswith("Error executing tool get_symbol: No definition matches 'qqq")
+    assert len(answer.text.encode()) <= DEFAULT_MAX_BYTES
+
+
+def test_a_paged_answer_with_the_longest_arguments_keeps_its_paging_line_within_the_budget(
+    own_corpus: Indexed,
+) -> None:
+    (own_corpus.root / "many.py").write_text("".join(f"def function_{i:03d}():\n    pass\n" for i in range(600)))
+    index(own_corpus.url, own_corpus.root)
+    tools = Tools(own_corpus.url)
+    try:
+        pattern = "function_*" + "*" * 990  # 1,000 characters, all repeated by the paging line
+        answer = ask(build_server(tools), "find_symbol", query=pattern, limit=500)
+    finally:
+        tools.close()
+    lines = answer.text.splitlines()
+    shown = sum(line.startswith("  def function_") for line in lines)  # complete entries: header and signature
+    assert len(answer.text.encode()) <= DEFAULT_MAX_BYTES
+    assert 100 < shown < 500
+    assert lines[-1] == (
+        f"[cut: showed definitions 1-{shown} of 600; next page: find_symbol(query={pattern!r}, limit=500, offset={shown})]"
+    )
+
+
+def test_an_error_quoting_a_huge_value_is_cut_at_the_budget(server: MCPServer) -> None:
+    # PostgreSQL quotes the whole literal it could not cast: 60,000 characters.
+    answer = ask(server, "run_sql", query="SELECT '" + "z" * 60_000 + "'::int")
+    assert answer.is_error
+    assert len(answer.text.encode()) <= DEFAULT_MAX_BYTES
+    assert answer.text.endswith(" bytes in all]")
+    assert "\n[cut at the 16,000-byte answer limit: " in answer.text
+
+
+def test_the_server_reports_its_package_version(server: MCPServer) -> None:
+    from importlib.metadata import version
+
+    async def session() -> str:
+        async with Client(server) as client:
+            return client.server_info.version  # type: ignore[attr-defined]
+
+    assert run(session) == version("coderows") != ""

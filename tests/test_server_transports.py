@@ -295,23 +295,13 @@ def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Index
     run(session)
 
 
-def test_index_status_reports_a_root_that_could_not_be_indexed(db_url: str, tmp_path: Path) -> None:
+def test_serve_of_a_missing_folder_fails_at_once_with_one_line(db_url: str, tmp_path: Path) -> None:
+    # It used to start, answer nothing and exit 0; index_status alone said why.
+    import subprocess
+
     missing = tmp_path / "gone"
-
-    async def session() -> None:
-        async with Client(stdio_server(db_url, missing)) as client:
-            deadline = time.monotonic() + 30
-            while f"indexing {missing} failed" not in (status := (await call(client, "index_status")).text):
-                assert time.monotonic() < deadline, status
-                await anyio.sleep(0.1)
-            assert status == f"No repository is indexed yet.\nindexing {missing} failed: not a folder: {missing}"
-            answer = await call(client, "get_symbol", name="anything")
-            assert answer.text.endswith(
-                "No definition matches 'anything' and no name is similar. search_code('anything') looks inside "
-                "bodies and docstrings; index_status shows what is indexed."
-            )
-
-    run(session)
+    done = subprocess.run(serve_command(db_url, missing), capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"coderows: not a folder: {missing}\n")
 
 
 def test_a_file_added_on_disk_is_outlined_and_searched_at_once(own_corpus: Indexed) -> None:
