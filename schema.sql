@@ -6,6 +6,18 @@
 -- at an older version gets this file again, then the forward-only migrations in
 -- db/migrations/NNNN_*.sql for what it cannot express (data), each raising schema_version.
 --
+-- The rule that follows: schema.sql stays valid against every older database. It only
+-- creates what is missing; where an older version held something else under a name this
+-- version uses (modules, definitions, imports and name_uses were tables up to version 4
+-- and are views now), it leaves that name alone and the migration that converts the rows
+-- creates the new object (here by calling create_views(), defined below).
+--
+-- Storage, from version 5: a file's content is stored once however many repositories
+-- hold it (checkouts and git worktrees of one project share most files). `files` says
+-- which repository holds which content at which path; `contents` and the content_*
+-- tables hold what parsing the content gave. The views modules, definitions, imports and
+-- name_uses join the two, so every view and table still has repo_id.
+--
 -- Conventions: lines are 1-based and inclusive; paths are POSIX, relative to the
 -- repository root; dotted names follow Python (module "pkg.mod", qualname "C.meth").
 
@@ -22,7 +34,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
     applied_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO schema_version (version)
-SELECT 4 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
+SELECT 5 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
 
 -- repos: one row per indexed repository root. `excludes` are the --exclude patterns it
 -- was last given: every later run that is given none (index, watch, serve, the server's
@@ -35,46 +47,57 @@ CREATE TABLE IF NOT EXISTS repos (
     excludes   text[]      NOT NULL DEFAULT '{}'  -- gitignore-style patterns, as given
 );
 
--- modules: one row per indexed Python file. size and mtime_ns are the file's stat at
--- the time it was read; an incremental run re-reads only files whose stat differs, and
--- re-parses only those whose content_hash differs too.
-CREATE TABLE IF NOT EXISTS modules (
+-- contents: one row per distinct file content: the same bytes at the same path under
+-- the same module name give the same rows, so a second repository holding them (another
+-- checkout or worktree) points its files row here instead of parsing and storing them
+-- again. A content row lives while some files row points to it; the loader removes the
+-- rest (indexer/load.py, "content sharing").
+CREATE TABLE IF NOT EXISTS contents (
     id           bigint      PRIMARY KEY,     -- from modules_id_seq, reserved by the loader
-    repo_id      bigint      NOT NULL REFERENCES repos (id),
     path         text COLLATE "C" NOT NULL,   -- e.g. django/db/models/query.py
     name         text COLLATE "C" NOT NULL,   -- dotted import name, e.g. django.db.models.query
     is_package   boolean     NOT NULL,        -- the file is a package's __init__.py
     docstring    text,                        -- the module docstring's real string value
     source       text        NOT NULL,        -- the whole file as decoded text ('' when skipped)
     line_count   integer     NOT NULL,
-    content_hash text        NOT NULL,        -- blake2b of the file's bytes, hex
-    size         bigint      NOT NULL,        -- bytes on disk when read
-    mtime_ns     bigint      NOT NULL,        -- modification time when read
+    content_hash text        NOT NULL,        -- blake2b of the file's bytes, hex; '' when not read
     encoding     text,                        -- the codec the source was decoded with
     parse_status text        NOT NULL CHECK (parse_status IN ('ok', 'recovered', 'partial', 'skipped')),
     parse_error  text,                        -- why not ok; also notes such as replaced bytes
-    indexed_at   timestamptz NOT NULL DEFAULT now(),
-    names_hash   text,                        -- digest of what name resolution reads of the file (indexer/parse.py)
-    UNIQUE (repo_id, path)
+    names_hash   text                         -- digest of what name resolution reads of the file (indexer/parse.py)
 );
-ALTER TABLE modules ADD COLUMN IF NOT EXISTS names_hash text;  -- for version 1 databases
-CREATE SEQUENCE IF NOT EXISTS modules_id_seq OWNED BY modules.id;
-ALTER TABLE modules ALTER COLUMN source SET STORAGE EXTERNAL;  -- no TOAST compression: faster loads
-CREATE INDEX IF NOT EXISTS modules_name_idx ON modules (name);
+-- Named for the modules table that held these ids up to version 4.
+CREATE SEQUENCE IF NOT EXISTS modules_id_seq OWNED BY contents.id;
+ALTER TABLE contents ALTER COLUMN source SET STORAGE EXTERNAL;  -- no TOAST compression: faster loads
+CREATE INDEX IF NOT EXISTS contents_path_idx ON contents (path, content_hash);  -- what can be shared
+CREATE INDEX IF NOT EXISTS contents_name_idx ON contents (name);
 
--- definitions: every class and function definition, nested ones included; read them
--- through the symbols view below, which adds each one's source text. A definition's id
--- is its module's id times 2^20 plus its ordinal in the file, so a file's rows can be
--- numbered (and their parents referenced) before they reach the database.
--- module, path and repo_id repeat the module's values so that lookups need no join.
--- They never drift, and module_id never dangles, because the loader replaces a file's
--- modules, definitions and imports rows together in one transaction (no foreign-key
--- triggers: they would cost a lookup per row on every load).
-CREATE TABLE IF NOT EXISTS definitions (
+-- files: one row per indexed Python file of a repository: which content it holds. size
+-- and mtime_ns are the file's stat at the time it was read; an incremental run re-reads
+-- only files whose stat differs, and re-parses only those whose content_hash differs too.
+CREATE TABLE IF NOT EXISTS files (
+    repo_id    bigint      NOT NULL REFERENCES repos (id),
+    path       text COLLATE "C" NOT NULL,
+    content_id bigint      NOT NULL REFERENCES contents (id),
+    size       bigint      NOT NULL,          -- bytes on disk when read
+    mtime_ns   bigint      NOT NULL,          -- modification time when read
+    indexed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (repo_id, path)
+);
+CREATE INDEX IF NOT EXISTS files_content_id_idx ON files (content_id, repo_id);
+
+-- content_definitions: every class and function definition of a content, nested ones
+-- included; read them through the definitions and symbols views. A definition's id is its
+-- content's id times 2^20 plus its ordinal in the file, so a file's rows can be numbered
+-- (and their parents referenced) before they reach the database; the same id therefore
+-- shows in every repository that holds the content. module and path repeat the
+-- content's values so that lookups need no join. A content's rows are written and
+-- removed together with it in one transaction (no foreign-key triggers: they would cost
+-- a lookup per row on every load).
+CREATE TABLE IF NOT EXISTS content_definitions (
     id          bigint  PRIMARY KEY,
-    module_id   bigint  NOT NULL,         -- modules.id
+    content_id  bigint  NOT NULL,         -- contents.id
     parent_id   bigint,                   -- id of the enclosing class or function; NULL at module level
-    repo_id     bigint  NOT NULL,
     module      text COLLATE "C" NOT NULL, -- dotted module name
     path        text COLLATE "C" NOT NULL,
     kind        text    NOT NULL CHECK (kind IN ('class', 'function', 'method')),
@@ -90,42 +113,24 @@ CREATE TABLE IF NOT EXISTS definitions (
     bases       text[]  NOT NULL,         -- a class's positional bases as written
     is_async    boolean NOT NULL,
     docstring   text,                     -- the docstring's real string value
-    body_start  integer NOT NULL,         -- 1-based character offset of start_line in modules.source
+    body_start  integer NOT NULL,         -- 1-based character offset of start_line in contents.source
     body_length integer NOT NULL          -- characters through the end of end_line, without its line break
 );
-CREATE INDEX IF NOT EXISTS definitions_module_id_idx ON definitions (module_id);
-CREATE INDEX IF NOT EXISTS definitions_parent_id_idx ON definitions (parent_id);
-CREATE INDEX IF NOT EXISTS definitions_name_idx ON definitions (name);
-CREATE INDEX IF NOT EXISTS definitions_qualname_idx ON definitions (qualname);
-CREATE INDEX IF NOT EXISTS definitions_full_name_idx ON definitions (full_name);
-CREATE INDEX IF NOT EXISTS definitions_module_idx ON definitions (module, qualname);
-CREATE INDEX IF NOT EXISTS definitions_name_trgm_idx ON definitions USING gin (name gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS content_definitions_content_id_idx ON content_definitions (content_id);
+CREATE INDEX IF NOT EXISTS content_definitions_parent_id_idx ON content_definitions (parent_id);
+CREATE INDEX IF NOT EXISTS content_definitions_name_idx ON content_definitions (name);
+CREATE INDEX IF NOT EXISTS content_definitions_qualname_idx ON content_definitions (qualname);
+CREATE INDEX IF NOT EXISTS content_definitions_full_name_idx ON content_definitions (full_name);
+CREATE INDEX IF NOT EXISTS content_definitions_module_idx ON content_definitions (module, qualname);
+CREATE INDEX IF NOT EXISTS content_definitions_name_trgm_idx ON content_definitions USING gin (name gin_trgm_ops);
 
--- symbols: the definitions with their source text. body is exactly the source lines
--- start_line..end_line without the final line break, cut from modules.source (stored
--- uncompressed, so a slice reads only the pages it needs) rather than stored twice. A
--- query that does not select body never touches modules: the left join on a primary
--- key is removed by the planner.
-CREATE OR REPLACE VIEW symbols AS
-SELECT d.id, d.module_id, d.parent_id, d.repo_id, d.module, d.path, d.kind, d.name, d.qualname,
-       d.full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature, d.decorators,
-       d.bases, d.is_async, d.docstring, substr(m.source, d.body_start, d.body_length) AS body
-FROM definitions d LEFT JOIN modules m ON m.id = d.module_id;
-
--- classes, functions, methods: symbols filtered by kind. functions holds both plain
--- functions and methods; class_name is NULL for everything but methods.
-CREATE OR REPLACE VIEW classes AS SELECT * FROM symbols WHERE kind = 'class';
-CREATE OR REPLACE VIEW functions AS SELECT * FROM symbols WHERE kind IN ('function', 'method');
-CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
-
--- imports: every import statement's names, per module, wherever it stands in the file.
--- "import a.b as c" is (imported_module 'a.b', imported_name NULL, alias 'c', level 0);
--- "from ..x import y" is (imported_module 'x', imported_name 'y', level 2), and
+-- content_imports: every import statement's names, per content, wherever it stands in
+-- the file. "import a.b as c" is (imported_module 'a.b', imported_name NULL, alias 'c',
+-- level 0); "from ..x import y" is (imported_module 'x', imported_name 'y', level 2), and
 -- target_module is the absolute module that the statement names ('pkg.x'), NULL when a
 -- relative import climbs above the top-level package.
-CREATE TABLE IF NOT EXISTS imports (
-    module_id       bigint  NOT NULL,    -- modules.id (replaced together, as for definitions)
-    repo_id         bigint  NOT NULL,
+CREATE TABLE IF NOT EXISTS content_imports (
+    content_id      bigint  NOT NULL,    -- contents.id (written and removed with it)
     module          text COLLATE "C" NOT NULL, -- the importing module's dotted name
     path            text COLLATE "C" NOT NULL,
     line            integer NOT NULL,
@@ -135,23 +140,22 @@ CREATE TABLE IF NOT EXISTS imports (
     level           integer NOT NULL,    -- number of leading dots (0 = absolute)
     target_module   text COLLATE "C"     -- the absolute module the statement names
 );
-CREATE INDEX IF NOT EXISTS imports_module_id_idx ON imports (module_id);
-CREATE INDEX IF NOT EXISTS imports_target_module_idx ON imports (target_module);
-CREATE INDEX IF NOT EXISTS imports_module_idx ON imports (module);
+CREATE INDEX IF NOT EXISTS content_imports_content_id_idx ON content_imports (content_id);
+CREATE INDEX IF NOT EXISTS content_imports_target_module_idx ON content_imports (target_module);
+CREATE INDEX IF NOT EXISTS content_imports_module_idx ON content_imports (module);
 
--- name_uses: every use of a name in the indexed code, as the code writes it; read them
--- through the usages view below, which adds what each one resolves to. `target` is the
--- qualified name the file itself says (`from pkg import models` makes `models.Model`
--- pkg.models.Model) before imports, re-exports and base classes in other files are
--- followed: that happens in the resolutions table, so a re-indexed file never leaves
--- another file's rows pointing at definitions that are gone. Replaced together with its
--- module's other rows, as for definitions. The biggest table by far (2.5M rows for 4.5M
--- lines), so it holds ids, not what modules and definitions already say: the usages view
--- adds the module, the path and the enclosing definition's name.
-CREATE TABLE IF NOT EXISTS name_uses (
-    module_id        bigint  NOT NULL,    -- modules.id
-    repo_id          bigint  NOT NULL,
-    source_id        bigint,              -- definitions.id of the enclosing definition; NULL at module level
+-- content_uses: every use of a name in a content, as the code writes it; read them
+-- through the usages view, which adds what each one resolves to in each repository.
+-- `target` is the qualified name the file itself says (`from pkg import models` makes
+-- `models.Model` pkg.models.Model) before imports, re-exports and base classes in other
+-- files are followed: that happens per repository in the resolutions table, so a
+-- re-indexed file never leaves another file's rows pointing at definitions that are
+-- gone, and a file changed in one worktree never changes another's answers. The biggest
+-- table by far (2.5M rows for 4.5M lines), so it holds ids, not what contents and
+-- content_definitions already say.
+CREATE TABLE IF NOT EXISTS content_uses (
+    content_id       bigint  NOT NULL,    -- contents.id
+    source_id        bigint,              -- content_definitions.id of the enclosing definition; NULL at module level
     line             integer NOT NULL,    -- of the referenced name itself (`save` in self.save)
     col              integer NOT NULL,    -- 1-based, in characters
     kind             text    NOT NULL CHECK (kind IN ('call', 'reference', 'import', 'inherit', 'decorator')),
@@ -160,12 +164,12 @@ CREATE TABLE IF NOT EXISTS name_uses (
     target           text COLLATE "C",   -- qualified name as the file says it; NULL: known by name only
     via_super        boolean NOT NULL     -- target is <class>.<attribute> reached by super(): found in the class's bases
 );
--- A definition's id starts with its module's id (see definitions), so one index serves
--- both a file's rows and one definition's: (module_id = id >> 20, source_id = id).
-CREATE INDEX IF NOT EXISTS name_uses_module_source_idx ON name_uses (module_id, source_id);
-CREATE INDEX IF NOT EXISTS name_uses_target_idx ON name_uses (repo_id, target, via_super);
+-- A definition's id starts with its content's id (see content_definitions), so one index
+-- serves both a file's rows and one definition's: (content_id = id >> 20, source_id = id).
+CREATE INDEX IF NOT EXISTS content_uses_content_source_idx ON content_uses (content_id, source_id);
+CREATE INDEX IF NOT EXISTS content_uses_target_idx ON content_uses (target, via_super);
 -- Uses known by name only, for "and N more that may be it".
-CREATE INDEX IF NOT EXISTS name_uses_unknown_idx ON name_uses (short_name) WHERE target IS NULL;
+CREATE INDEX IF NOT EXISTS content_uses_unknown_idx ON content_uses (short_name) WHERE target IS NULL;
 
 -- resolutions: what each distinct target of a repository resolves to, the way Python
 -- finds it (indexer/resolve.py holds the rules): the definition itself, else the longest
@@ -191,26 +195,81 @@ CREATE INDEX IF NOT EXISTS resolutions_stale_idx ON resolutions (repo_id) WHERE 
 -- in resolutions; the run resolves them at its end (or the next run does, if it died).
 CREATE TABLE IF NOT EXISTS unresolved_modules (
     repo_id   bigint NOT NULL,
-    module_id bigint NOT NULL
+    module_id bigint NOT NULL  -- contents.id (modules.id)
 );
 CREATE INDEX IF NOT EXISTS unresolved_modules_repo_idx ON unresolved_modules (repo_id);
 
+-- The views. They live in create_views() so that the migration which turns the tables of
+-- version 4 into these views can create them too (see the rule at the top). Every view
+-- has repo_id, and whatever joins across files joins within one repository.
+CREATE OR REPLACE FUNCTION create_views() RETURNS void
+LANGUAGE plpgsql SET search_path = coderows, public AS $views$
+BEGIN
 
--- usages: every use of a name with what it resolves to: the contract's usages. resolved
--- is true when target_full_name names an indexed definition; the other rows are matches
--- by name (attributes of objects of unknown type) or uses of what is not indexed
--- (builtins, other packages), never passed off as resolved. source_full_name is the
--- enclosing definition's full_name, or the module's name at module level.
+-- modules: one row per indexed Python file of a repository (the contract's modules).
+-- id is the content's id, the same in every repository holding the content: join other
+-- views on (id, repo_id). A left join that every file matches (files.content_id is a
+-- foreign key), written so that a query reading no content column skips contents.
+CREATE OR REPLACE VIEW modules AS
+SELECT c.id, f.repo_id, f.path, c.name, c.is_package, c.docstring, c.source, c.line_count,
+       c.content_hash, f.size, f.mtime_ns, c.encoding, c.parse_status, c.parse_error,
+       f.indexed_at, c.names_hash
+FROM files f LEFT JOIN contents c ON c.id = f.content_id;
+
+-- definitions: every definition of every file of a repository. module_id is the
+-- content's id (modules.id), and a definition's id is the same in every repository that
+-- holds its file: filter by repo_id.
+CREATE OR REPLACE VIEW definitions AS
+SELECT d.id, d.content_id AS module_id, d.parent_id, f.repo_id, d.module, d.path, d.kind, d.name,
+       d.qualname, d.full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature,
+       d.decorators, d.bases, d.is_async, d.docstring, d.body_start, d.body_length
+FROM content_definitions d JOIN files f ON f.content_id = d.content_id;
+
+-- imports and name_uses: content_imports and content_uses per repository.
+CREATE OR REPLACE VIEW imports AS
+SELECT i.content_id AS module_id, f.repo_id, i.module, i.path, i.line, i.imported_module,
+       i.imported_name, i.alias, i.level, i.target_module
+FROM content_imports i JOIN files f ON f.content_id = i.content_id;
+
+CREATE OR REPLACE VIEW name_uses AS
+SELECT u.content_id AS module_id, f.repo_id, u.source_id, u.line, u.col, u.kind, u.name,
+       u.short_name, u.target, u.via_super
+FROM content_uses u JOIN files f ON f.content_id = u.content_id;
+
+-- symbols: the definitions with their source text. body is exactly the source lines
+-- start_line..end_line without the final line break, cut from contents.source (stored
+-- uncompressed, so a slice reads only the pages it needs) rather than stored twice. A
+-- query that does not select body never touches contents: the left join on a primary
+-- key is removed by the planner.
+CREATE OR REPLACE VIEW symbols AS
+SELECT d.id, d.module_id, d.parent_id, d.repo_id, d.module, d.path, d.kind, d.name, d.qualname,
+       d.full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature, d.decorators,
+       d.bases, d.is_async, d.docstring, substr(c.source, d.body_start, d.body_length) AS body
+FROM definitions d LEFT JOIN contents c ON c.id = d.module_id;
+
+-- classes, functions, methods: symbols filtered by kind. functions holds both plain
+-- functions and methods; class_name is NULL for everything but methods.
+CREATE OR REPLACE VIEW classes AS SELECT * FROM symbols WHERE kind = 'class';
+CREATE OR REPLACE VIEW functions AS SELECT * FROM symbols WHERE kind IN ('function', 'method');
+CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
+
+-- usages: every use of a name with what it resolves to in its file's repository: the
+-- contract's usages. resolved is true when target_full_name names an indexed definition;
+-- the other rows are matches by name (attributes of objects of unknown type) or uses of
+-- what is not indexed (builtins, other packages), never passed off as resolved.
+-- source_full_name is the enclosing definition's full_name, or the module's name at
+-- module level.
 --   SELECT path, line, source_full_name FROM usages WHERE target_full_name = 'pkg.mod.func';
 CREATE OR REPLACE VIEW usages AS
-SELECT u.repo_id, u.module_id, u.source_id, m.name AS module, m.path, u.line, u.col, u.kind, u.name,
-       u.short_name, coalesce(s.full_name, m.name) AS source_full_name, r.full_name AS target_full_name,
-       r.full_name IS NOT NULL AS resolved, u.target
-FROM name_uses u
-JOIN modules m ON m.id = u.module_id
-LEFT JOIN definitions s ON s.id = u.source_id
+SELECT f.repo_id, u.content_id AS module_id, u.source_id, c.name AS module, f.path, u.line, u.col,
+       u.kind, u.name, u.short_name, coalesce(s.full_name, c.name) AS source_full_name,
+       r.full_name AS target_full_name, r.full_name IS NOT NULL AS resolved, u.target
+FROM content_uses u
+JOIN files f ON f.content_id = u.content_id
+JOIN contents c ON c.id = u.content_id
+LEFT JOIN content_definitions s ON s.id = u.source_id
 LEFT JOIN resolutions r
-       ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super AND NOT r.stale;
+       ON r.repo_id = f.repo_id AND r.target = u.target AND r.via_super = u.via_super AND NOT r.stale;
 
 -- calls: resolved calls, caller to callee. Calling a class calls its __init__; the row
 -- names the class, as the code does.
@@ -220,29 +279,38 @@ SELECT repo_id, path, line, col, source_full_name AS caller_full_name,
        target_full_name AS callee_full_name
 FROM usages WHERE kind = 'call' AND resolved;
 
--- subclasses: every class below another, at any depth (1 = a direct subclass).
+-- subclasses: every class below another in the same repository, at any depth (1 = a
+-- direct subclass).
 --   SELECT subclass_full_name FROM subclasses WHERE base_full_name = 'pkg.models.Model';
 CREATE OR REPLACE VIEW subclasses AS
 WITH RECURSIVE direct AS (
-    SELECT u.target_full_name AS base_full_name, d.full_name AS subclass_full_name
-    FROM usages u JOIN definitions d ON d.id = u.source_id
+    SELECT u.repo_id, u.target_full_name AS base_full_name, d.full_name AS subclass_full_name
+    FROM usages u JOIN content_definitions d ON d.id = u.source_id
     WHERE u.kind = 'inherit' AND u.resolved
-), below (base_full_name, subclass_full_name, depth) AS (
-    SELECT base_full_name, subclass_full_name, 1 FROM direct
+), below (repo_id, base_full_name, subclass_full_name, depth) AS (
+    SELECT repo_id, base_full_name, subclass_full_name, 1 FROM direct
     UNION
-    SELECT b.base_full_name, d.subclass_full_name, b.depth + 1
-    FROM below b JOIN direct d ON d.base_full_name = b.subclass_full_name
+    SELECT b.repo_id, b.base_full_name, d.subclass_full_name, b.depth + 1
+    FROM below b JOIN direct d ON d.repo_id = b.repo_id AND d.base_full_name = b.subclass_full_name
     WHERE b.depth < 50
 )
-SELECT base_full_name, subclass_full_name, min(depth) AS depth
-FROM below GROUP BY base_full_name, subclass_full_name;
+SELECT repo_id, base_full_name, subclass_full_name, min(depth) AS depth
+FROM below GROUP BY repo_id, base_full_name, subclass_full_name;
 
--- overrides: a method and the same-named method of a class it inherits from.
+-- overrides: a method and the same-named method of a class it inherits from, in the
+-- same repository.
 --   SELECT method_full_name FROM overrides WHERE overridden_full_name = 'pkg.Base.save';
 CREATE OR REPLACE VIEW overrides AS
-SELECT m.full_name AS method_full_name, o.full_name AS overridden_full_name, s.depth
+SELECT s.repo_id, m.full_name AS method_full_name, o.full_name AS overridden_full_name, s.depth
 FROM subclasses s
-JOIN definitions c ON c.full_name = s.subclass_full_name AND c.kind = 'class'
-JOIN definitions m ON m.parent_id = c.id AND m.kind = 'method'
-JOIN definitions b ON b.full_name = s.base_full_name AND b.kind = 'class'
-JOIN definitions o ON o.parent_id = b.id AND o.name = m.name AND o.kind = 'method';
+JOIN definitions c ON c.repo_id = s.repo_id AND c.full_name = s.subclass_full_name AND c.kind = 'class'
+JOIN content_definitions m ON m.parent_id = c.id AND m.kind = 'method'
+JOIN definitions b ON b.repo_id = s.repo_id AND b.full_name = s.base_full_name AND b.kind = 'class'
+JOIN content_definitions o ON o.parent_id = b.id AND o.name = m.name AND o.kind = 'method';
+
+END
+$views$;
+
+-- A database still holding the tables of version 4 or older gets its views from
+-- migration 0005, once it has moved their rows.
+SELECT create_views() WHERE NOT EXISTS (SELECT FROM pg_tables WHERE schemaname = 'coderows' AND tablename = 'modules');

@@ -7,6 +7,17 @@ COPY; readers see either the old rows or the new ones, never a mix. Under the lo
 file read before a change that another writer has already committed is dropped from the
 batch, so a slow writer never replaces newer rows with older ones. Each committed batch
 that changed rows sends a NOTIFY on CHANGE_CHANNEL (README, "Live index").
+
+Content sharing. A file's rows live in `contents` and the content_* tables, keyed by
+content id; `files` says which repository holds which content at which path (schema.sql).
+A file whose content the database already holds under the same path and module name,
+for any repository, gets only a files row (SharedFile). Content that no files row points
+to any more is deleted in the transaction that dropped the last pointer. Writers of
+different repositories meet only on content rows, and each transaction locks the content
+rows it will point to or may free in one statement, in id order (no deadlock): a writer
+about to point to a content waits for one that may free it, and finds it gone once that
+one commits; a writer freeing content waits for one about to point to it, and then sees
+the new pointer.
 """
 
 from __future__ import annotations
@@ -43,24 +54,25 @@ NOTIFY_PAYLOAD_LIMIT = 7900  # bytes; PostgreSQL refuses 8000 and more
 # The tables whose statistics steer the plans of lookups and of resolution. A table is
 # ANALYZEd when its size has moved by more than STATISTICS_DRIFT since its statistics
 # were taken (autovacuum's own default rule is 10% of the rows), or it has none yet.
-STATISTICS_TABLES = ("modules", "definitions", "imports", "name_uses", "resolutions")
+STATISTICS_TABLES = ("contents", "files", "content_definitions", "content_imports", "content_uses", "resolutions")
 STATISTICS_DRIFT = 0.1
 
-MODULE_COLUMNS = (
-    "id", "repo_id", "path", "name", "is_package", "docstring", "source", "line_count",
-    "content_hash", "size", "mtime_ns", "encoding", "parse_status", "parse_error", "names_hash",
+CONTENT_COLUMNS = (
+    "id", "path", "name", "is_package", "docstring", "source", "line_count", "content_hash",
+    "encoding", "parse_status", "parse_error", "names_hash",
 )
+FILE_COLUMNS = ("repo_id", "path", "content_id", "size", "mtime_ns")
 DEFINITION_COLUMNS = (
-    "id", "module_id", "parent_id", "repo_id", "module", "path", "kind", "name", "qualname",
+    "id", "content_id", "parent_id", "module", "path", "kind", "name", "qualname",
     "full_name", "class_name", "def_line", "start_line", "end_line", "signature", "decorators",
     "bases", "is_async", "docstring", "body_start", "body_length",
 )
 IMPORT_COLUMNS = (
-    "module_id", "repo_id", "module", "path", "line", "imported_module", "imported_name",
+    "content_id", "module", "path", "line", "imported_module", "imported_name",
     "alias", "level", "target_module",
 )
 RESOLUTION_COLUMNS = ("repo_id", "target", "via_super", "full_name", "consulted", "stale")
-USE_COLUMNS = ("module_id", "repo_id", "source_id", "line", "col", "kind", "name", "short_name", "target", "via_super")
+USE_COLUMNS = ("content_id", "source_id", "line", "col", "kind", "name", "short_name", "target", "via_super")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +100,30 @@ def prefer_speed_to_durability(conn: psycopg.Connection) -> None:
 
 
 def ensure_repo(conn: psycopg.Connection, root: Path) -> int:
-    """The id of the repository at `root`, registering it if new."""
+    """The id of the repository at `root`, registering it if new under a name that no
+    other repository has (tools take it as `repo=`)."""
+    row = conn.execute("SELECT id FROM repos WHERE root = %s", [str(root)]).fetchone()
+    if row is not None:
+        return int(row[0])
+    taken = {name for (name,) in conn.execute("SELECT name FROM repos")}
     row = conn.execute(
         "INSERT INTO repos (root, name) VALUES (%s, %s)"
-        " ON CONFLICT (root) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-        [str(root), root.name],
+        " ON CONFLICT (root) DO UPDATE SET root = EXCLUDED.root RETURNING id",
+        [str(root), distinct_name(root, taken)],
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def distinct_name(root: Path, taken: set[str]) -> str:
+    """The root folder's name, else as many of its parent folders as tell it apart from
+    the names `taken` (two checkouts called httpx: `httpx`, then `work/httpx`)."""
+    parts = root.parts[1:] or (str(root),)
+    for count in range(1, len(parts) + 1):
+        name = "/".join(parts[-count:])
+        if name not in taken:
+            return name
+    return str(root)
 
 
 def recorded_excludes(conn: psycopg.Connection, repo_id: int) -> tuple[str, ...]:
@@ -113,14 +141,45 @@ def record_excludes(conn: psycopg.Connection, repo_id: int, excludes: Sequence[s
 
 def known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | None = None) -> dict[str, KnownFile]:
     """Stat and hash of the repository's indexed files (or of just `paths`)."""
+    query = (
+        "SELECT f.path, f.size, f.mtime_ns, c.content_hash FROM files f JOIN contents c ON c.id = f.content_id"
+        " WHERE f.repo_id = %s"
+    )
     if paths is None:
-        cursor = conn.execute("SELECT path, size, mtime_ns, content_hash FROM modules WHERE repo_id = %s", [repo_id])
+        cursor = conn.execute(query, [repo_id])
     else:
-        cursor = conn.execute(
-            "SELECT path, size, mtime_ns, content_hash FROM modules WHERE repo_id = %s AND path = ANY(%s)",
-            [repo_id, list(paths)],
-        )
+        cursor = conn.execute(query + " AND f.path = ANY(%s)", [repo_id, list(paths)])
     return {path: KnownFile(size, mtime_ns, content_hash) for path, size, mtime_ns, content_hash in cursor}
+
+
+def shareable_contents(conn: psycopg.Connection, wanted: dict[str, str]) -> dict[str, dict[str, int]]:
+    """For each path of `wanted` ({path: the module name this repository gives it}), the
+    contents any repository holds at that path under that name: {path: {content_hash:
+    content id}}. A file whose bytes hash to one of these needs no parsing (SharedFile).
+    Contents that were not read ('' hash: too large, unreadable) are never shared."""
+    if not wanted:
+        return {}
+    paths, names = zip(*wanted.items())
+    rows = conn.execute(
+        "SELECT c.path, c.content_hash, min(c.id) FROM contents c"
+        " JOIN unnest(%s::text[], %s::text[]) AS w (path, name) ON c.path = w.path AND c.name = w.name"
+        " WHERE c.content_hash <> '' GROUP BY c.path, c.content_hash",
+        [list(paths), list(names)],
+    )
+    found: dict[str, dict[str, int]] = {}
+    for path, digest, content_id in rows:
+        found.setdefault(path, {})[digest] = content_id
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFile:
+    """A file whose content the database already holds: only its files row is written."""
+
+    path: str
+    content_id: int
+    size: int  # the stat the file was read under
+    mtime_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +188,15 @@ class EncodedFile:
     that the process writing to the database only streams bytes."""
 
     path: str
-    module_id: int
+    module_id: int  # the id of its new contents row
+    repo_id: int  # the repository it was read for: a batch never mixes repositories
     module_name: str
     names_hash: str
     parse_status: str
     parse_error: str | None
     definition_count: int
     source_chars: int
-    modules: bytes
+    content: bytes
     definitions: bytes
     imports: bytes
     uses: bytes
@@ -156,16 +216,17 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
     return EncodedFile(
         path=module.path,
         module_id=module_id,
+        repo_id=repo_id,
         module_name=module.name,
         names_hash=module.names_hash,
         parse_status=module.parse_status,
         parse_error=module.parse_error,
         definition_count=len(module.definitions),
         source_chars=len(module.source),
-        modules=_copy_line(_module_row(module_id, repo_id, version)).encode("utf-8"),
-        definitions=_definitions_copy_text(module_id, repo_id, module).encode("utf-8"),
-        imports="".join(map(_copy_line, _import_rows(module_id, repo_id, module))).encode("utf-8"),
-        uses=_uses_copy_text(module_id, repo_id, module).encode("utf-8"),
+        content=_copy_line(_content_row(module_id, module)).encode("utf-8"),
+        definitions=_definitions_copy_text(module_id, module).encode("utf-8"),
+        imports="".join(map(_copy_line, _import_rows(module_id, module))).encode("utf-8"),
+        uses=_uses_copy_text(module_id, module).encode("utf-8"),
         size=version.size,
         mtime_ns=version.mtime_ns,
     )
@@ -178,35 +239,45 @@ def write_batch(
     touched: Sequence[tuple[str, int, int]] = (),
     deleted: Iterable[tuple[str, KnownFile | None]] = (),
     *,
+    shared: Sequence[SharedFile] = (),
     resolve: bool = True,
-) -> None:
-    """In one transaction: replace the rows of `files`, record the new stat of `touched`
-    files (path, size, mtime_ns: content unchanged), drop `deleted` files (each with what
-    the database held when its deletion was decided), mark the resolutions that depended
-    on these modules stale and (`resolve`) resolve them again; then NOTIFY CHANGE_CHANNEL
-    (delivered at commit) if rows changed. A run of many batches passes resolve=False
-    and calls resolve_stale once at its end: a module resolved early would only turn
-    stale again when the modules it names arrive."""
+) -> list[SharedFile]:
+    """In one transaction: replace the rows of `files` (parsed) and `shared` (content the
+    database holds), record the new stat of `touched` files (path, size, mtime_ns: content
+    unchanged), drop `deleted` files (each with what the database held when its deletion
+    was decided), free the contents no file holds any more, mark the resolutions that
+    depended on these modules stale and (`resolve`) resolve them again; then NOTIFY
+    CHANGE_CHANNEL (delivered at commit) if rows changed. A run of many batches passes
+    resolve=False and calls resolve_stale once at its end: a module resolved early would
+    only turn stale again when the modules it names arrive.
+    Returns the shared files whose content was freed since it was found: they are left as
+    they were, to be parsed and written again."""
+    if any(file.repo_id != repo_id for file in files):
+        raise ValueError(f"write_batch for repository {repo_id} was given files read for another repository")
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
         root = _repo_root(conn, repo_id)
-        files, touched = _drop_superseded(conn, repo_id, root, files, touched)
+        files, touched, shared = _drop_superseded(conn, repo_id, root, files, touched, shared)
         deleted = _still_as_decided(conn, repo_id, list(deleted))
-        stale = deleted + [file.path for file in files]
-        removed = _delete_files(conn, repo_id, stale) if stale else {}
+        replaced = deleted + [file.path for file in files] + [file.path for file in shared]
+        held = _held_contents(conn, repo_id, replaced)
+        present = _lock_contents(conn, set(held.values()) | {file.content_id for file in shared})
+        missing = [file for file in shared if file.content_id not in present]
+        if missing:
+            shared = [file for file in shared if file.content_id in present]
+            replaced = [path for path in replaced if path not in {file.path for file in missing}]
+        removed = _delete_files(conn, repo_id, replaced) if replaced else {}
         if touched:
             _update_stats(conn, repo_id, touched)
-        if files:
-            with conn.cursor() as cursor:
-                _copy(cursor, "modules", MODULE_COLUMNS, [file.modules for file in files])
-                _copy(cursor, "definitions", DEFINITION_COLUMNS, [file.definitions for file in files])
-                _copy(cursor, "imports", IMPORT_COLUMNS, [file.imports for file in files])
-                _copy(cursor, "name_uses", USE_COLUMNS, [file.uses for file in files])
-        changed = sorted(file.path for file in files)
+        _insert(conn, repo_id, files, shared)
+        _free_contents(conn, set(held.values()).difference(file.content_id for file in shared))
+        arrived = [(file.path, file.module_name, file.names_hash) for file in files]
+        arrived += [(file.path, *present[file.content_id]) for file in shared]
+        changed = sorted(path for path, _, _ in arrived)
         gone = sorted(set(removed).difference(changed))  # a replaced file is changed, not deleted
         if changed or gone:
-            _invalidate(conn, repo_id, _renamed_modules(removed, files))
-            module_ids = [file.module_id for file in files]
+            _invalidate(conn, repo_id, _renamed_modules(removed, arrived))
+            module_ids = [file.module_id for file in files] + [file.content_id for file in shared]
             if resolve:
                 _resolve(conn, repo_id, module_ids)
             elif module_ids:
@@ -215,6 +286,39 @@ def write_batch(
                     [repo_id, module_ids],
                 )
             conn.execute("SELECT pg_notify(%s, %s)", [CHANGE_CHANNEL, change_payload(repo_id, root, changed, gone)])
+    return missing
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetSummary:
+    root: str
+    files: int  # files rows removed
+    contents_freed: int  # contents no other repository held
+
+
+def find_repo(conn: psycopg.Connection, root: str) -> int | None:
+    """The id of the repository whose root is `root` (an absolute path), if indexed."""
+    row = conn.execute("SELECT id FROM repos WHERE root = %s", [root]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def forget_repository(conn: psycopg.Connection, repo_id: int) -> ForgetSummary:
+    """Remove the repository and everything indexed from it, in one transaction: its
+    files rows, resolutions and repos row, and the contents no other repository holds.
+    Listeners get one NOTIFY with every path deleted."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
+        root = _repo_root(conn, repo_id)
+        held = dict(conn.execute("SELECT path, content_id FROM files WHERE repo_id = %s", [repo_id]).fetchall())
+        _lock_contents(conn, set(held.values()))
+        conn.execute("DELETE FROM files WHERE repo_id = %s", [repo_id])
+        conn.execute("DELETE FROM resolutions WHERE repo_id = %s", [repo_id])
+        conn.execute("DELETE FROM unresolved_modules WHERE repo_id = %s", [repo_id])
+        conn.execute("DELETE FROM repos WHERE id = %s", [repo_id])
+        freed = _free_contents(conn, set(held.values()))
+        if held:
+            conn.execute("SELECT pg_notify(%s, %s)", [CHANGE_CHANNEL, change_payload(repo_id, root, [], sorted(held))])
+    return ForgetSummary(root, len(held), freed)
 
 
 def resolve_stale(conn: psycopg.Connection, repo_id: int) -> None:
@@ -243,13 +347,14 @@ def _resolve(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> N
     and the stale rows that some use still needs; drop the other stale rows."""
     conn.execute(
         "DELETE FROM resolutions r WHERE r.repo_id = %s AND r.stale AND NOT EXISTS ("
-        " SELECT FROM name_uses u WHERE u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super)",
+        " SELECT FROM content_uses u JOIN files f ON f.content_id = u.content_id"
+        " WHERE f.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super)",
         [repo_id],
     )
     stale = conn.execute("SELECT target, via_super FROM resolutions WHERE repo_id = %s AND stale", [repo_id]).fetchall()
     new = conn.execute(
-        "SELECT DISTINCT u.target, u.via_super FROM name_uses u"
-        " WHERE u.module_id = ANY(%s) AND u.target IS NOT NULL AND NOT EXISTS ("
+        "SELECT DISTINCT u.target, u.via_super FROM content_uses u"
+        " WHERE u.content_id = ANY(%s) AND u.target IS NOT NULL AND NOT EXISTS ("
         " SELECT FROM resolutions r WHERE r.repo_id = %s AND r.target = u.target AND r.via_super = u.via_super)",
         [module_ids, repo_id],
     ).fetchall() if module_ids else []
@@ -302,15 +407,17 @@ def _drop_superseded(
     root: str,
     files: Sequence[EncodedFile],
     touched: Sequence[tuple[str, int, int]],
-) -> tuple[list[EncodedFile], list[tuple[str, int, int]]]:
+    shared: Sequence[SharedFile],
+) -> tuple[list[EncodedFile], list[tuple[str, int, int]], list[SharedFile]]:
     """Leave out files whose version on disk is no longer the one we read while the
     database already holds exactly the version on disk: another writer read the file
     after us and committed first, and our older rows must not replace its newer ones.
     Runs under the repository lock, so no writer commits between the check and ours."""
     read_under = {file.path: (file.size, file.mtime_ns) for file in files if file.size >= 0}
+    read_under.update((file.path, (file.size, file.mtime_ns)) for file in shared)
     read_under.update((path, (size, mtime_ns)) for path, size, mtime_ns in touched)
     if not read_under or not root:
-        return list(files), list(touched)
+        return list(files), list(touched), list(shared)
     known = known_files(conn, repo_id, list(read_under))
     superseded = set()
     for path, ours in read_under.items():
@@ -321,8 +428,12 @@ def _drop_superseded(
         if on_disk != ours and on_disk == (held.size, held.mtime_ns):
             superseded.add(path)
     if not superseded:
-        return list(files), list(touched)
-    return [f for f in files if f.path not in superseded], [t for t in touched if t[0] not in superseded]
+        return list(files), list(touched), list(shared)
+    return (
+        [f for f in files if f.path not in superseded],
+        [t for t in touched if t[0] not in superseded],
+        [f for f in shared if f.path not in superseded],
+    )
 
 
 def _still_as_decided(conn: psycopg.Connection, repo_id: int, deleted: list[tuple[str, KnownFile | None]]) -> list[str]:
@@ -343,33 +454,90 @@ def _disk_stat(path: str) -> tuple[int, int] | None:
     return info.st_size, info.st_mtime_ns
 
 
-def _renamed_modules(removed: dict[str, tuple[str, str | None]], files: Sequence[EncodedFile]) -> set[str]:
+def _renamed_modules(removed: dict[str, tuple[str, str | None]], arrived: list[tuple[str, str, str | None]]) -> set[str]:
     """The modules whose names changed: gone, new, or with another names_hash. Only
     resolutions that consulted these can differ; a file edited inside its bodies
-    invalidates nothing."""
+    invalidates nothing. `arrived`: (path, module name, names_hash) of the new rows."""
     changed = {name for path, (name, _) in removed.items()}
-    for file in files:
-        before = removed.get(file.path)
-        if before is not None and before == (file.module_name, file.names_hash):
-            changed.discard(file.module_name)
+    for path, name, names_hash in arrived:
+        before = removed.get(path)
+        if before is not None and before == (name, names_hash):
+            changed.discard(name)
         else:
-            changed.add(file.module_name)
+            changed.add(name)
     return changed
 
 
+def _held_contents(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dict[str, int]:
+    """{path: content id} of these files of the repository, as the database holds them."""
+    if not paths:
+        return {}
+    rows = conn.execute("SELECT path, content_id FROM files WHERE repo_id = %s AND path = ANY(%s)", [repo_id, paths])
+    return dict(rows.fetchall())
+
+
+def _lock_contents(conn: psycopg.Connection, ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    """Lock these contents rows until commit, in one statement and in id order (see the
+    module's docstring); returns {id: (module name, names_hash)} of those that exist."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT id, name, names_hash FROM contents WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [sorted(ids)]
+    )
+    return {content_id: (name, names_hash) for content_id, name, names_hash in rows}
+
+
 def _delete_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dict[str, tuple[str, str | None]]:
-    """Remove every row of these files (schema.sql: no foreign keys cascade for us);
+    """Remove the files rows of these paths (their contents are freed separately);
     returns {path: (module name, names_hash)} of the files that had rows."""
     rows = conn.execute(
-        "DELETE FROM modules WHERE repo_id = %s AND path = ANY(%s) RETURNING id, path, name, names_hash",
+        "DELETE FROM files f USING contents c WHERE c.id = f.content_id AND f.repo_id = %s AND f.path = ANY(%s)"
+        " RETURNING f.path, c.name, c.names_hash",
         [repo_id, paths],
     ).fetchall()
-    ids = [row[0] for row in rows]
-    if ids:
-        conn.execute("DELETE FROM definitions WHERE module_id = ANY(%s)", [ids])
-        conn.execute("DELETE FROM imports WHERE module_id = ANY(%s)", [ids])
-        conn.execute("DELETE FROM name_uses WHERE module_id = ANY(%s)", [ids])
-    return {row[1]: (row[2], row[3]) for row in rows}
+    return {path: (name, names_hash) for path, name, names_hash in rows}
+
+
+def _free_contents(conn: psycopg.Connection, candidates: set[int]) -> int:
+    """Delete the contents among `candidates` (locked by this transaction) that no files
+    row points to any more, with their definitions, imports and uses; returns how many.
+    A statement of its own: it sees every pointer committed while we waited for the locks
+    (schema.sql: no foreign keys cascade for us)."""
+    if not candidates:
+        return 0
+    unused = [
+        row[0]
+        for row in conn.execute(
+            "SELECT c.id FROM contents c WHERE c.id = ANY(%s)"
+            " AND NOT EXISTS (SELECT FROM files f WHERE f.content_id = c.id)",
+            [sorted(candidates)],
+        )
+    ]
+    if unused:
+        conn.execute("DELETE FROM content_definitions WHERE content_id = ANY(%s)", [unused])
+        conn.execute("DELETE FROM content_imports WHERE content_id = ANY(%s)", [unused])
+        conn.execute("DELETE FROM content_uses WHERE content_id = ANY(%s)", [unused])
+        conn.execute("DELETE FROM contents WHERE id = ANY(%s)", [unused])
+    return len(unused)
+
+
+def _insert(conn: psycopg.Connection, repo_id: int, files: Sequence[EncodedFile], shared: Sequence[SharedFile]) -> None:
+    """COPY the new contents with their rows, then the files rows pointing to them and to
+    the shared contents."""
+    pointers = [(file.path, file.module_id, file.size, file.mtime_ns) for file in files]
+    pointers += [(file.path, file.content_id, file.size, file.mtime_ns) for file in shared]
+    if not pointers:
+        return
+    with conn.cursor() as cursor:
+        if files:
+            _copy(cursor, "contents", CONTENT_COLUMNS, [file.content for file in files])
+            _copy(cursor, "content_definitions", DEFINITION_COLUMNS, [file.definitions for file in files])
+            _copy(cursor, "content_imports", IMPORT_COLUMNS, [file.imports for file in files])
+            _copy(cursor, "content_uses", USE_COLUMNS, [file.uses for file in files])
+        rows = "".join(
+            f"{repo_id}\t{_escape(path)}\t{content_id}\t{size}\t{mtime_ns}\n" for path, content_id, size, mtime_ns in pointers
+        )
+        _copy(cursor, "files", FILE_COLUMNS, [rows.encode("utf-8")])
 
 
 def refresh_statistics(conn: psycopg.Connection) -> list[str]:
@@ -401,9 +569,9 @@ def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:
 def _update_stats(conn: psycopg.Connection, repo_id: int, touched: Sequence[tuple[str, int, int]]) -> None:
     paths, sizes, mtimes = zip(*touched)
     conn.execute(
-        "UPDATE modules SET size = t.size, mtime_ns = t.mtime_ns"
+        "UPDATE files SET size = t.size, mtime_ns = t.mtime_ns"
         " FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS t (path, size, mtime_ns)"
-        " WHERE modules.repo_id = %s AND modules.path = t.path",
+        " WHERE files.repo_id = %s AND files.path = t.path",
         [list(paths), list(sizes), list(mtimes), repo_id],
     )
 
@@ -416,22 +584,20 @@ def _copy(cursor: psycopg.Cursor, table: str, columns: Sequence[str], chunks: Se
             copy.write(data)
 
 
-def _module_row(module_id: int, repo_id: int, version: FileVersion) -> tuple:
-    m = version.module
+def _content_row(module_id: int, m: ParsedModule) -> tuple:
     return (
-        module_id, repo_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
-        m.content_hash, version.size, version.mtime_ns, m.encoding, m.parse_status, m.parse_error,
-        m.names_hash,
+        module_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
+        m.content_hash, m.encoding, m.parse_status, m.parse_error, m.names_hash,
     )
 
 
-def _definitions_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
+def _definitions_copy_text(module_id: int, module: ParsedModule) -> str:
     """The definitions rows of one file in COPY text format. The hottest loop of a full
     index, so written out by hand: only free text goes through escaping, and values
     shared by every row of the file are escaped once."""
     base = module_id << SYMBOL_ID_BITS
     module_name = _escape(module.name)
-    same_file = f"{repo_id}\t{module_name}\t{_escape(module.path)}"  # repo_id, module, path
+    same_file = f"{module_name}\t{_escape(module.path)}"  # module, path
     lines = []
     for d in module.definitions:
         parent = NULL if d.parent_ordinal is None else str(base | d.parent_ordinal)
@@ -449,11 +615,11 @@ def _definitions_copy_text(module_id: int, repo_id: int, module: ParsedModule) -
     return "".join(lines)
 
 
-def _uses_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
+def _uses_copy_text(module_id: int, module: ParsedModule) -> str:
     """The name_uses rows of one file in COPY text format, written out by hand for the
     same reason as the definitions."""
     base = module_id << SYMBOL_ID_BITS
-    same_file = f"{module_id}\t{repo_id}"
+    same_file = f"{module_id}"
     lines = []
     for use in module.uses:
         source = NULL if use.source_ordinal is None else str(base | use.source_ordinal)
@@ -467,10 +633,10 @@ def _uses_copy_text(module_id: int, repo_id: int, module: ParsedModule) -> str:
     return "".join(lines)
 
 
-def _import_rows(module_id: int, repo_id: int, module: ParsedModule) -> Iterable[tuple]:
+def _import_rows(module_id: int, module: ParsedModule) -> Iterable[tuple]:
     for imp in module.imports:
         yield (
-            module_id, repo_id, module.name, module.path, imp.line, imp.imported_module,
+            module_id, module.name, module.path, imp.line, imp.imported_module,
             imp.imported_name, imp.alias, imp.level, imp.target_module,
         )
 

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-# definitions.id is (module id << SYMBOL_ID_BITS) | ordinal (indexer/load.py).
+# definitions.id is (content id << SYMBOL_ID_BITS) | ordinal (indexer/load.py): the same
+# in every repository holding the file, so reads by id go to the content tables, and
+# reads by name to the views, filtered by repo_id.
 SYMBOL_ID_BITS = 20
 
 # A target's component ending so is the result of calling it: `pkg.make().save`.
@@ -133,7 +135,9 @@ class RepoNames:
 
     def members(self, class_id: int) -> dict[str, Def]:
         if class_id not in self._members and not self.preloaded:
-            rows = self.conn.execute(f"SELECT {_DEF_COLUMNS} FROM definitions WHERE parent_id = %s ORDER BY id", [class_id])
+            rows = self.conn.execute(
+                f"SELECT {_DEF_COLUMNS} FROM content_definitions WHERE parent_id = %s ORDER BY id", [class_id]
+            )
             self._members[class_id] = {row[4]: _def(row) for row in rows}
         return self._members.get(class_id, {})
 
@@ -141,7 +145,7 @@ class RepoNames:
         """The class's bases, as the targets its inherit uses name."""
         if class_id not in self._bases and not self.preloaded:
             rows = self.conn.execute(
-                "SELECT target FROM name_uses WHERE module_id = %s AND source_id = %s AND kind = 'inherit'"
+                "SELECT target FROM content_uses WHERE content_id = %s AND source_id = %s AND kind = 'inherit'"
                 " AND target IS NOT NULL ORDER BY line, col",
                 [class_id >> SYMBOL_ID_BITS, class_id],
             )

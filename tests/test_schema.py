@@ -1,9 +1,22 @@
 """The schema: created once, idempotent, versioned, with the contract's names."""
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
-from coderows.db.connection import DatabaseError, ensure_schema, read_schema_sql
+from coderows.db.connection import DatabaseError, available_migrations, ensure_schema, read_schema_sql
+
+NEWEST = available_migrations()[-1][0]
+# schema.sql as version 4 left it (git show 80b9ba4:schema.sql): the layout before contents were shared.
+SCHEMA_V4 = Path(__file__).parent / "data" / "schema_v4.sql"
+
+
+def make_version_4(db: psycopg.Connection) -> None:
+    """Replace the database's coderows schema by an empty one of version 4."""
+    db.execute("DROP SCHEMA coderows CASCADE")
+    db.execute(SCHEMA_V4.read_text(encoding="utf-8"))
+    db.execute("SET search_path = coderows, public")
 
 
 def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> None:
@@ -14,12 +27,17 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
     assert rows == [
         ("calls", "VIEW"),
         ("classes", "VIEW"),
-        ("definitions", "BASE TABLE"),
+        ("content_definitions", "BASE TABLE"),
+        ("content_imports", "BASE TABLE"),
+        ("content_uses", "BASE TABLE"),
+        ("contents", "BASE TABLE"),
+        ("definitions", "VIEW"),
+        ("files", "BASE TABLE"),
         ("functions", "VIEW"),
-        ("imports", "BASE TABLE"),
+        ("imports", "VIEW"),
         ("methods", "VIEW"),
-        ("modules", "BASE TABLE"),
-        ("name_uses", "BASE TABLE"),
+        ("modules", "VIEW"),
+        ("name_uses", "VIEW"),
         ("overrides", "VIEW"),
         ("repos", "BASE TABLE"),
         ("resolutions", "BASE TABLE"),
@@ -60,27 +78,39 @@ def test_symbols_has_the_contract_columns(db: psycopg.Connection) -> None:
 
 
 def test_a_new_database_starts_at_the_newest_version(db: psycopg.Connection) -> None:
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(NEWEST,)]
 
 
 def test_applying_the_schema_again_changes_nothing(db: psycopg.Connection) -> None:
     db.execute(read_schema_sql())
-    assert ensure_schema(db) == 4
+    assert ensure_schema(db) == NEWEST
     assert db.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
 
 
 def test_ensure_schema_creates_it_in_an_empty_database(db: psycopg.Connection) -> None:
     db.execute("DROP SCHEMA coderows CASCADE")
-    assert ensure_schema(db) == 4
+    assert ensure_schema(db) == NEWEST
     assert db.execute("SELECT count(*) FROM coderows.symbols").fetchone() == (0,)
 
 
 def test_a_symbols_query_without_body_does_not_join_modules(db: psycopg.Connection) -> None:
     plan = "\n".join(row[0] for row in db.execute("EXPLAIN SELECT full_name FROM symbols WHERE name = 'x'"))
-    assert "modules" not in plan
+    assert " contents " not in plan
+
+
+def test_every_table_and_view_has_repo_id_but_the_shared_contents(db: psycopg.Connection) -> None:
+    without = db.execute(
+        "SELECT t.table_name FROM information_schema.tables t WHERE t.table_schema = 'coderows'"
+        " AND NOT EXISTS (SELECT FROM information_schema.columns c WHERE c.table_schema = t.table_schema"
+        " AND c.table_name = t.table_name AND c.column_name = 'repo_id') ORDER BY 1"
+    ).fetchall()
+    assert without == [
+        ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("repos",), ("schema_version",),
+    ]
 
 
 def test_a_version_1_database_gains_the_usages_tables_and_re_reads_every_file(db: psycopg.Connection) -> None:
+    make_version_4(db)
     for name in ("usages", "calls", "overrides", "subclasses"):
         db.execute(f"DROP VIEW IF EXISTS coderows.{name} CASCADE")
     for name in ("name_uses", "resolutions", "unresolved_modules"):
@@ -92,21 +122,24 @@ def test_a_version_1_database_gains_the_usages_tables_and_re_reads_every_file(db
         " size, mtime_ns, parse_status) VALUES (1, %s, 'a.py', 'a', false, '', 0, 'abc', 10, 20, 'ok')",
         [repo],
     )
-    assert ensure_schema(db) == 4
+    db.execute("ALTER TABLE coderows.modules DROP COLUMN names_hash")
+    assert ensure_schema(db) == NEWEST
     assert db.execute("SELECT count(*) FROM coderows.usages").fetchone() == (0,)
-    assert db.execute("SELECT mtime_ns, content_hash FROM coderows.modules").fetchall() == [(-1, "")]
+    assert db.execute("SELECT mtime_ns, content_hash, names_hash FROM coderows.modules").fetchall() == [(-1, "", None)]
 
 
 def test_a_version_2_database_gains_the_excludes_of_its_repositories(db: psycopg.Connection) -> None:
+    make_version_4(db)
     db.execute("ALTER TABLE coderows.repos DROP COLUMN excludes")
     db.execute("UPDATE coderows.schema_version SET version = 2")
     db.execute("INSERT INTO coderows.repos (root, name) VALUES ('/r', 'r')")
-    assert ensure_schema(db) == 4
+    assert ensure_schema(db) == NEWEST
     assert db.execute("SELECT root, excludes FROM coderows.repos").fetchall() == [("/r", [])]
 
 
 def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: psycopg.Connection) -> None:
     # Version 3's name_uses carried module, path and source_full_name, and usages read them.
+    make_version_4(db)
     db.execute(
         'ALTER TABLE coderows.name_uses ADD COLUMN module text COLLATE "C",'
         ' ADD COLUMN path text COLLATE "C", ADD COLUMN source_full_name text COLLATE "C"'
@@ -130,7 +163,7 @@ def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: ps
         " VALUES (1, %s, NULL, 'pkg.a', 'pkg/a.py', 1, 1, 'call', 'f', 'f', 'pkg.a', 'pkg.a.f', false)",
         [repo],
     )
-    assert ensure_schema(db) == 4
+    assert ensure_schema(db) == NEWEST
     columns = db.execute(
         "SELECT column_name FROM information_schema.columns"
         " WHERE table_schema = 'coderows' AND table_name = 'name_uses' ORDER BY ordinal_position"
@@ -145,6 +178,8 @@ def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: ps
 
 def test_a_database_of_a_newer_coderows_is_refused_and_left_as_it_is(db: psycopg.Connection) -> None:
     db.execute("UPDATE coderows.schema_version SET version = 99")
-    with pytest.raises(DatabaseError, match=r"schema version 99, written by a newer coderows; this coderows knows up to version 4"):
+    with pytest.raises(
+        DatabaseError, match=rf"schema version 99, written by a newer coderows; this coderows knows up to version {NEWEST}"
+    ):
         ensure_schema(db)
     assert db.execute("SELECT version FROM coderows.schema_version").fetchone() == (99,)

@@ -1,0 +1,49 @@
+-- 0005: a file's content is stored once for every repository holding it. schema.sql has
+-- just created files, contents and the content_* tables (empty) beside the tables of
+-- version 4; this moves the rows over, keeping every id (a content's id is its old
+-- module's id, so definition ids stay as they were), drops the old tables and creates
+-- the views that now carry their names. Contents two repositories already held twice
+-- stay two rows; the next change to such a file shares it.
+
+-- What versions 1 to 3 lacked, for the copies below: modules.names_hash, and name_uses.
+ALTER TABLE coderows.modules ADD COLUMN IF NOT EXISTS names_hash text;
+CREATE TABLE IF NOT EXISTS coderows.name_uses (
+    module_id bigint, source_id bigint, line integer, col integer, kind text, name text,
+    short_name text, target text, via_super boolean
+);
+
+-- The old views read the old tables: schema.sql left them alone; create_views() remakes them.
+DROP VIEW IF EXISTS coderows.overrides, coderows.subclasses, coderows.calls, coderows.usages,
+    coderows.methods, coderows.functions, coderows.classes, coderows.symbols;
+
+-- The id sequence carries on from the ids already given (dropping modules would drop it).
+ALTER SEQUENCE coderows.modules_id_seq OWNED BY coderows.contents.id;
+
+INSERT INTO coderows.contents (id, path, name, is_package, docstring, source, line_count, content_hash,
+                               encoding, parse_status, parse_error, names_hash)
+SELECT id, path, name, is_package, docstring, source, line_count, content_hash,
+       encoding, parse_status, parse_error, names_hash
+FROM coderows.modules;
+
+INSERT INTO coderows.files (repo_id, path, content_id, size, mtime_ns, indexed_at)
+SELECT repo_id, path, id, size, mtime_ns, indexed_at FROM coderows.modules;
+
+INSERT INTO coderows.content_definitions (id, content_id, parent_id, module, path, kind, name, qualname,
+                                          full_name, class_name, def_line, start_line, end_line, signature,
+                                          decorators, bases, is_async, docstring, body_start, body_length)
+SELECT id, module_id, parent_id, module, path, kind, name, qualname, full_name, class_name, def_line,
+       start_line, end_line, signature, decorators, bases, is_async, docstring, body_start, body_length
+FROM coderows.definitions;
+
+INSERT INTO coderows.content_imports (content_id, module, path, line, imported_module, imported_name,
+                                      alias, level, target_module)
+SELECT module_id, module, path, line, imported_module, imported_name, alias, level, target_module
+FROM coderows.imports;
+
+INSERT INTO coderows.content_uses (content_id, source_id, line, col, kind, name, short_name, target, via_super)
+SELECT module_id, source_id, line, col, kind, name, short_name, target, via_super
+FROM coderows.name_uses;
+
+DROP TABLE coderows.name_uses, coderows.imports, coderows.definitions, coderows.modules;
+
+SELECT coderows.create_views();
