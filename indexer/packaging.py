@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import configparser
 import logging
+import os
+import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +47,10 @@ LAYOUT_FOLDERS = ("src", "lib")
 PACKAGING_INPUTS = frozenset({PYPROJECT, SETUP_CFG, *(f"{folder}/__init__.py" for folder in LAYOUT_FOLDERS)})
 # Real ones are a few KB (sqlalchemy's pyproject.toml: 6 KB).
 MAX_CONFIG_BYTES = 1024 * 1024
+# Every file's name is matched against every root: real projects declare a handful, and
+# a bound keeps a hostile declaration of thousands from slowing every index run.
+MAX_PACKAGE_ROOTS = 128
+MAX_FOLDER_CHARS = 4096  # PATH_MAX
 
 
 def package_roots(root: Path) -> PackageRoots:
@@ -59,16 +65,15 @@ def package_roots(root: Path) -> PackageRoots:
 def declared_roots(root: Path) -> PackageRoots | None:
     """What pyproject.toml and setup.cfg declare, in that order of precedence (the first
     declaration of a folder wins); None when neither declares a package root."""
-    found: list[PackageRoot] = []
+    found: dict[str, PackageRoot] = {}  # by folder
     declared = False
     for entries in (_pyproject_roots(root), _setup_cfg_roots(root)):
         if entries is None:
             continue
         declared = True
-        for entry in entries:
-            if all(entry.folder != kept.folder for kept in found):
-                found.append(entry)
-    return tuple(found) if declared else None
+        for entry in entries[: MAX_PACKAGE_ROOTS - len(found)]:
+            found.setdefault(entry.folder, entry)
+    return tuple(found.values()) if declared else None
 
 
 def layout_roots(root: Path) -> PackageRoots:
@@ -76,7 +81,7 @@ def layout_roots(root: Path) -> PackageRoots:
     return tuple(
         PackageRoot(folder, "")
         for folder in LAYOUT_FOLDERS
-        if (root / folder).is_dir() and not (root / folder / "__init__.py").is_file()
+        if _is_dir(root / folder) and not _is_file(root / folder / "__init__.py")
     )
 
 
@@ -95,7 +100,7 @@ def _pyproject_roots(root: Path) -> list[PackageRoot] | None:
         return None
     try:
         document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, RecursionError) as error:  # tomllib recurses into nested arrays
         log.debug("%s/%s is not valid TOML (%s): its package roots are not used", root, PYPROJECT, error)
         return None
     tool = _table(document.get("tool"))
@@ -162,8 +167,8 @@ def _flit_roots(root: Path, tool: dict[str, Any]) -> list[PackageRoot] | None:
     if not isinstance(name, str) or not _is_dotted_identifier(name):
         return None
     relative = name.replace(".", "/")
-    in_root = (root / relative).is_dir() or (root / f"{relative}.py").is_file()
-    in_src = (root / "src" / relative).is_dir() or (root / "src" / f"{relative}.py").is_file()
+    in_root = _is_dir(root / relative) or _is_file(root / f"{relative}.py")
+    in_src = _is_dir(root / "src" / relative) or _is_file(root / "src" / f"{relative}.py")
     return [PackageRoot("src", "")] if in_src and not in_root else [PackageRoot("", "")]
 
 
@@ -247,7 +252,7 @@ def _folders(values: Any) -> list[str]:
 def _relative_folder(folder: str) -> str | None:
     """`folder` as a POSIX path relative to the root ("" for the root itself); None when
     it is absolute or climbs out of the root."""
-    if folder.startswith(("/", "\\")) or (len(folder) > 1 and folder[1] == ":"):
+    if len(folder) > MAX_FOLDER_CHARS or folder.startswith(("/", "\\")) or (len(folder) > 1 and folder[1] == ":"):
         return None
     parts = [part for part in folder.replace("\\", "/").split("/") if part not in ("", ".")]
     if ".." in parts:
@@ -263,6 +268,21 @@ def _package_of_path(target: Any) -> str | None:
 
 def _is_dotted_identifier(name: str) -> bool:
     return all(part.isidentifier() for part in name.split("."))
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir, False also where it would raise (a name too long, a folder we may not read)."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _table(value: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import psycopg
 import pytest
 
 from coderows.indexer.naming import ModuleName, PackageRoot, PackageRoots, import_target, module_name
-from coderows.indexer.packaging import MAX_CONFIG_BYTES, package_roots
+from coderows.indexer.packaging import MAX_CONFIG_BYTES, MAX_PACKAGE_ROOTS, package_roots
 from coderows.indexer.watch import Watcher
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
@@ -370,6 +370,23 @@ def test_a_pyproject_linking_outside_the_root_is_not_read(tmp_path: Path) -> Non
 def test_a_pyproject_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
     pyproject = '[tool.setuptools]\npackage-dir = {"" = "python"}\n' + "#" * MAX_CONFIG_BYTES + "\n"
     assert roots_of(tmp_path, {"pyproject.toml": pyproject, "lib/pkg/__init__.py": ""}) == (PackageRoot("lib", ""),)
+
+
+def test_deeply_nested_toml_falls_back_to_the_layout_folders(tmp_path: Path) -> None:
+    # tomllib recurses into nested arrays: RecursionError, not TOMLDecodeError
+    pyproject = "a = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    assert roots_of(tmp_path, {"pyproject.toml": pyproject, "lib/pkg/__init__.py": ""}) == (PackageRoot("lib", ""),)
+
+
+def test_at_most_max_package_roots_declared_roots_are_kept(tmp_path: Path) -> None:
+    entries = ", ".join(f'"p{n}" = "d{n}"' for n in range(MAX_PACKAGE_ROOTS + 50))
+    roots = roots_of(tmp_path, {"pyproject.toml": f"[tool.setuptools]\npackage-dir = {{{entries}}}\n"})
+    assert roots == tuple(PackageRoot(f"d{n}", f"p{n}") for n in range(MAX_PACKAGE_ROOTS))
+
+
+def test_a_flit_module_name_too_long_for_a_path_is_looked_for_without_error(tmp_path: Path) -> None:
+    files = {"pyproject.toml": f'[tool.flit.module]\nname = "{"a" * 5000}"\n', "src/a.py": ""}
+    assert roots_of(tmp_path, files) == (PackageRoot("", ""),)
 
 
 def within(seconds: float, call: Callable[[], PackageRoots]) -> PackageRoots:
