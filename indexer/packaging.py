@@ -8,7 +8,9 @@ configuration, read here from the repository root:
   ``[tool.setuptools.packages.find] where``; hatch ``[tool.hatch.build.targets.wheel]``
   (or ``[tool.hatch.build]``) ``packages`` and ``sources``; poetry
   ``[tool.poetry] packages = [{include, from}]``; flit ``[tool.flit.module] name``
-  (flit looks for the module at the root, then under ``src/``);
+  (flit looks for the module at the root, then under ``src/``); pdm
+  ``[tool.pdm.build] package-dir``; maturin ``[tool.maturin] python-source``;
+  scikit-build-core ``[tool.scikit-build] wheel.packages``;
 - setup.cfg: ``[options] package_dir`` and ``[options.packages.find] where``.
 
 When nothing is declared, a leading ``src/`` or ``lib/`` holding no ``__init__.py`` is a
@@ -104,7 +106,15 @@ def _pyproject_roots(root: Path) -> list[PackageRoot] | None:
         log.debug("%s/%s is not valid TOML (%s): its package roots are not used", root, PYPROJECT, error)
         return None
     tool = _table(document.get("tool"))
-    readers = (_setuptools_roots(_table(tool.get("setuptools"))), _hatch_roots(tool), _poetry_roots(tool), _flit_roots(root, tool))
+    readers = (
+        _setuptools_roots(_table(tool.get("setuptools"))),
+        _hatch_roots(tool),
+        _poetry_roots(tool),
+        _flit_roots(root, tool),
+        _single_folder_root(_table(_table(tool.get("pdm")).get("build")).get("package-dir")),
+        _single_folder_root(_table(tool.get("maturin")).get("python-source")),
+        _scikit_build_roots(tool),
+    )
     declarations = [entries for entries in readers if entries is not None]
     if not declarations:
         return None
@@ -159,6 +169,24 @@ def _poetry_roots(tool: dict[str, Any]) -> list[PackageRoot] | None:
     entries = [entry for entry in packages if isinstance(entry, dict)]
     folders = _folders(entry.get("from", "") for entry in entries)
     return [PackageRoot(folder, "") for folder in dict.fromkeys(folders)]
+
+
+def _single_folder_root(folder: Any) -> list[PackageRoot] | None:
+    """pdm `package-dir = "src"`, maturin `python-source = "python"`: one root folder."""
+    if not isinstance(folder, str):
+        return None
+    return [PackageRoot(normal, "") for normal in _folders([folder])]
+
+
+def _scikit_build_roots(tool: dict[str, Any]) -> list[PackageRoot] | None:
+    """[tool.scikit-build] wheel.packages: a list like hatch's `packages`, or a table
+    {package = folder}."""
+    packages = _table(_table(tool.get("scikit-build")).get("wheel")).get("packages")
+    if isinstance(packages, list):
+        return [PackageRoot(folder, folder.rpartition("/")[2]) for folder in _folders(packages) if _is_package_folder(folder)]
+    if isinstance(packages, dict):
+        return _mapped_roots(packages.items())
+    return None
 
 
 def _flit_roots(root: Path, tool: dict[str, Any]) -> list[PackageRoot] | None:

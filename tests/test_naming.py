@@ -292,6 +292,19 @@ def test_flit_module_at_the_root_makes_the_root_the_package_root(tmp_path: Path)
     assert roots_of(tmp_path, files) == (PackageRoot("", ""),)
 
 
+def test_pdm_package_dir_names_the_root_folder(tmp_path: Path) -> None:
+    assert roots_of(tmp_path, {"pyproject.toml": '[tool.pdm.build]\npackage-dir = "src"\n'}) == (PackageRoot("src", ""),)
+
+
+def test_maturin_python_source_names_the_root_folder(tmp_path: Path) -> None:
+    assert roots_of(tmp_path, {"pyproject.toml": '[tool.maturin]\npython-source = "python"\n'}) == (PackageRoot("python", ""),)
+
+
+def test_scikit_build_wheel_packages_install_a_folder_as_its_last_component(tmp_path: Path) -> None:
+    pyproject = '[tool.scikit-build]\nwheel.packages = ["python/foo"]\n'
+    assert roots_of(tmp_path, {"pyproject.toml": pyproject}) == (PackageRoot("python/foo", "foo"),)
+
+
 def test_setup_cfg_package_dir_on_one_line(tmp_path: Path) -> None:
     assert roots_of(tmp_path, {"setup.cfg": "[options]\npackage_dir = =lib\n"}) == (PackageRoot("lib", ""),)
 
