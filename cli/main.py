@@ -21,6 +21,7 @@ import click
 import psycopg
 
 from coderows.db import DatabaseError, connect, resolve_database_url
+from coderows.db.connection import resource_problem, uses_embedded
 from coderows.db import embedded
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,8 +91,9 @@ def index(
     """Index (or incrementally re-index) each repository root; default: the current folder."""
     from coderows.indexer.pipeline import DEFAULT_MAX_FILE_BYTES, index_repository
 
+    roots = _folders(paths)
     with _connection(database_url) as conn:
-        for root in paths or (Path("."),):
+        for root in roots:
             with _progress_bar(f"indexing {root}") as progress:
                 summary = index_repository(
                     conn, root, full=full, excludes=_excludes_given(excludes, clear_excludes), jobs=jobs,
@@ -129,9 +131,12 @@ def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: b
     try:
         if http:
             check_binding(host, token)  # before the database or the indexer start
+        roots = [path.resolve() for path in _folders(paths)]
         url = _resolve(database_url)
-        roots = [path.resolve() for path in paths or (Path("."),)]
-        run_server(url, roots, http=http, host=host, port=port, watch=not no_watch, token=token)
+        run_server(
+            url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
+            embedded=uses_embedded(database_url),
+        )
     except RefusedToServe as error:
         raise click.ClickException(str(error)) from None
 
@@ -148,6 +153,7 @@ def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], clear_excludes: bo
     """
     from coderows.indexer.watch import Watcher
 
+    roots = _folders(paths)
     url = _resolve(database_url)
     try:
         connect(url, autocommit=True).close()  # fail now with one line, not retry forever
@@ -157,7 +163,7 @@ def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], clear_excludes: bo
     logging.getLogger("watchdog").setLevel(logging.ERROR)  # our own line says it once
     watcher = Watcher(
         url,
-        paths or (Path("."),),
+        roots,
         _excludes_given(excludes, clear_excludes),
         on_batch=lambda report: click.echo(report.line(), err=True),
     )
@@ -227,6 +233,8 @@ def status(database_url: str | None) -> None:
     """Repositories, counts, last index time, and files changed on disk since."""
     from coderows.indexer.pipeline import plan
     from coderows.server.query import repo_statuses
+    from coderows.server.render import place_note
+    from coderows.server.scope import repo_place
 
     with _connection(database_url) as conn:
         repos = repo_statuses(conn)
@@ -235,18 +243,38 @@ def status(database_url: str | None) -> None:
             return
         for repo in repos:
             indexed = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
-            click.echo(f"{repo.root}: {repo.modules} files, {repo.symbols} definitions, {repo.not_ok} not ok; indexed {indexed}")
+            click.echo(
+                f"{repo.root}: {repo.modules} files, {repo.symbols} definitions, {repo.not_ok} not ok; indexed {indexed};"
+                f" repo {repo.name}{place_note(repo_place(repo.root))}"
+            )
             if repo.excludes:
                 click.echo(f"  excluding: {' '.join(repo.excludes)} (coderows index --clear-excludes forgets them)")
             root = Path(repo.root)
             if not root.is_dir():
-                click.echo("  root folder no longer exists")
-                continue
+                continue  # the first line says so, and how to forget it
             pending = plan(conn, repo.id, root)
             if pending.to_read or pending.deleted:
                 click.echo(f"  changed on disk since: {len(pending.to_read)} new or modified, {len(pending.deleted)} deleted (run coderows index {root})")
             else:
                 click.echo("  up to date")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@database_option
+def forget(paths: tuple[Path, ...], database_url: str | None) -> None:
+    """Remove repositories (by root folder, present or gone) and everything indexed from them."""
+    from coderows.indexer import load
+
+    with _connection(database_url) as conn:
+        repo_ids = [load.find_repo(conn, path) for path in paths]
+        unknown = [str(path) for path, repo_id in zip(paths, repo_ids) if repo_id is None]
+        if unknown:  # before removing anything: a typo must not forget half the list
+            raise click.ClickException(f"not an indexed repository: {', '.join(unknown)} (coderows status lists them)")
+        for repo_id in dict.fromkeys(repo_ids):
+            assert repo_id is not None
+            gone = load.forget_repository(conn, repo_id)
+            click.echo(f"forgot {gone.root}: {gone.files} files, {gone.contents_freed} of their contents freed (no other repository held them)")
 
 
 @main.group()
@@ -264,6 +292,12 @@ def db_status() -> None:
         click.echo(f"url: {state.url}")
     if os.environ.get("CODEROWS_DATABASE_URL"):
         click.echo("note: CODEROWS_DATABASE_URL is set, so coderows uses that server, not this one")
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded server (every command starts it on first use anyway)."""
+    click.echo(_resolve(None) if uses_embedded(None) else "note: CODEROWS_DATABASE_URL is set; not starting the embedded server")
 
 
 @db.command("stop")
@@ -355,6 +389,16 @@ def _cell(value: Any, *, escape: bool) -> str:
     return text.replace("\n", "\\n") if escape else text
 
 
+def _folders(paths: Sequence[Path]) -> list[Path]:
+    """The roots to work on (default: .), each checked to be a folder before any
+    database work, so that a typo fails at once with one line."""
+    roots = list(paths) or [Path(".")]
+    for root in roots:
+        if not root.is_dir():
+            raise click.ClickException(f"not a folder: {root}")
+    return roots
+
+
 def _resolve(database_url: str | None) -> str:
     try:
         return resolve_database_url(database_url)
@@ -371,6 +415,9 @@ def _connection(database_url: str | None) -> Iterator[psycopg.Connection]:
     try:
         yield conn
     except psycopg.OperationalError as error:
+        problem = resource_problem(error)
+        if problem:  # disk full and the like: the connection is fine, the server is stuck
+            raise click.ClickException(problem) from None
         raise click.ClickException(f"lost the database connection: {_first_line(error)}") from None
     finally:
         conn.close()

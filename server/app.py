@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from importlib.metadata import version as package_version
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,14 +24,16 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from coderows.common.lines import split_lines
-from coderows.db.connection import DatabaseError, connect, first_line
+from coderows.db.connection import CannotConnect, DatabaseError, connect, first_line, redact, resource_problem
 from coderows.server import freshness, query, render
 from coderows.server import http as http_transport
 from coderows.db.readonly import ReaderUnavailable
 from coderows.db.sandbox import RejectedQuery, run_readonly
-from coderows.server.connections import Connections, ReaderConnections
+from coderows.server.connections import Connections, DatabaseUnavailable, ReaderConnections
+from coderows.server.limits import MAX_ANSWER_BYTES, MAX_OFFSET, NAME_CHARS, TEXT_CHARS, ToolCallLimits
 from coderows.server.query import FileStamp, Resolution, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC
+from coderows.server.scope import Scope, UnknownRepository, repo_place, resolve_scope
 
 if TYPE_CHECKING:
     from coderows.indexer.watch import BatchReport, Watcher
@@ -61,15 +64,26 @@ NameArg = Annotated[
     str,
     Field(
         description="A full name (json.decoder.JSONDecoder.decode), module:qualname (json.decoder:JSONDecoder.decode), "
-        "a qualname (JSONDecoder.decode), a bare name (decode) or path.py:LINE (the definition around that line)."
+        "a qualname (JSONDecoder.decode), a bare name (decode) or path.py:LINE (the definition around that line).",
+        max_length=NAME_CHARS,
     ),
 ]
 LimitArg = Annotated[int, Field(ge=1, le=500, description="Most entries to return in this page.")]
-OffsetArg = Annotated[int, Field(ge=0, description="Entries to skip: the [cut: ...] line of a long answer gives it.")]
+OffsetArg = Annotated[
+    int, Field(ge=0, le=MAX_OFFSET, description="Entries to skip: the [cut: ...] line of a long answer gives it.")
+]
 RepoArg = Annotated[
     str | None,
-    Field(description="Only this repository: its name (the root folder's name) or its root path, as index_status lists them."),
+    Field(
+        description="The repository to answer from: its name or root path as index_status lists them, or '*' for "
+        "every repository in the database. Default: the repositories this server serves.",
+        max_length=NAME_CHARS,
+    ),
 ]
+# Room an answer's own lines leave for its paging line: the fixed words of `[cut: showed
+# lines N-M of A-B; rest: ...]`, and a cut over-long line's overshoot (render.Page.add_cut).
+PAGING_LINE_FRAME_BYTES = 512
+RESTARTED_NOTE = "\n[note: the embedded PostgreSQL had stopped; this server started it again]"
 
 @dataclass
 class RootProgress:
@@ -223,11 +237,23 @@ class BackgroundIndexer:
 class Tools:
     """The tool implementations, each returning the text the agent reads."""
 
-    def __init__(self, database_url: str, roots: Iterable[Path] = (), *, watch: bool = True) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        roots: Iterable[Path] = (),
+        *,
+        watch: bool = True,
+        restart_database: Callable[[], object] | None = None,
+    ) -> None:
         self.connections = Connections(database_url)
+        # Set when the database is coderows's embedded server, which this server then
+        # owns: it starts it again when it finds it stopped, instead of asking the user.
+        self.restart_database = restart_database
+        self._restart_lock = threading.Lock()
         # run_sql's sessions: a login that can only SELECT the coderows schema.
         self.reader = ReaderConnections(self.connections)
-        self.indexer = BackgroundIndexer(database_url, [Path(r).resolve() for r in roots], watch=watch)
+        self.roots = [Path(r).resolve() for r in roots]
+        self.indexer = BackgroundIndexer(database_url, self.roots, watch=watch)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -237,12 +263,15 @@ class Tools:
         *,
         note_progress: bool = True,
         connections: Connections | None = None,
+        after_restart: bool = False,
     ) -> str:
         """work(conn) with every failure turned into a message the agent can act on, and
-        a note while the initial index is still running."""
+        a note while the initial index is still running. An embedded database found
+        stopped is started again and the call answered, with a note saying so."""
         try:
             pool = connections or self.connections
-            return pool.run(work) + (self.indexer.progress_note() if note_progress else "")
+            answer = pool.run(work) + (self.indexer.progress_note() if note_progress else "")
+            return answer + (RESTARTED_NOTE if after_restart else "")
         except ToolError as error:
             note = self.indexer.progress_note() if note_progress else ""
             if note:
@@ -250,12 +279,14 @@ class Tools:
             raise
         except ReaderUnavailable as error:
             raise ToolError(f"run_sql is not available: {error}.") from None
+        except UnknownRepository as error:
+            raise ToolError(f"{error}.") from None
+        except (DatabaseUnavailable, CannotConnect) as error:
+            if after_restart or not self.restart_embedded():
+                raise ToolError(self.unavailable(error)) from None
+            return self.run(work, note_progress=note_progress, connections=connections, after_restart=True)
         except DatabaseError as error:
-            raise ToolError(
-                f"The coderows database is unavailable: {error}. Start it again (for the embedded one: "
-                "any coderows command, e.g. `coderows db status`) and repeat the call; this server "
-                "reconnects by itself."
-            ) from None
+            raise ToolError(f"The coderows database is unavailable: {error}.") from None
         except RejectedQuery as error:
             raise ToolError(f"run_sql refused the query: {error}.") from None
         except psycopg.errors.QueryCanceled:
@@ -264,10 +295,47 @@ class Tools:
                 "source/body columns)."
             ) from None
         except psycopg.Error as error:
-            raise ToolError(f"PostgreSQL: {postgres_message(error)}") from None
+            raise ToolError(resource_problem(error) or f"PostgreSQL: {postgres_message(error)}") from None
         except Exception as error:  # a bug: keep the traceback in the server log, not the answer
             log.exception("tool failed")
             raise ToolError(f"coderows failed internally ({type(error).__name__}: {first_line(error)}).") from None
+
+    def restart_embedded(self) -> bool:
+        """Start the embedded PostgreSQL again when this server uses it and it has
+        stopped; True when it was started. Concurrent calls start it once."""
+        if self.restart_database is None:
+            return False
+        from coderows.db import embedded
+
+        with self._restart_lock:
+            if embedded.status().running:
+                return False  # running but not answering: starting it again would not help
+            try:
+                self.restart_database()
+            except (DatabaseError, embedded.EmbeddedServerError) as error:
+                log.warning("could not start the embedded PostgreSQL again: %s", error)
+                return False
+        log.warning("the embedded PostgreSQL had stopped; started it again")
+        return True
+
+    def unavailable(self, error: BaseException) -> str:
+        """The message for a database this server cannot reach, saying what brings it back."""
+        if self.restart_database is None:
+            remedy = f"Start the PostgreSQL server at {redact(self.connections.url)} again and repeat the call"
+        else:
+            from coderows.db import embedded
+
+            if embedded.status().running:
+                remedy = (
+                    "The embedded PostgreSQL runs but does not answer: `coderows db stop` then "
+                    "`coderows db start` restarts it"
+                )
+            else:
+                remedy = (
+                    "This server could not start the embedded PostgreSQL again: `coderows db start` "
+                    f"says why (server log: {embedded.pgdata_dir() / 'log'})"
+                )
+        return f"The coderows database is unavailable: {error}. {remedy}; this server reconnects by itself."
 
     @staticmethod
     def fresh(
@@ -297,14 +365,21 @@ class Tools:
         """A name lookup; no exact or case-insensitive match counts as a miss."""
         return self.lookup(conn, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
 
+    def scope(self, conn: psycopg.Connection, repo: str | None) -> Scope:
+        """The repositories a call answers from (server/scope.py). Asked afresh by every
+        fetch: a served root is registered by its first index run, maybe mid-call."""
+        return resolve_scope(conn, repo, self.roots)
+
     def one_symbol(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str) -> Symbol | str:
         """The one definition `name` denotes; else the answer listing the candidates
         (ambiguous), or a ToolError with suggestions (nothing matches)."""
-        resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, name, repo=repo, limit=50))
+        resolution = self.resolve_fresh(
+            conn, lambda c: query.resolve(c, name, repos=self.scope(c, repo).ids, limit=50)
+        )
         if resolution.total == 0:
             raise ToolError(render.not_found(resolution))
         if resolution.total > 1:
-            return render.ambiguous(resolution, tool=tool)
+            return render.ambiguous(resolution, tool=tool, repo=repo)
         return resolution.matches[0]
 
     # --- tools -----------------------------------------------------------------------
@@ -319,9 +394,9 @@ class Tools:
         repo: str | None = None,
     ) -> str:
         arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit, "repo": repo}
-        scope = {"kind": kind, "module": module, "repo": repo}
 
         def fetch(conn: psycopg.Connection) -> Resolution:
+            scope = {"kind": kind, "module": module, "repos": self.scope(conn, repo).ids}
             if is_pattern(query_text):
                 return query.match_pattern(conn, query_text, **scope, limit=limit, offset=offset)
             found = query.resolve(conn, query_text, **scope, limit=limit, offset=offset)
@@ -336,7 +411,14 @@ class Tools:
 
         def work(conn: psycopg.Connection) -> str:
             resolution = self.resolve_fresh(conn, fetch)
-            return render.symbol_list(resolution, tool="find_symbol", arguments=arguments, offset=offset)
+            return render.symbol_list(
+                resolution,
+                tool="find_symbol",
+                arguments=arguments,
+                offset=offset,
+                max_bytes=page_budget("find_symbol", arguments),
+                show_repo=self.scope(conn, repo).many,
+            )
 
         return self.run(work)
 
@@ -365,8 +447,9 @@ class Tools:
                     offset=0,
                     arguments=arguments,
                     uses=uses,
+                    show_repo=self.scope(conn, repo).many,
                 )
-            body = query.symbol_body(conn, symbol.id) or ""
+            body = query.symbol_body(conn, symbol) or ""
             before = after = []
             if context_lines:
                 before = query.source_lines(
@@ -382,6 +465,8 @@ class Tools:
                 offset=offset,
                 arguments=arguments,
                 uses=uses,
+                max_bytes=page_budget("get_symbol", arguments, f"; members only: get_outline({symbol.full_name!r})"),
+                show_repo=self.scope(conn, repo).many,
             )
 
         return self.run(work)
@@ -398,40 +483,65 @@ class Tools:
                 lambda c: query.references(c, symbol, limit, offset),
                 lambda r: [use.stamp for use in r.uses],
             )
-            return render.references_answer(symbol, found, offset=offset, arguments=arguments)
+            return render.references_answer(
+                symbol,
+                found,
+                offset=offset,
+                arguments=arguments,
+                max_bytes=page_budget("find_references", arguments),
+                shared_database=self.scope(conn, repo).shared,
+            )
 
         return self.run(work)
 
     def get_outline(
-        self, target: str, limit: int = 200, offset: int = 0, subclasses: bool = False, inherited: bool = False
+        self,
+        target: str,
+        limit: int = 200,
+        offset: int = 0,
+        subclasses: bool = False,
+        inherited: bool = False,
+        repo: str | None = None,
     ) -> str:
         arguments = {
             "target": target,
             "limit": limit if limit != 200 else None,
             "subclasses": subclasses or None,
             "inherited": inherited or None,
+            "repo": repo,
         }
 
         def work(conn: psycopg.Connection) -> str:
             modules = self.lookup(
                 conn,
-                lambda c: query.find_modules(c, target),
+                lambda c: query.find_modules(c, target, self.scope(c, repo).ids),
                 lambda ms: [m.stamp for m in ms],
                 lambda ms: not ms and (target.endswith(".py") or "/" in target),
             )
             if len(modules) > 1:
-                return render.modules_ambiguous(target, modules)
+                return render.modules_ambiguous(target, modules, tool="get_outline", arguments=arguments)
             if modules:
                 module = modules[0]
-                members = query.outline_symbols(conn, module.id)
+                members = query.outline_symbols(conn, module.id, module.repo_id)
                 submodules = query.submodule_names(conn, module) if module.is_package else []
                 title = render.module_title(module, submodules)
-                return render.outline(title, members, 0, arguments=arguments, offset=offset, limit=limit)
-            resolution = self.resolve_fresh(conn, lambda c: query.resolve(c, target, limit=50))
+                return render.outline(
+                    title,
+                    members,
+                    0,
+                    arguments=arguments,
+                    offset=offset,
+                    limit=limit,
+                    max_bytes=page_budget("get_outline", arguments),
+                )
+            resolution = self.resolve_fresh(
+                conn, lambda c: query.resolve(c, target, repos=self.scope(c, repo).ids, limit=50)
+            )
             if resolution.total == 0:
-                raise ToolError(render.not_found(resolution) + similar_modules_hint(conn, target))
+                hint = similar_modules_hint(conn, target, self.scope(conn, repo).ids)
+                raise ToolError(render.not_found(resolution) + hint)
             if resolution.total > 1:
-                return render.ambiguous(resolution, tool="get_outline")
+                return render.ambiguous(resolution, tool="get_outline", repo=repo)
             symbol = resolution.matches[0]
             related = render.related_classes(
                 query.subclasses(conn, symbol) if subclasses and symbol.kind == "class" else None,
@@ -450,21 +560,28 @@ class Tools:
         limit: int,
         related: Sequence[str] = (),
     ) -> str:
-        members = query.outline_symbols(conn, symbol.module_id, under=symbol.qualname)
-        bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases]))
+        members = query.outline_symbols(conn, symbol.module_id, symbol.repo_id, under=symbol.qualname)
+        bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases], symbol.repo_id))
         title = render.class_title(symbol, {b: bases[base_name(b)] for b in symbol.bases if base_name(b) in bases})
         title = [*title, *related]
         return render.outline(
-            title, members, symbol.qualname.count(".") + 1, arguments=arguments, offset=offset, limit=limit
+            title,
+            members,
+            symbol.qualname.count(".") + 1,
+            arguments=arguments,
+            offset=offset,
+            limit=limit,
+            max_bytes=page_budget("get_outline", arguments),
         )
 
-    def search_code(self, text: str, limit: int = 20, offset: int = 0) -> str:
-        arguments = {"query": text, "limit": limit if limit != 20 else None}
+    def search_code(self, text: str, limit: int = 20, offset: int = 0, repo: str | None = None) -> str:
+        arguments = {"query": text, "limit": limit if limit != 20 else None, "repo": repo}
         if len(text.strip()) < 2:
             raise ToolError("search_code needs at least 2 characters of text to look for.")
 
         def fetch(conn: psycopg.Connection) -> tuple[list[Symbol], list[query.Hit]]:
-            return query.symbols_named_like(conn, text.strip()), query.search_lines(conn, text.strip())
+            repos = self.scope(conn, repo).ids
+            return query.symbols_named_like(conn, text.strip(), repos), query.search_lines(conn, text.strip(), repos)
 
         def work(conn: psycopg.Connection) -> str:
             names, hits = self.lookup(
@@ -476,7 +593,14 @@ class Tools:
             groups = render.search_groups(names, hits)
             capped = len(hits) >= query.SEARCH_LINE_CAP
             return render.search_answer(
-                text.strip(), groups, capped=capped, offset=offset, limit=limit, arguments=arguments
+                text.strip(),
+                groups,
+                capped=capped,
+                offset=offset,
+                limit=limit,
+                arguments=arguments,
+                max_bytes=page_budget("search_code", arguments),
+                show_repo=self.scope(conn, repo).many,
             )
 
         return self.run(work)
@@ -488,14 +612,17 @@ class Tools:
 
         return self.run(work, connections=self.reader)
 
-    def index_status(self) -> str:
+    def index_status(self, repo: str | None = None) -> str:
         def work(conn: psycopg.Connection) -> str:
             # Progress first: "up to date" must not be claimed over counts read before that.
             progress = self.indexer.status_lines()
-            repos = query.repo_statuses(conn)
-            changed = freshness.stale_paths(query.all_stamps(conn))
-            problems, total = query.problem_modules(conn)
-            return render.status_answer(repos, progress, changed, problems, total)
+            served = self.scope(conn, None).ids
+            shown = None if repo is None else self.scope(conn, repo).ids
+            repos = [r for r in query.repo_statuses(conn) if shown is None or r.id in shown]
+            changed = freshness.stale_paths(query.all_stamps(conn, shown))
+            problems, total = query.problem_modules(conn, shown)
+            places = {r.root: repo_place(r.root) for r in repos}
+            return render.status_answer(repos, progress, changed, problems, total, served=served, places=places)
 
         return self.run(work, note_progress=False)
 
@@ -503,6 +630,21 @@ class Tools:
         self.indexer.stop()
         self.reader.close()
         self.connections.close()
+
+
+def start_embedded_database() -> str:
+    from coderows.db import embedded
+
+    return embedded.start()
+
+
+def page_budget(tool: str, arguments: dict[str, object], *echoed: str) -> int:
+    """The bytes an answer's own lines may take, so that with its paging line, which
+    repeats the call's arguments (and `echoed`, e.g. a definition's name), the whole
+    answer stays within MAX_ANSWER_BYTES."""
+    paging_call = render.call(tool, **{**arguments, "offset": MAX_OFFSET})
+    tail = len(paging_call.encode("utf-8")) + sum(len(text.encode("utf-8")) for text in echoed)
+    return MAX_ANSWER_BYTES - tail - PAGING_LINE_FRAME_BYTES
 
 
 def is_pattern(text: str) -> bool:
@@ -522,8 +664,8 @@ def unique_classes(classes: list[Symbol]) -> dict[str, Symbol]:
     return {name: found[0] for name, found in by_name.items() if len(found) == 1}
 
 
-def similar_modules_hint(conn: psycopg.Connection, target: str) -> str:
-    names = query.similar_module_names(conn, target)
+def similar_modules_hint(conn: psycopg.Connection, target: str, repos: query.RepoIds = None) -> str:
+    names = query.similar_module_names(conn, target, repos)
     return ("\nModules with similar names: " + ", ".join(names)) if names else ""
 
 
@@ -542,7 +684,8 @@ def postgres_message(error: psycopg.Error) -> str:
 
 
 def build_server(tools: Tools) -> MCPServer:
-    server = MCPServer("coderows", instructions=INSTRUCTIONS, log_level="WARNING")
+    server = MCPServer("coderows", instructions=INSTRUCTIONS, log_level="WARNING", version=package_version("coderows"))
+    server.middleware.append(ToolCallLimits(server))
 
     @server.tool(
         annotations=READ_ONLY,
@@ -557,14 +700,19 @@ def build_server(tools: Tools) -> MCPServer:
     )
     def find_symbol(
         query: Annotated[
-            str, Field(description="A name in any form: full, module:qualname, qualname, bare, or a * pattern.")
+            str,
+            Field(
+                description="A name in any form: full, module:qualname, qualname, bare, or a * pattern.",
+                max_length=NAME_CHARS,
+            ),
         ],
         kind: Annotated[
             Literal["class", "function", "method"] | None,
             Field(description="Only this kind; 'function' includes methods."),
         ] = None,
         module: Annotated[
-            str | None, Field(description="Only definitions in this module or package (dotted name).")
+            str | None,
+            Field(description="Only definitions in this module or package (dotted name).", max_length=NAME_CHARS),
         ] = None,
         limit: LimitArg = 20,
         offset: OffsetArg = 0,
@@ -589,7 +737,9 @@ def build_server(tools: Tools) -> MCPServer:
         context_lines: Annotated[
             int, Field(ge=0, le=200, description="Lines of the file to add before and after.")
         ] = 0,
-        offset: Annotated[int, Field(ge=0, description="Lines to skip, to page through a very long definition.")] = 0,
+        offset: Annotated[
+            int, Field(ge=0, le=MAX_OFFSET, description="Lines to skip, to page through a very long definition.")
+        ] = 0,
         repo: RepoArg = None,
     ) -> str:
         return tools.get_symbol(name, include_body, context_lines, offset, repo)
@@ -608,7 +758,8 @@ def build_server(tools: Tools) -> MCPServer:
         target: Annotated[
             str,
             Field(
-                description="A module (json.decoder), a file path (json/decoder.py) or a class (json.decoder.JSONDecoder)."
+                description="A module (json.decoder), a file path (json/decoder.py) or a class (json.decoder.JSONDecoder).",
+                max_length=NAME_CHARS,
             ),
         ],
         limit: Annotated[int, Field(ge=1, le=2000, description="Most entries to list.")] = 200,
@@ -617,8 +768,9 @@ def build_server(tools: Tools) -> MCPServer:
         inherited: Annotated[
             bool, Field(description="For a class: also list the members it inherits, by the base they come from.")
         ] = False,
+        repo: RepoArg = None,
     ) -> str:
-        return tools.get_outline(target, limit, offset, subclasses, inherited)
+        return tools.get_outline(target, limit, offset, subclasses, inherited, repo)
 
 
     @server.tool(
@@ -632,11 +784,12 @@ def build_server(tools: Tools) -> MCPServer:
         ),
     )
     def search_code(
-        query: Annotated[str, Field(description="Text to look for, at least 2 characters.")],
+        query: Annotated[str, Field(description="Text to look for, at least 2 characters.", max_length=TEXT_CHARS)],
         limit: LimitArg = 20,
         offset: OffsetArg = 0,
+        repo: RepoArg = None,
     ) -> str:
-        return tools.search_code(query, limit, offset)
+        return tools.search_code(query, limit, offset, repo)
 
     @server.tool(
         annotations=READ_ONLY,
@@ -678,8 +831,8 @@ def build_server(tools: Tools) -> MCPServer:
             "when an answer looks incomplete."
         ),
     )
-    def index_status() -> str:
-        return tools.index_status()
+    def index_status(repo: RepoArg = None) -> str:
+        return tools.index_status(repo)
 
     @server.resource(
         SCHEMA_URI,
@@ -702,15 +855,18 @@ def serve(
     port: int = 8000,
     watch: bool = True,
     token: str | None = None,
+    embedded: bool = False,
 ) -> None:
     """Serve the tools over stdio (default) or streamable HTTP, after starting to bring
     `roots` (default: the working directory) up to date in the background and, unless
     `watch` is False, to follow their changes on disk. Over HTTP, `token` is demanded of
     every request, and a non-loopback `host` without one is refused (http.RefusedToServe)
-    before anything starts."""
+    before anything starts. `embedded`: the database is coderows's embedded server, which
+    this server then starts again whenever it finds it stopped."""
     if http:
         http_transport.check_binding(host, token)
-    tools = Tools(database_url, roots or [Path.cwd()], watch=watch)
+    restart = start_embedded_database if embedded else None
+    tools = Tools(database_url, roots or [Path.cwd()], watch=watch, restart_database=restart)
     tools.indexer.start()
     server = build_server(tools)
     try:

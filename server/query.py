@@ -17,6 +17,7 @@ the trigram index (which also serves ILIKE) for stages 2 and 3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +29,9 @@ from psycopg.rows import class_row, dict_row
 from coderows.common.lines import sql_split_lines
 
 Kind = Literal["class", "function", "method"]
+
+# The repositories a query answers from (server/scope.py); None: every repository.
+RepoIds = Sequence[int] | None
 
 # What find_symbol's `kind` argument selects; "function" follows the `functions` view,
 # which holds methods too, because agents rarely know which one a name is.
@@ -86,6 +90,8 @@ class Symbol(OnDisk):
     root: str
     size: int
     mtime_ns: int
+    repo_id: int
+    repo: str  # the repository's name (repos.name)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class Module(OnDisk):
     root: str
     size: int
     mtime_ns: int
+    repo: str
 
 
 Match = Literal["exact", "case-insensitive", "pattern", "contains", "none"]
@@ -128,14 +135,15 @@ class Resolution:
 SYMBOL_COLUMNS = """
     s.id, s.module_id, s.parent_id, s.module, s.path, s.kind, s.name, s.qualname, s.full_name,
     s.class_name, s.def_line, s.start_line, s.end_line, s.signature, s.decorators, s.bases,
-    s.is_async, s.docstring, r.root, m.size, m.mtime_ns
+    s.is_async, s.docstring, r.root, m.size, m.mtime_ns, s.repo_id, r.name
 """
+SYMBOL_COLUMN_COUNT = 23
 SYMBOL_FROM = """
-    symbols s JOIN modules m ON m.id = s.module_id JOIN repos r ON r.id = m.repo_id
+    symbols s JOIN modules m ON m.id = s.module_id AND m.repo_id = s.repo_id JOIN repos r ON r.id = m.repo_id
 """
 MODULE_COLUMNS = """
     m.id, m.repo_id, m.path, m.name, m.is_package, m.docstring, m.line_count, m.parse_status,
-    m.parse_error, r.root, m.size, m.mtime_ns
+    m.parse_error, r.root, m.size, m.mtime_ns, r.name AS repo
 """
 
 
@@ -169,14 +177,14 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filters(kind: str | None, module: str | None, repo: str | None = None) -> tuple[str, dict[str, Any]]:
-    """SQL conditions (and their parameters) for the optional kind, module and repository
-    (its name or root) filters."""
+def _filters(kind: str | None, module: str | None, repos: RepoIds = None) -> tuple[str, dict[str, Any]]:
+    """SQL conditions (and their parameters) for the optional kind, module and scope
+    (repository ids; None: every repository) filters."""
     sql = ""
     params: dict[str, Any] = {}
-    if repo:
-        sql += " AND s.repo_id IN (SELECT id FROM repos WHERE name = %(repo)s OR root = %(repo)s)"
-        params["repo"] = repo
+    if repos is not None:
+        sql += " AND s.repo_id = ANY(%(repos)s)"
+        params["repos"] = list(repos)
     if kind:
         sql += " AND s.kind = ANY(%(kinds)s)"
         params["kinds"] = KIND_FILTERS[kind]
@@ -219,19 +227,19 @@ def resolve(
     *,
     kind: str | None = None,
     module: str | None = None,
-    repo: str | None = None,
+    repos: RepoIds = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Resolution:
     """The definitions `name` denotes (the first stage that matches), else suggestions."""
     at_line = _PATH_LINE.match(name.strip())
     if at_line:
-        found = symbol_at(conn, at_line.group(1), int(at_line.group(2)))
+        found = symbol_at(conn, at_line.group(1), int(at_line.group(2)), repos)
         return Resolution(name, "exact" if found else "none", found, len(found))
     parts = split_name(name)
     if not parts.last:
         return Resolution(name, "none", [], 0)
-    where, extra = _filters(kind, module, repo)
+    where, extra = _filters(kind, module, repos)
     params = {
         "text": parts.text,
         "module": parts.module,
@@ -253,7 +261,7 @@ def resolve(
         if not namesakes:
             namesakes, _ = _page(conn, "s.name ILIKE %(last_ilike)s" + where, params, 10, 0)
     suggestions = namesakes or similar(conn, parts, where, extra)
-    return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text))
+    return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text, repos))
 
 
 # Up to this many matches, a page is sorted from all of them; beyond, read in full_name
@@ -274,13 +282,13 @@ def _page(
     # the order instead, 75 ms rather than 0.5 ms for a rare name).
     sql = f"""
         WITH found AS MATERIALIZED (
-            SELECT s.id, s.full_name, s.path, s.start_line FROM symbols s WHERE {condition} LIMIT %(few)s
+            SELECT s.id, s.repo_id, s.full_name, s.path, s.start_line FROM symbols s WHERE {condition} LIMIT %(few)s
         ), page AS (
-            SELECT id FROM found ORDER BY full_name, path, start_line OFFSET %(offset)s LIMIT %(limit)s
+            SELECT id, repo_id FROM found ORDER BY repo_id, full_name, path, start_line OFFSET %(offset)s LIMIT %(limit)s
         )
         SELECT {SYMBOL_COLUMNS}, (SELECT count(*) FROM found) AS total
-        FROM page JOIN {SYMBOL_FROM} ON s.id = page.id
-        ORDER BY s.full_name, s.path, s.start_line
+        FROM page JOIN {SYMBOL_FROM} ON s.id = page.id AND s.repo_id = page.repo_id
+        ORDER BY s.repo_id, s.full_name, s.path, s.start_line
     """
     values = {**params, "few": FEW + 1, "offset": offset, "limit": limit}
     rows = conn.execute(sql, values).fetchall()
@@ -294,7 +302,7 @@ def _page(
     sql = f"""
         SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
         WHERE {condition}
-        ORDER BY s.full_name, s.path, s.start_line
+        ORDER BY s.repo_id, s.full_name, s.path, s.start_line
         OFFSET %(offset)s LIMIT %(limit)s
     """
     rows = conn.execute(sql, values).fetchall()
@@ -304,18 +312,19 @@ def _page(
 _PATH_LINE = re.compile(r"^(.+\.py):(\d+)$")
 
 
-def symbol_at(conn: psycopg.Connection, path: str, line: int) -> list[Symbol]:
+def symbol_at(conn: psycopg.Connection, path: str, line: int, repos: RepoIds = None) -> list[Symbol]:
     """The innermost definition around `line` of the file at `path` (or ending in it);
-    one per repository that has such a file."""
+    one per repository in scope that has such a file."""
     path = relative_path(path)
     sql = f"""
         SELECT DISTINCT ON (r.root) {SYMBOL_COLUMNS}
         FROM {SYMBOL_FROM}
         WHERE (m.path = %(path)s OR m.path LIKE %(tail)s OR r.root || '/' || m.path = %(path)s)
           AND s.start_line <= %(line)s AND s.end_line >= %(line)s
+          AND (%(repos)s::bigint[] IS NULL OR s.repo_id = ANY(%(repos)s))
         ORDER BY r.root, (m.path = %(path)s) DESC, s.start_line DESC, s.def_line DESC
     """
-    params = {"path": path, "tail": "%/" + like_escape(path), "line": line}
+    params = {"path": path, "tail": "%/" + like_escape(path), "line": line, "repos": _ids(repos)}
     return [_symbol(row) for row in conn.execute(sql, params).fetchall()]
 
 
@@ -325,7 +334,7 @@ def match_pattern(
     *,
     kind: str | None = None,
     module: str | None = None,
-    repo: str | None = None,
+    repos: RepoIds = None,
     limit: int = 50,
     offset: int = 0,
     how: Match = "pattern",
@@ -335,12 +344,12 @@ def match_pattern(
     text = pattern.strip()
     like = like_escape(text).replace("*", "%").replace("?", "_")
     column = "s.full_name" if "." in text else "s.name"
-    where, extra = _filters(kind, module, repo)
+    where, extra = _filters(kind, module, repos)
     sql = f"""
         SELECT {SYMBOL_COLUMNS}, count(*) OVER () AS total
         FROM {SYMBOL_FROM}
         WHERE {column} ILIKE %(like)s {where}
-        ORDER BY length(s.name), s.name, s.full_name, s.path, s.start_line
+        ORDER BY s.repo_id, length(s.name), s.name, s.full_name, s.path, s.start_line
         OFFSET %(offset)s LIMIT %(limit)s
     """
     rows = conn.execute(sql, {"like": like, "offset": offset, "limit": limit, **extra}).fetchall()
@@ -348,17 +357,23 @@ def match_pattern(
     return Resolution(text if how == "pattern" else text.strip("*"), how, [_symbol(r) for r in rows], total)
 
 
-def similar_module_names(conn: psycopg.Connection, target: str) -> list[str]:
+def similar_module_names(conn: psycopg.Connection, target: str, repos: RepoIds = None) -> list[str]:
     """Dotted module names most like `target` (no index needed: modules are few)."""
     sql = """
-        SELECT name FROM modules WHERE similarity(name, %(t)s) > 0.3
+        SELECT name FROM modules
+        WHERE similarity(name, %(t)s) > 0.3 AND (%(repos)s::bigint[] IS NULL OR repo_id = ANY(%(repos)s))
         GROUP BY name ORDER BY max(similarity(name, %(t)s)) DESC, name LIMIT 5
     """
-    return [row[0] for row in conn.execute(sql, {"t": target}).fetchall()]
+    return [row[0] for row in conn.execute(sql, {"t": target, "repos": _ids(repos)}).fetchall()]
 
 
 def _symbol(row: tuple[Any, ...]) -> Symbol:
-    return Symbol(*row[:21])
+    return Symbol(*row[:SYMBOL_COLUMN_COUNT])
+
+
+def _ids(repos: RepoIds) -> list[int] | None:
+    """A scope as a query parameter: NULL (every repository) or the ids."""
+    return None if repos is None else list(repos)
 
 
 def similar(
@@ -380,7 +395,7 @@ def similar(
         )
         SELECT {SYMBOL_COLUMNS}
         FROM names JOIN symbols s ON s.name = names.name
-        JOIN modules m ON m.id = s.module_id JOIN repos r ON r.id = m.repo_id
+        JOIN modules m ON m.id = s.module_id AND m.repo_id = s.repo_id JOIN repos r ON r.id = m.repo_id
         WHERE true {where}
         ORDER BY s.qualname LIKE '%%<locals>%%',
                  names.score + CASE WHEN %(dotted)s
@@ -393,35 +408,39 @@ def similar(
     return [_symbol(row) for row in conn.execute(sql, values).fetchall()]
 
 
-def modules_named(conn: psycopg.Connection, name: str) -> list[Module]:
+IN_SCOPE = "(%(repos)s::bigint[] IS NULL OR m.repo_id = ANY(%(repos)s))"
+
+
+def modules_named(conn: psycopg.Connection, name: str, repos: RepoIds = None) -> list[Module]:
     """Modules whose dotted name is `name` (a hint when a symbol lookup names a module)."""
     sql = f"""
         SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
-        WHERE m.name = %(name)s ORDER BY r.root, m.path
+        WHERE m.name = %(name)s AND {IN_SCOPE} ORDER BY r.root, m.path
     """
     with conn.cursor(row_factory=class_row(Module)) as cur:
-        return cur.execute(sql, {"name": name}).fetchall()
+        return cur.execute(sql, {"name": name, "repos": _ids(repos)}).fetchall()
 
 
-def find_modules(conn: psycopg.Connection, target: str) -> list[Module]:
+def find_modules(conn: psycopg.Connection, target: str, repos: RepoIds = None) -> list[Module]:
     """Modules that `target` names: a dotted name, a path, or the end of a path."""
     text = target.strip()
     path = relative_path(text)
     sql = f"""
         SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
-        WHERE m.name = %(text)s OR m.path = %(path)s OR %(text)s = r.root || '/' || m.path
+        WHERE (m.name = %(text)s OR m.path = %(path)s OR %(text)s = r.root || '/' || m.path) AND {IN_SCOPE}
         ORDER BY r.root, m.path
     """
+    params = {"text": text, "path": path, "repos": _ids(repos), "tail": "%/" + like_escape(path)}
     with conn.cursor(row_factory=class_row(Module)) as cur:
-        found = cur.execute(sql, {"text": text, "path": path}).fetchall()
+        found = cur.execute(sql, params).fetchall()
         if found or not path.endswith(".py"):
             return found
         # A path relative to somewhere else, e.g. "db/models/query.py": match its end.
         sql = f"""
             SELECT {MODULE_COLUMNS} FROM modules m JOIN repos r ON r.id = m.repo_id
-            WHERE m.path LIKE %(tail)s ORDER BY r.root, m.path LIMIT 20
+            WHERE m.path LIKE %(tail)s AND {IN_SCOPE} ORDER BY r.root, m.path LIMIT 20
         """
-        return cur.execute(sql, {"tail": "%/" + like_escape(path)}).fetchall()
+        return cur.execute(sql, params).fetchall()
 
 
 def submodule_names(conn: psycopg.Connection, module: Module) -> list[str]:
@@ -436,39 +455,44 @@ def submodule_names(conn: psycopg.Connection, module: Module) -> list[str]:
     return [row[0] for row in conn.execute(sql, params).fetchall()]
 
 
-def outline_symbols(conn: psycopg.Connection, module_id: int, under: str | None = None) -> list[Symbol]:
+def outline_symbols(conn: psycopg.Connection, module_id: int, repo_id: int, under: str | None = None) -> list[Symbol]:
     """A module's classes, functions and methods in source order, without definitions
     local to a function (`f.<locals>.g`); with `under`, only that class's members."""
     condition = "AND s.qualname LIKE %(under)s" if under else ""
     sql = f"""
         SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
-        WHERE s.module_id = %(module_id)s AND s.qualname NOT LIKE '%%<locals>%%' {condition}
+        WHERE s.module_id = %(module_id)s AND s.repo_id = %(repo_id)s AND s.qualname NOT LIKE '%%<locals>%%' {condition}
         ORDER BY s.start_line, s.def_line, s.qualname
     """
-    params = {"module_id": module_id, "under": like_escape(under or "") + ".%"}
+    params = {"module_id": module_id, "repo_id": repo_id, "under": like_escape(under or "") + ".%"}
     return [_symbol(row) for row in conn.execute(sql, params).fetchall()]
 
 
-def classes_named(conn: psycopg.Connection, names: list[str]) -> list[Symbol]:
-    """Classes with these simple names, to point a class's bases at their definitions."""
+def classes_named(conn: psycopg.Connection, names: list[str], repo_id: int) -> list[Symbol]:
+    """Classes of one repository with these simple names, to point a class's bases at
+    their definitions."""
     if not names:
         return []
     sql = f"""
         SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
-        WHERE s.name = ANY(%(names)s) AND s.kind = 'class' ORDER BY s.full_name, s.path LIMIT 200
+        WHERE s.name = ANY(%(names)s) AND s.kind = 'class' AND s.repo_id = %(repo_id)s
+        ORDER BY s.full_name, s.path LIMIT 200
     """
-    return [_symbol(row) for row in conn.execute(sql, {"names": names}).fetchall()]
+    return [_symbol(row) for row in conn.execute(sql, {"names": names, "repo_id": repo_id}).fetchall()]
 
 
-def symbol_body(conn: psycopg.Connection, symbol_id: int) -> str | None:
-    row = conn.execute("SELECT body FROM symbols WHERE id = %(id)s", {"id": symbol_id}).fetchone()
+def symbol_body(conn: psycopg.Connection, symbol: Symbol) -> str | None:
+    row = conn.execute(
+        "SELECT body FROM symbols WHERE module_id = %(module_id)s AND id = %(id)s AND repo_id = %(repo_id)s",
+        {"module_id": symbol.module_id, "id": symbol.id, "repo_id": symbol.repo_id},
+    ).fetchone()
     return None if row is None else row[0]
 
 
 def source_lines(conn: psycopg.Connection, module_id: int, first: int, last: int) -> list[str]:
     """Lines first..last (1-based, inclusive, clipped to the file) of a module's source."""
     sql = f"""
-        SELECT ({sql_split_lines("source")})[%(first)s:least(%(last)s, line_count)] FROM modules WHERE id = %(id)s
+        SELECT ({sql_split_lines("source")})[%(first)s:least(%(last)s, line_count)] FROM modules WHERE id = %(id)s LIMIT 1
     """
     row = conn.execute(sql, {"id": module_id, "first": max(first, 1), "last": last}).fetchone()
     return list(row[0] or []) if row else []
@@ -487,58 +511,65 @@ class Hit(OnDisk):
     root: str
     size: int
     mtime_ns: int
+    repo: str
 
 
 # Beyond this many matching lines search_code stops looking and says so.
 SEARCH_LINE_CAP = 2000
 
 
-def search_lines(conn: psycopg.Connection, text: str, cap: int = SEARCH_LINE_CAP) -> list[Hit]:
+def search_lines(conn: psycopg.Connection, text: str, repos: RepoIds = None, cap: int = SEARCH_LINE_CAP) -> list[Hit]:
     """Source lines containing `text` (case-insensitive), each with the innermost
     definition around it, in path and line order; at most `cap` lines."""
     sql = f"""
         WITH hits AS (
-            SELECT m.id AS module_id, m.name AS module, m.path, l.n::int AS line, l.text,
-                   r.root, m.size, m.mtime_ns
+            SELECT m.id AS module_id, m.repo_id, m.name AS module, m.path, l.n::int AS line, l.text,
+                   r.root, m.size, m.mtime_ns, r.name AS repo
             FROM modules m JOIN repos r ON r.id = m.repo_id,
                  LATERAL unnest({sql_split_lines("m.source")}) WITH ORDINALITY AS l(text, n)
-            WHERE m.source ILIKE %(pattern)s AND l.text ILIKE %(pattern)s
+            WHERE m.source ILIKE %(pattern)s AND l.text ILIKE %(pattern)s AND {IN_SCOPE}
             ORDER BY r.root, m.path, l.n
             LIMIT %(cap)s
         )
-        SELECT h.module_id, h.module, h.path, h.line, h.text, h.root, h.size, h.mtime_ns, inner_def.id
+        SELECT h.module_id, h.module, h.path, h.line, h.text, h.root, h.size, h.mtime_ns, inner_def.id, h.repo,
+               h.repo_id
         FROM hits h LEFT JOIN LATERAL (
             SELECT s.id FROM symbols s
-            WHERE s.module_id = h.module_id AND s.start_line <= h.line AND s.end_line >= h.line
+            WHERE s.module_id = h.module_id AND s.repo_id = h.repo_id AND s.start_line <= h.line AND s.end_line >= h.line
             ORDER BY s.start_line DESC, s.def_line DESC LIMIT 1
         ) inner_def ON true
         ORDER BY h.root, h.path, h.line
     """
-    rows = conn.execute(sql, {"pattern": "%" + like_escape(text) + "%", "cap": cap}).fetchall()
+    params = {"pattern": "%" + like_escape(text) + "%", "cap": cap, "repos": _ids(repos)}
+    rows = conn.execute(sql, params).fetchall()
     ids = sorted({row[8] for row in rows if row[8] is not None})
-    by_id = {s.id: s for s in symbols_by_ids(conn, ids)}
+    # Checkouts holding the same file share its definitions' ids: key by repository too.
+    by_id = {(s.repo_id, s.id): s for s in symbols_by_ids(conn, ids, repos)}
     return [
-        Hit(row[0], row[1], row[2], row[3], row[4], by_id.get(row[8]) if row[8] else None, row[5], row[6], row[7])
+        Hit(*row[:5], by_id.get((row[10], row[8])) if row[8] else None, *row[5:8], repo=row[9])
         for row in rows
     ]
 
 
-def symbols_by_ids(conn: psycopg.Connection, ids: list[int]) -> list[Symbol]:
+def symbols_by_ids(conn: psycopg.Connection, ids: list[int], repos: RepoIds = None) -> list[Symbol]:
     if not ids:
         return []
-    sql = f"SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM} WHERE s.id = ANY(%(ids)s)"
-    return [_symbol(row) for row in conn.execute(sql, {"ids": ids}).fetchall()]
+    sql = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE s.id = ANY(%(ids)s) AND (%(repos)s::bigint[] IS NULL OR s.repo_id = ANY(%(repos)s))
+    """
+    return [_symbol(row) for row in conn.execute(sql, {"ids": ids, "repos": _ids(repos)}).fetchall()]
 
 
-def symbols_named_like(conn: psycopg.Connection, text: str, limit: int = 200) -> list[Symbol]:
+def symbols_named_like(conn: psycopg.Connection, text: str, repos: RepoIds = None, limit: int = 200) -> list[Symbol]:
     """Definitions whose simple name contains `text` (case-insensitive; trigram index)."""
     sql = f"""
         SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
-        WHERE s.name ILIKE %(pattern)s
+        WHERE s.name ILIKE %(pattern)s AND (%(repos)s::bigint[] IS NULL OR s.repo_id = ANY(%(repos)s))
         ORDER BY (lower(s.name) = lower(%(text)s)) DESC, length(s.name), s.full_name, s.path
         LIMIT %(limit)s
     """
-    params = {"pattern": "%" + like_escape(text) + "%", "text": text, "limit": limit}
+    params = {"pattern": "%" + like_escape(text) + "%", "text": text, "limit": limit, "repos": _ids(repos)}
     return [_symbol(row) for row in conn.execute(sql, params).fetchall()]
 
 
@@ -558,7 +589,7 @@ def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
     # One pass over each table for all repositories (a count per repository would scan
     # definitions once per repository: 1.4 s for eight of them, 4.5M lines).
     sql = """
-        WITH files AS (
+        WITH counted AS (
             SELECT repo_id, count(*) AS modules, count(*) FILTER (WHERE parse_status <> 'ok') AS not_ok
             FROM modules GROUP BY repo_id
         ), defined AS (
@@ -566,36 +597,36 @@ def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
         )
         SELECT r.id, r.root, r.name, r.indexed_at, coalesce(f.modules, 0) AS modules,
                coalesce(d.symbols, 0) AS symbols, coalesce(f.not_ok, 0) AS not_ok, r.excludes
-        FROM repos r LEFT JOIN files f ON f.repo_id = r.id LEFT JOIN defined d ON d.repo_id = r.id
+        FROM repos r LEFT JOIN counted f ON f.repo_id = r.id LEFT JOIN defined d ON d.repo_id = r.id
         ORDER BY r.root
     """
     with conn.cursor(row_factory=class_row(RepoStatus)) as cur:
         return cur.execute(sql).fetchall()
 
 
-def problem_modules(conn: psycopg.Connection, limit: int = 20) -> tuple[list[Module], int]:
+def problem_modules(conn: psycopg.Connection, repos: RepoIds = None, limit: int = 20) -> tuple[list[Module], int]:
     """Files whose parse_status is not `ok` (most severe first), and how many there are."""
     sql = f"""
         SELECT {MODULE_COLUMNS}, count(*) OVER () AS total
         FROM modules m JOIN repos r ON r.id = m.repo_id
-        WHERE m.parse_status <> 'ok'
+        WHERE m.parse_status <> 'ok' AND {IN_SCOPE}
         ORDER BY array_position(ARRAY['skipped', 'partial', 'recovered'], m.parse_status), r.root, m.path
         LIMIT %(limit)s
     """
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, {"limit": limit}).fetchall()
+        rows = cur.execute(sql, {"limit": limit, "repos": _ids(repos)}).fetchall()
     total = int(rows[0]["total"]) if rows else 0
     return [Module(**{k: v for k, v in row.items() if k != "total"}) for row in rows], total
 
 
-def all_stamps(conn: psycopg.Connection, repo_ids: list[int] | None = None) -> list[FileStamp]:
+def all_stamps(conn: psycopg.Connection, repo_ids: RepoIds = None) -> list[FileStamp]:
     """Every indexed file's stamp (for index_status's "changed on disk" count)."""
     sql = """
         SELECT r.root, m.path, m.size, m.mtime_ns FROM modules m JOIN repos r ON r.id = m.repo_id
         WHERE %(ids)s::bigint[] IS NULL OR r.id = ANY(%(ids)s)
     """
     with conn.cursor(row_factory=class_row(FileStamp)) as cur:
-        return cur.execute(sql, {"ids": repo_ids}).fetchall()
+        return cur.execute(sql, {"ids": _ids(repo_ids)}).fetchall()
 
 
 # --- cross-references (usages, resolutions) ------------------------------------------
@@ -635,16 +666,19 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
     targets = [symbol.full_name]
     if symbol.kind == "method" and symbol.name == "__init__" and symbol.parent_id is not None:
         targets.append(symbol.full_name.rsplit(".", 1)[0])
+    # Uses never cross repositories: every join stays inside the symbol's.
     uses_of = """
         FROM resolutions r
         JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super
-        JOIN modules m ON m.id = u.module_id
-        JOIN repos p ON p.id = u.repo_id
-        LEFT JOIN definitions s ON s.id = u.source_id
-        WHERE r.full_name = ANY(%(targets)s) AND NOT r.stale AND r.repo_id = m.repo_id
+        JOIN modules m ON m.id = u.module_id AND m.repo_id = r.repo_id
+        JOIN repos p ON p.id = r.repo_id
+        LEFT JOIN definitions s ON s.id = u.source_id AND s.repo_id = r.repo_id
+        WHERE r.repo_id = %(repo_id)s AND r.full_name = ANY(%(targets)s) AND NOT r.stale
           AND (r.full_name = %(full_name)s OR u.kind = 'call')
     """
-    params = {"targets": targets, "full_name": symbol.full_name, "limit": limit, "offset": offset}
+    params = {
+        "repo_id": symbol.repo_id, "targets": targets, "full_name": symbol.full_name, "limit": limit, "offset": offset,
+    }
     total, files = conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params).fetchone()
     # source_full_name as the usages view (schema.sql) defines it: the enclosing definition, else the module.
     rows = conn.execute(
@@ -658,8 +692,9 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
         params,
     ).fetchall()
     unknown, unknown_files = conn.execute(
-        "SELECT count(*), count(DISTINCT module_id) FROM name_uses WHERE short_name = %s AND target IS NULL",
-        [symbol.name],
+        "SELECT count(*), count(DISTINCT module_id) FROM name_uses"
+        " WHERE short_name = %s AND target IS NULL AND repo_id = %s",
+        [symbol.name, symbol.repo_id],
     ).fetchone()
     return References([Reference(*row) for row in rows], total, files, unknown, unknown_files)
 
@@ -669,28 +704,31 @@ def use_counts(conn: psycopg.Connection, symbol: Symbol) -> tuple[int, int, int]
     used, files = conn.execute(
         "SELECT count(*), count(DISTINCT u.module_id) FROM resolutions r"
         " JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super"
-        " WHERE r.full_name = %s AND NOT r.stale",
-        [symbol.full_name],
+        " WHERE r.repo_id = %s AND r.full_name = %s AND NOT r.stale",
+        [symbol.repo_id, symbol.full_name],
     ).fetchone()
     (calls,) = conn.execute(
         "SELECT count(*) FROM name_uses u"
         " JOIN resolutions r ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super"
-        " WHERE u.module_id = %s AND u.source_id = %s AND u.kind = 'call' AND r.full_name IS NOT NULL AND NOT r.stale",
-        [symbol.module_id, symbol.id],
+        " WHERE u.repo_id = %s AND u.module_id = %s AND u.source_id = %s AND u.kind = 'call'"
+        " AND r.full_name IS NOT NULL AND NOT r.stale",
+        [symbol.repo_id, symbol.module_id, symbol.id],
     ).fetchone()
     return used, files, calls
 
 
-# The class's resolved bases, one level: base class ids by the class's inherit uses.
+# The class's resolved bases in its repository, one level: base class (file, definition)
+# ids by the class's inherit uses.
 _BASES_OF = """
-    SELECT b.id, u.line, u.col
+    SELECT b.module_id, b.id, u.line, u.col
     FROM name_uses u
     JOIN resolutions r ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super AND NOT r.stale
     CROSS JOIN LATERAL (
-        SELECT d.id FROM definitions d WHERE d.repo_id = r.repo_id AND d.full_name = r.full_name AND d.kind = 'class'
+        SELECT d.module_id, d.id FROM definitions d
+        WHERE d.repo_id = r.repo_id AND d.full_name = r.full_name AND d.kind = 'class'
         ORDER BY d.id DESC LIMIT 1
     ) b
-    WHERE u.module_id = {cls} >> 20 AND u.source_id = {cls} AND u.kind = 'inherit'
+    WHERE u.repo_id = %(repo_id)s AND u.module_id = {module} AND u.source_id = {cls} AND u.kind = 'inherit'
 """
 
 
@@ -700,52 +738,63 @@ def inherited_members(conn: psycopg.Connection, symbol: Symbol, limit: int = 500
     inheritance, close to it otherwise)."""
     rows = conn.execute(
         f"""
-        WITH RECURSIVE up (id, depth, rank) AS (
-            SELECT %(id)s::bigint, 0, ARRAY[]::bigint[]
+        WITH RECURSIVE up (module_id, id, depth, rank) AS (
+            SELECT %(module_id)s::bigint, %(id)s::bigint, 0, ARRAY[]::bigint[]
             UNION ALL
-            SELECT b.id, up.depth + 1, up.rank || ARRAY[b.line::bigint, b.col::bigint]
-            FROM up CROSS JOIN LATERAL ({_BASES_OF.format(cls="up.id")}) b
+            SELECT b.module_id, b.id, up.depth + 1, up.rank || ARRAY[b.line::bigint, b.col::bigint]
+            FROM up CROSS JOIN LATERAL ({_BASES_OF.format(module="up.module_id", cls="up.id")}) b
             WHERE up.depth < 30
         ), members AS (
-            SELECT DISTINCT ON (s.name) s.id, up.depth, up.rank, owner.full_name AS owner
+            SELECT DISTINCT ON (s.name) s.module_id, s.id, up.depth, up.rank, owner.full_name AS owner
             FROM up
-            JOIN definitions owner ON owner.id = up.id
-            JOIN definitions s ON s.parent_id = up.id
+            JOIN definitions owner ON owner.repo_id = %(repo_id)s AND owner.module_id = up.module_id AND owner.id = up.id
+            JOIN definitions s ON s.repo_id = %(repo_id)s AND s.module_id = up.module_id AND s.parent_id = up.id
             ORDER BY s.name, up.depth, up.rank
         )
         SELECT {SYMBOL_COLUMNS}, members.owner FROM members
-        JOIN {SYMBOL_FROM} ON s.id = members.id
+        JOIN {SYMBOL_FROM} ON s.module_id = members.module_id AND s.id = members.id AND s.repo_id = %(repo_id)s
         WHERE members.depth > 0
         ORDER BY members.depth, members.rank, s.start_line
         LIMIT %(limit)s
         """,
-        {"id": symbol.id, "limit": limit},
+        {"module_id": symbol.module_id, "id": symbol.id, "repo_id": symbol.repo_id, "limit": limit},
     ).fetchall()
     return [(_symbol(row[:-1]), row[-1]) for row in rows]
 
 
-def subclasses(conn: psycopg.Connection, symbol: Symbol, limit: int = 200) -> list[tuple[Symbol, int]]:
-    """Classes below this one at any depth (1: direct), nearest first."""
+@dataclass(frozen=True)
+class Subclass:
+    """A class below another: its depth (1: direct) and the class it inherits from on
+    the nearest path (the queried class itself at depth 1)."""
+
+    symbol: Symbol
+    depth: int
+    parent_full_name: str
+
+
+def subclasses(conn: psycopg.Connection, symbol: Symbol, limit: int = 200) -> list[Subclass]:
+    """Classes of the symbol's repository below it at any depth, nearest first."""
     rows = conn.execute(
         f"""
-        WITH RECURSIVE down (full_name, depth) AS (
-            SELECT %(full_name)s::text COLLATE "C", 0
+        WITH RECURSIVE down (full_name, parent_full_name, depth) AS (
+            SELECT %(full_name)s::text COLLATE "C", NULL::text COLLATE "C", 0
             UNION
-            SELECT d.full_name, down.depth + 1
+            SELECT d.full_name, down.full_name, down.depth + 1
             FROM down
-            JOIN resolutions r ON r.full_name = down.full_name AND NOT r.stale
+            JOIN resolutions r ON r.repo_id = %(repo_id)s AND r.full_name = down.full_name AND NOT r.stale
             JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super
                              AND u.kind = 'inherit'
-            JOIN definitions d ON d.id = u.source_id
+            JOIN definitions d ON d.module_id = u.module_id AND d.id = u.source_id AND d.repo_id = r.repo_id
             WHERE down.depth < 30
         ), nearest AS (
-            SELECT full_name, min(depth) AS depth FROM down WHERE depth > 0 GROUP BY full_name
+            SELECT DISTINCT ON (full_name) full_name, parent_full_name, depth
+            FROM down WHERE depth > 0 ORDER BY full_name, depth, parent_full_name
         )
-        SELECT {SYMBOL_COLUMNS}, nearest.depth FROM nearest
-        JOIN {SYMBOL_FROM} ON s.full_name = nearest.full_name AND s.kind = 'class'
+        SELECT {SYMBOL_COLUMNS}, nearest.depth, nearest.parent_full_name FROM nearest
+        JOIN {SYMBOL_FROM} ON s.full_name = nearest.full_name AND s.kind = 'class' AND s.repo_id = %(repo_id)s
         ORDER BY nearest.depth, s.full_name
         LIMIT %(limit)s
         """,
-        {"full_name": symbol.full_name, "limit": limit},
+        {"full_name": symbol.full_name, "repo_id": symbol.repo_id, "limit": limit},
     ).fetchall()
-    return [(_symbol(row[:-1]), row[-1]) for row in rows]
+    return [Subclass(_symbol(row), row[-2], row[-1]) for row in rows]

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from coderows.server.query import Hit, Module, References, RepoStatus, Resolution, Symbol
+from coderows.server.query import Hit, Module, References, RepoStatus, Resolution, Subclass, Symbol
+from coderows.server.scope import RepoPlace
 
 # Claude Code warns at 10,000 tokens (~35 KB of code). 16 KB (~4,500 tokens) leaves the
 # agent room for several answers per turn while still fitting any ordinary function.
@@ -75,6 +76,22 @@ def header(symbol: Symbol) -> str:
     return f"{symbol.kind} {symbol.full_name}  {location(symbol)}"
 
 
+def repo_line(repo: str, root: str | None = None) -> str:
+    """The line that opens a repository's group in an answer drawn from several."""
+    return f"repo {repo}" + (f"  ({root})" if root else "") + ":"
+
+
+def with_repo_lines(entries: Iterable[tuple[str, list[str]]], show_repo: bool) -> Iterable[list[str]]:
+    """Each entry's lines, led by a repository line where the repository changes (when
+    answers name repositories at all): a repository's name once per group, not per line."""
+    current = None
+    for repo, lines in entries:
+        if show_repo and repo != current:
+            lines = [repo_line(repo), *lines]
+        current = repo
+        yield lines
+
+
 def first_doc_line(docstring: str | None) -> str | None:
     if not docstring:
         return None
@@ -117,7 +134,13 @@ def match_note(resolution: Resolution) -> str:
 
 
 def symbol_list(
-    resolution: Resolution, *, tool: str, arguments: dict[str, Any], offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+    resolution: Resolution,
+    *,
+    tool: str,
+    arguments: dict[str, Any],
+    offset: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    show_repo: bool = False,
 ) -> str:
     """Matches of find_symbol (summary lines each), or suggestions when there are none."""
     if not resolution.matches:
@@ -130,8 +153,9 @@ def symbol_list(
         f"{total} definition{'s match' if total != 1 else ' matches'} {resolution.name!r}{match_note(resolution)}:"
     )
     shown = 0
-    for symbol in resolution.matches:
-        if not page.add_all(summary_lines(symbol)):
+    entries = ((symbol.repo, summary_lines(symbol)) for symbol in resolution.matches)
+    for lines in with_repo_lines(entries, show_repo):
+        if not page.add_all(lines):
             break
         shown += 1
     return page.text(more_tail(tool, arguments, offset, shown, total, "definitions"))
@@ -169,22 +193,35 @@ def not_found(resolution: Resolution) -> str:
     return "\n".join(lines)
 
 
-def ambiguous(resolution: Resolution, *, tool: str) -> str:
-    """Candidates for a name that denotes several definitions; never an arbitrary pick."""
+def ambiguous(resolution: Resolution, *, tool: str, repo: str | None = None) -> str:
+    """Candidates for a name that denotes several definitions; never an arbitrary pick.
+    Candidates from several repositories are grouped by repository, and the example call
+    names one: a name repeated across checkouts is told apart by `repo`, nothing else."""
     page = Page()
+    repos = list(dict.fromkeys(s.repo for s in resolution.matches))
+    several = len(repos) > 1
+    where = f" in {len(repos)} repositories" if several else ""
+    how = "one of these full names and its repo" if several else "one of these full names"
     page.add(
-        f"{resolution.name!r} is ambiguous: {resolution.total} definitions match{match_note(resolution)}. "
-        f"Call {tool} again with one of these full names:"
+        f"{resolution.name!r} is ambiguous: {resolution.total} definitions match{where}{match_note(resolution)}. "
+        f"Call {tool} again with {how}:"
     )
     shown = 0
-    for symbol in resolution.matches:
-        if not page.add(header(symbol)):
+    for lines in with_repo_lines(((s.repo, [header(s)]) for s in resolution.matches), several):
+        if not page.add_all(lines):
             break
         shown += 1
     if shown < resolution.total:
-        next_call = call("find_symbol", query=resolution.name, offset=shown)
+        next_call = call("find_symbol", query=resolution.name, offset=shown, repo=repo)
         return page.text(f"[cut: showed candidates 1-{shown} of {resolution.total}; more: {next_call}]")
-    if len({s.full_name for s in resolution.matches}) < len(resolution.matches):
+    first = resolution.matches[0]
+    same_repo = [s for s in resolution.matches if s.repo == first.repo]
+    repeated = len({s.full_name for s in same_repo}) < len(same_repo)
+    if several:
+        # A path and line tells apart a full name repeated within one repository.
+        name = f"{same_repo[-1].path}:{same_repo[-1].def_line}" if repeated else first.full_name
+        page.add("e.g. " + call(tool, name=name, repo=first.repo))
+    elif repeated:
         # Same full name twice (a property and its setter, `if`/`else` variants): a path
         # and line tells them apart.
         example = resolution.matches[-1]
@@ -206,11 +243,12 @@ def symbol_answer(
     arguments: dict[str, Any],
     uses: tuple[int, int, int] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    show_repo: bool = False,
 ) -> str:
     """One definition: header, its use counts, then either its numbered source (with
     context) or its signature and whole docstring."""
     page = Page(max_bytes)
-    page.add(header(symbol))
+    page.add(header(symbol) + (f"  (repo {symbol.repo})" if show_repo else ""))
     if uses is not None:
         page.add(use_counts_line(*uses))
     if body_lines is None:
@@ -259,9 +297,11 @@ def references_answer(
     offset: int,
     arguments: dict[str, Any],
     max_bytes: int = DEFAULT_MAX_BYTES,
+    shared_database: bool = False,
 ) -> str:
     """Resolved uses grouped by file, each with its line, column, kind, the enclosing
-    definition and the line's text; then the uses known by name only, counted."""
+    definition and the line's text; then the uses known by name only, counted (and, in
+    a database shared with other repositories, the SQL for them keeps to this one)."""
     page = Page(max_bytes)
     total = found.total
     page.add(
@@ -285,7 +325,7 @@ def references_answer(
             f"{symbol.name!r} on objects of unknown type, in {found.name_match_files} "
             f"file{'s' if found.name_match_files != 1 else ''} (may or may not be this one): "
             f"run_sql(\"SELECT path, line, name, source_full_name FROM usages WHERE short_name = '{symbol.name}'"
-            " AND target IS NULL\")"
+            f" AND target IS NULL{f' AND repo_id = {symbol.repo_id}' if shared_database else ''}\")"
         )
     return page.text(more_tail("find_references", arguments, offset, shown, total, "uses"))
 
@@ -327,13 +367,13 @@ def outline(
 
 
 def related_classes(
-    subclasses: list[tuple[Symbol, int]] | None, inherited: list[tuple[Symbol, str]] | None
+    subclasses: list[Subclass] | None, inherited: list[tuple[Symbol, str]] | None
 ) -> list[str]:
     """get_outline's optional sections for a class: its subclasses and what it inherits."""
     lines = []
     if subclasses is not None:
         lines.append(f"subclasses ({len(subclasses)}):" if subclasses else "subclasses: none indexed")
-        lines.extend(f"  {'  ' * (depth - 1)}{c.full_name}  {location(c)}" for c, depth in subclasses)
+        lines.extend(f"  {'  ' * (sub.depth - 1)}{sub.symbol.full_name}  {location(sub.symbol)}" for sub in tree_order(subclasses))
     if inherited is not None:
         lines.append(f"inherited ({len(inherited)}):" if inherited else "inherited: nothing from indexed bases")
         owner = None
@@ -343,6 +383,22 @@ def related_classes(
                 owner = from_class
             lines.append(f"    {decorated_signature(member)}  {location(member)}")
     return lines
+
+
+def tree_order(subclasses: list[Subclass]) -> list[Subclass]:
+    """Subclasses depth first, each under the class it inherits from, so that indentation
+    draws the real tree (by depth alone, a depth-2 class sat under the last depth-1 one)."""
+    children: dict[str, list[Subclass]] = {}
+    for sub in subclasses:
+        children.setdefault(sub.parent_full_name, []).append(sub)
+    roots = [sub for sub in subclasses if sub.depth == 1]
+    ordered: list[Subclass] = []
+    stack = list(reversed(roots))
+    while stack:
+        sub = stack.pop()
+        ordered.append(sub)
+        stack.extend(reversed(children.get(sub.symbol.full_name, [])))
+    return ordered
 
 
 def module_title(module: Module, submodules: Sequence[str] = ()) -> list[str]:
@@ -373,9 +429,14 @@ def class_title(symbol: Symbol, bases: dict[str, Symbol]) -> list[str]:
     return lines
 
 
-def modules_ambiguous(target: str, modules: list[Module]) -> str:
-    lines = [f"{target!r} names {len(modules)} files. Call get_outline again with one of these paths or names:"]
-    lines.extend(f"module {m.name}  {m.path}  ({m.root})" for m in modules)
+def modules_ambiguous(target: str, modules: list[Module], *, tool: str, arguments: dict[str, Any]) -> str:
+    """Files that `target` names; across repositories, the follow-up call names one."""
+    lines = [f"{target!r} names {len(modules)} files. Call {tool} again with one of these paths or names:"]
+    lines.extend(f"module {m.name}  {m.path}  (repo {m.repo}, {m.root})" for m in modules)
+    first = modules[0]
+    several = len({m.repo for m in modules}) > 1
+    example = {**arguments, "target": first.path, "repo": first.repo if several else arguments.get("repo")}
+    lines.append("e.g. " + call(tool, **example))
     return "\n".join(lines)
 
 
@@ -391,6 +452,7 @@ class SearchGroup:
     path: str
     name_match: bool
     hits: list[Hit]
+    repo: str
 
 
 def search_groups(name_matches: list[Symbol], hits: list[Hit]) -> list[SearchGroup]:
@@ -398,14 +460,18 @@ def search_groups(name_matches: list[Symbol], hits: list[Hit]) -> list[SearchGro
     in path and line order; each definition once."""
     groups: dict[tuple[str, int | None, str], SearchGroup] = {}
     for symbol in name_matches:
-        groups[(symbol.root, symbol.id, symbol.path)] = SearchGroup(symbol, symbol.module, symbol.path, True, [])
+        groups[(symbol.root, symbol.id, symbol.path)] = SearchGroup(
+            symbol, symbol.module, symbol.path, True, [], symbol.repo
+        )
     for hit in hits:
         key = (hit.root, hit.symbol.id if hit.symbol else None, hit.path)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = SearchGroup(hit.symbol, hit.module, hit.path, False, [])
+            group = groups[key] = SearchGroup(hit.symbol, hit.module, hit.path, False, [], hit.repo)
         group.hits.append(hit)
-    return list(groups.values())
+    # Grouped by repository (stable: each keeps its order), so a repository is named once.
+    order = list(dict.fromkeys(group.repo for group in groups.values()))
+    return sorted(groups.values(), key=lambda group: order.index(group.repo))
 
 
 def search_answer(
@@ -417,6 +483,7 @@ def search_answer(
     limit: int,
     arguments: dict[str, Any],
     max_bytes: int = DEFAULT_MAX_BYTES,
+    show_repo: bool = False,
 ) -> str:
     if not groups:
         return f"Nothing matches {query!r} in any definition's name, docstring or code (case-insensitive)."
@@ -427,8 +494,9 @@ def search_answer(
         "(name, docstring or code; case-insensitive):"
     )
     shown = 0
-    for group in groups[offset : offset + limit]:
-        if not page.add_all(search_group_lines(group)):
+    entries = ((group.repo, search_group_lines(group)) for group in groups[offset : offset + limit])
+    for lines in with_repo_lines(entries, show_repo):
+        if not page.add_all(lines):
             break
         shown += 1
     tail = more_tail("search_code", arguments, offset, shown, total, "definitions")
@@ -494,21 +562,39 @@ def sql_rows(
 # --- index_status --------------------------------------------------------------------
 
 
+def place_note(place: RepoPlace | None) -> str:
+    """`  [git main @ 1a2b3c4d]`, or a note that the root is gone from disk."""
+    if place is None:
+        return ""
+    if not place.exists:
+        return "  [root no longer on disk: `coderows forget ROOT` removes it]"
+    if place.git is None:
+        return ""
+    commit = (place.git.commit or "?")[:10]
+    return f"  [git {place.git.branch} @ {commit}]" if place.git.branch else f"  [git detached @ {commit}]"
+
+
 def status_answer(
     repos: list[RepoStatus],
     progress: list[str],
     changed: dict[str, list[str]],
     problems: list[Module],
     problem_total: int,
+    *,
+    served: Sequence[int] | None = None,
+    places: dict[str, RepoPlace] | None = None,
 ) -> str:
-    """Per repository: counts, files changed on disk, files not parsed cleanly (the most
-    severe first); then what the background indexer is doing."""
+    """Per repository: where it is (git branch and commit, whether it still exists, and
+    whether this server answers from it), counts, files changed on disk, files not
+    parsed cleanly (the most severe first); then what the background indexer is doing."""
     page = Page()
     if not repos:
         page.add("No repository is indexed yet.")
     for repo in repos:
         when = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
-        page.add(f"repo {repo.name}  {repo.root}")
+        place = (places or {}).get(repo.root)
+        in_scope = served is None or repo.id in served
+        page.add(f"repo {repo.name}  {repo.root}{place_note(place)}{'' if in_scope else f'  (outside this server scope: repo={repo.name!r} reaches it)'}")
         page.add(f"  {repo.modules} files, {repo.symbols} definitions, last indexed {when}")
         if repo.excludes:
             page.add(f"  excluding: {' '.join(repo.excludes)}")
