@@ -506,7 +506,16 @@ def test_a_watcher_renames_the_modules_when_pyproject_changes(db_url: str, db: p
         assert watcher.wait_ready(60)
         assert [name for _, name in module_names(db)] == ["python.pkg", "python.pkg.core"]
         (root / "pyproject.toml").write_text('[tool.setuptools]\npackage-dir = {"" = "python"}\n')
-        assert eventually(lambda: [name for _, name in module_names(db)], ["pkg", "pkg.core"])
+        assert eventually(lambda: [name for _, name in module_names(db)], ["pkg", "pkg.core"]) == ["pkg", "pkg.core"]
+
+
+def test_a_watcher_renames_the_modules_when_lib_gets_an_init_py(db_url: str, db: psycopg.Connection, lib_layout: Path) -> None:
+    with Watcher(db_url, [lib_layout]) as watcher:
+        assert watcher.wait_ready(60)
+        assert [name for _, name in module_names(db)] == ["pkg", "pkg.core", "tests.test_core"]
+        (lib_layout / "lib/__init__.py").write_text("")
+        expected = ["lib", "lib.pkg", "lib.pkg.core", "tests.test_core"]
+        assert eventually(lambda: [name for _, name in module_names(db)], expected) == expected
 
 
 def eventually(read: Callable[[], list[str]], expected: list[str], deadline: float = 60.0) -> list[str]:
