@@ -296,9 +296,12 @@ class ForgetSummary:
     contents_freed: int  # contents no other repository held
 
 
-def find_repo(conn: psycopg.Connection, root: str) -> int | None:
-    """The id of the repository whose root is `root` (an absolute path), if indexed."""
-    row = conn.execute("SELECT id FROM repos WHERE root = %s", [root]).fetchone()
+def find_repo(conn: psycopg.Connection, path: str | Path) -> int | None:
+    """The id of the repository rooted at `path`, if indexed. Roots are stored with
+    symlinks resolved; a root gone from disk can only be named as stored (absolute)."""
+    given = Path(path).expanduser()
+    candidates = [str(given.resolve()), os.path.abspath(given)]
+    row = conn.execute("SELECT id FROM repos WHERE root = ANY(%s) ORDER BY id LIMIT 1", [candidates]).fetchone()
     return None if row is None else int(row[0])
 
 

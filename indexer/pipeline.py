@@ -21,10 +21,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
@@ -32,7 +32,7 @@ import psycopg
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
 from coderows.indexer.files import FileTooLargeError, NotRegularFileError, OutsideRootError, read_file
-from coderows.indexer.load import EncodedFile, FileVersion, KnownFile
+from coderows.indexer.load import EncodedFile, FileVersion, KnownFile, SharedFile
 from coderows.indexer.naming import PATH_ONLY_ROOTS, PackageRoots, module_name
 from coderows.indexer.packaging import package_roots
 from coderows.indexer.parse import ParsedModule, content_hash, parse_module, skipped_module
@@ -71,7 +71,8 @@ class Vanished:
     path: str
 
 
-ReadResult = FileVersion | Unchanged | Vanished
+ReadResult = FileVersion | Unchanged | Vanished | SharedFile
+TaskResult = EncodedFile | Unchanged | Vanished | SharedFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +86,16 @@ class Task:
     module_id: int  # reserved in advance, so workers can number the file's rows
     repo_id: int
     package_roots: PackageRoots  # the repository's, which module names follow
+    # content hash -> id of a content the database holds at this path under this module
+    # name (load.shareable_contents): bytes that hash to one are not parsed again
+    shared: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class IndexSummary:
     root: Path
-    files_indexed: int = 0  # read, parsed and written
+    files_indexed: int = 0  # read, parsed and written, or shared
+    files_shared: int = 0  # of those, files whose content the database held for another repository
     files_unchanged: int = 0  # no re-parse needed
     files_deleted: int = 0  # rows removed: deleted or vanished files
     files_failed: int = 0  # written, but status partial or skipped
@@ -106,6 +111,7 @@ class IndexSummary:
             f"{self.root}: {self.files_indexed} indexed, {self.files_unchanged} unchanged, "
             f"{self.files_deleted} removed, {self.files_failed} failed; "
             f"{self.definitions} definitions in {self.seconds:.2f} s"
+            + (f"; {self.files_shared} shared with other repositories" if self.files_shared else "")
         )
 
 
@@ -194,8 +200,10 @@ def index_repository(
         Task(str(root), file, _reusable_hash(work, file.path, full), max_file_bytes, module_id, repo_id, work.package_roots)
         for file, module_id in zip(work.to_read, ids)
     ]
+    if not full:  # a full run re-parses every file, whoever else holds its content
+        tasks = _with_shared(conn, tasks)
     results = _read_all(tasks, jobs or os.cpu_count() or 1)
-    _write(conn, repo_id, results, work.deleted, work.known, summary, len(tasks), progress)
+    _write(conn, repo_id, results, work.deleted, work.known, summary, len(tasks), progress, _reparser(tasks))
     load.mark_indexed(conn, repo_id)
     if summary.files_indexed or summary.files_deleted:
         load.refresh_statistics(conn)  # lookups right after a big index plan well
@@ -224,7 +232,8 @@ def refresh_paths(
         Task(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes, module_id, repo_id, roots)
         for path, module_id in zip(wanted, ids)
     ]
-    _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None)
+    tasks = _with_shared(conn, tasks)
+    _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None, _reparser(tasks))
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -237,7 +246,12 @@ def resolve_root(root: str | Path) -> Path:
 
 
 def read_and_parse(
-    root: str, file: SourceFile, known_hash: str | None, max_file_bytes: int, package_roots: PackageRoots = PATH_ONLY_ROOTS
+    root: str,
+    file: SourceFile,
+    known_hash: str | None,
+    max_file_bytes: int,
+    package_roots: PackageRoots = PATH_ONLY_ROOTS,
+    shared: Mapping[str, int] | None = None,
 ) -> ReadResult:
     """Read one file and parse it, unless its content hash shows it is unchanged. Runs in
     worker processes: every failure becomes a result, never an exception. A file that is
@@ -257,8 +271,11 @@ def read_and_parse(
     except OSError as error:
         unreadable = skipped_module(file.path, f"unreadable: {error.strerror}", package_roots=package_roots)
         return FileVersion(unreadable, *_current_stat(path, file))
-    if known_hash is not None and content_hash(data) == known_hash:
+    digest = content_hash(data)
+    if known_hash is not None and digest == known_hash:
         return Unchanged(file.path, info.st_size, info.st_mtime_ns)
+    if shared and digest in shared:  # the database holds these bytes under this path and name
+        return SharedFile(file.path, shared[digest], info.st_size, info.st_mtime_ns)
     return FileVersion(parse_module(file.path, data, package_roots), info.st_size, info.st_mtime_ns)
 
 
@@ -285,18 +302,33 @@ def _hash_of(known: KnownFile | None) -> str | None:
     return known.content_hash if known is not None else None
 
 
-def _run_task(task: Task) -> EncodedFile | Unchanged | Vanished:
-    result = read_and_parse(task.root, task.file, task.known_hash, task.max_file_bytes, task.package_roots)
+def _with_shared(conn: psycopg.Connection, tasks: list[Task]) -> list[Task]:
+    """The tasks, each knowing which contents the database holds for its path under the
+    module name this repository gives it: a worker that reads one of them does not parse."""
+    names = {task.file.path: module_name(task.file.path, task.package_roots).name for task in tasks}
+    shareable = load.shareable_contents(conn, names)
+    return [replace(task, shared=shareable[task.file.path]) if task.file.path in shareable else task for task in tasks]
+
+
+def _reparser(tasks: list[Task]) -> Callable[[str], TaskResult]:
+    """Runs a path's task again, parsing whatever contents it was told of: for a shared
+    file whose content another repository freed before the write."""
+    by_path = {task.file.path: task for task in tasks}
+    return lambda path: _run_task(replace(by_path[path], shared={}))
+
+
+def _run_task(task: Task) -> TaskResult:
+    result = read_and_parse(task.root, task.file, task.known_hash, task.max_file_bytes, task.package_roots, task.shared)
     if isinstance(result, FileVersion):
         return load.encode(task.module_id, task.repo_id, result)
     return result
 
 
-def _run_chunk(chunk: list[Task]) -> list[EncodedFile | Unchanged | Vanished]:
+def _run_chunk(chunk: list[Task]) -> list[TaskResult]:
     return [_run_task(task) for task in chunk]
 
 
-def _read_all(tasks: list[Task], jobs: int) -> Iterator[EncodedFile | Unchanged | Vanished]:
+def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
     """Results of all tasks, in worker processes when there are enough of them.
 
     A worker can die of a native crash in a parser (tree-sitter-python#350 was one): its
@@ -354,14 +386,14 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> EncodedFile | Unchanged | Vanished:
+def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> TaskResult:
     """_run_task in a process of its own, so that a crash costs only this file."""
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(target=_run_into_pipe, args=(task, writer, os.getpid()), daemon=True)
     process.start()
     writer.close()
     try:
-        result: EncodedFile | Unchanged | Vanished | None = reader.recv()
+        result: TaskResult | None = reader.recv()
     except EOFError:  # the process died before answering
         result = None
     finally:
@@ -396,48 +428,88 @@ def _stat_version(task: Task, module: ParsedModule) -> FileVersion:
 def _write(
     conn: psycopg.Connection,
     repo_id: int,
-    results: Iterable[EncodedFile | Unchanged | Vanished],
+    results: Iterable[TaskResult],
     deleted: list[str],
     known: dict[str, KnownFile],
     summary: IndexSummary,
     total: int,
     progress: Progress | None,
+    reparse: Callable[[str], TaskResult],
 ) -> None:
     """Write results in batches, one transaction each; deletions go with the first. A
     single batch resolves its names in its own transaction (read-your-writes for
     watchers); more batches resolve once, after the last.
     `known` is what the database held when the run was planned: a deletion only applies
-    to rows that are still those (load.write_batch checks under the lock)."""
-    parsed: list[EncodedFile] = []
-    touched: list[tuple[str, int, int]] = []
-    gone: list[tuple[str, KnownFile | None]] = [(path, known.get(path)) for path in deleted]
-    batch_bytes = 0
-    done = 0
+    to rows that are still those (load.write_batch checks under the lock). A shared file
+    whose content was freed before its batch was written is parsed (`reparse`) and goes
+    with the next batch."""
+    batch = _Batch(gone=[(path, known.get(path)) for path in deleted])
     batches = 0
-    for result in results:
-        done += 1
-        if isinstance(result, EncodedFile):
-            parsed.append(result)
-            batch_bytes += result.source_chars
-            _count(summary, result)
-        elif isinstance(result, Unchanged):
-            touched.append((result.path, result.size, result.mtime_ns))
-            summary.files_unchanged += 1
-        else:
-            gone.append((result.path, known.get(result.path)))
-        if len(parsed) + len(touched) >= BATCH_FILES or batch_bytes >= BATCH_SOURCE_BYTES:
-            load.write_batch(conn, repo_id, parsed, touched, gone, resolve=False)
+    for done, result in enumerate(results, 1):
+        batch.add(result, known, summary)
+        if batch.is_full():
+            batch = _flush(conn, repo_id, batch, known, summary, reparse, resolve=False)
             batches += 1
-            summary.files_deleted += _had_rows(gone)
-            parsed, touched, gone, batch_bytes = [], [], [], 0
         if progress is not None:
             progress(done, total)
-    if parsed or touched or gone:
-        load.write_batch(conn, repo_id, parsed, touched, gone, resolve=batches == 0)
-        summary.files_deleted += _had_rows(gone)
+    while not batch.is_empty():
+        batch = _flush(conn, repo_id, batch, known, summary, reparse, resolve=batches == 0)
         batches += 1
     # What batches written with resolve=False left, or a run killed before its end did.
     load.resolve_stale(conn, repo_id)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Results waiting to be written in one transaction."""
+
+    parsed: list[EncodedFile] = field(default_factory=list)
+    shared: list[SharedFile] = field(default_factory=list)
+    touched: list[tuple[str, int, int]] = field(default_factory=list)
+    gone: list[tuple[str, KnownFile | None]] = field(default_factory=list)
+    source_chars: int = 0
+
+    def add(self, result: TaskResult, known: dict[str, KnownFile], summary: IndexSummary) -> None:
+        if isinstance(result, EncodedFile):
+            self.parsed.append(result)
+            self.source_chars += result.source_chars
+            _count(summary, result)
+        elif isinstance(result, SharedFile):
+            self.shared.append(result)  # counted once written: its content may be gone by then
+        elif isinstance(result, Unchanged):
+            self.touched.append((result.path, result.size, result.mtime_ns))
+            summary.files_unchanged += 1
+        else:
+            self.gone.append((result.path, known.get(result.path)))
+
+    def is_full(self) -> bool:
+        files = len(self.parsed) + len(self.shared) + len(self.touched)
+        return files >= BATCH_FILES or self.source_chars >= BATCH_SOURCE_BYTES
+
+    def is_empty(self) -> bool:
+        return not (self.parsed or self.shared or self.touched or self.gone)
+
+
+def _flush(
+    conn: psycopg.Connection,
+    repo_id: int,
+    batch: _Batch,
+    known: dict[str, KnownFile],
+    summary: IndexSummary,
+    reparse: Callable[[str], TaskResult],
+    *,
+    resolve: bool,
+) -> _Batch:
+    """Write the batch; returns the next one, holding the shared files it could not write,
+    parsed now."""
+    missing = load.write_batch(conn, repo_id, batch.parsed, batch.touched, batch.gone, shared=batch.shared, resolve=resolve)
+    summary.files_deleted += _had_rows(batch.gone)
+    summary.files_indexed += len(batch.shared) - len(missing)
+    summary.files_shared += len(batch.shared) - len(missing)
+    following = _Batch()
+    for file in missing:
+        following.add(reparse(file.path), known, summary)
+    return following
 
 
 def _had_rows(gone: list[tuple[str, KnownFile | None]]) -> int:
