@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -133,12 +134,21 @@ def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: b
             check_binding(host, token)  # before the database or the indexer start
         roots = [path.resolve() for path in _folders(paths)]
         url = _resolve(database_url)
+        if not http:
+            _end_at_once_on_interrupt()
         run_server(
             url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
             embedded=uses_embedded(database_url),
         )
     except RefusedToServe as error:
         raise click.ClickException(str(error)) from None
+
+
+def _end_at_once_on_interrupt() -> None:
+    """Ctrl-C (SIGINT) ends a stdio server as SIGTERM does, at once. asyncio would turn it
+    into a cancellation that waits forever for the thread blocked reading stdin; the
+    parser workers notice their parent is gone and end too (pipeline._die_with_parent)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @main.command()
