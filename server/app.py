@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from importlib.metadata import version as package_version
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import psycopg
 from mcp.server.mcpserver import MCPServer
@@ -24,8 +22,9 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from coderows.common.lines import split_lines
-from coderows.db.connection import CannotConnect, DatabaseError, connect, first_line, redact, resource_problem
+from coderows.db.connection import CannotConnect, DatabaseError, first_line, redact, resource_problem
 from coderows.server import freshness, query, render
+from coderows.server.freshness import BackgroundIndexer
 from coderows.server import http as http_transport
 from coderows.db.readonly import ReaderUnavailable
 from coderows.db.sandbox import RejectedQuery, run_readonly
@@ -34,9 +33,6 @@ from coderows.server.limits import MAX_ANSWER_BYTES, MAX_OFFSET, NAME_CHARS, TEX
 from coderows.server.query import FileStamp, Resolution, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC
 from coderows.server.scope import Scope, UnknownRepository, repo_place, resolve_scope
-
-if TYPE_CHECKING:
-    from coderows.indexer.watch import BatchReport, Watcher
 
 log = logging.getLogger(__name__)
 
@@ -84,155 +80,6 @@ RepoArg = Annotated[
 # lines N-M of A-B; rest: ...]`, and a cut over-long line's overshoot (render.Page.add_cut).
 PAGING_LINE_FRAME_BYTES = 512
 RESTARTED_NOTE = "\n[note: the embedded PostgreSQL had stopped; this server started it again]"
-
-@dataclass
-class RootProgress:
-    """What the background indexer has done for one root."""
-
-    root: Path
-    state: Literal["waiting", "indexing", "done", "failed"] = "waiting"
-    started: float | None = None
-    finished: float | None = None
-    detail: str = ""
-    last_change: str = ""
-
-
-@dataclass
-class BackgroundIndexer:
-    """Brings the served roots up to date, then follows their changes on disk (the
-    indexer's Watcher), so that tools answer meanwhile from what is already indexed and
-    the index stays live while the server runs; index_status reports where it is."""
-
-    database_url: str
-    roots: list[Path]
-    watch: bool = True  # follow changes after the first pass (coderows serve --no-watch: False)
-    progress: list[RootProgress] = field(default_factory=list)
-    _thread: threading.Thread | None = None
-    _watcher: Watcher | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _catch_up_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.progress = [RootProgress(root) for root in self.roots]
-
-    def start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._first_pass, name="coderows-index", daemon=True)
-                self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        """True during the first pass over the roots."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def _first_pass(self) -> None:
-        from coderows.indexer.watch import Watcher
-
-        usable = []
-        for item in self.progress:
-            if item.root.is_dir():
-                item.state, item.started = "indexing", time.time()
-                usable.append(item)
-            else:
-                item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
-        if not usable:
-            return
-        if not self.watch:
-            self._index_once(usable)
-            return
-        try:
-            # The Watcher indexes each root first, keeping the events that arrive meanwhile;
-            # while the database is down it waits for it, then catches up.
-            self._watcher = Watcher(self.database_url, [item.root for item in usable], on_batch=self._on_batch)
-            self._watcher.start()
-            self._watcher.wait_ready()
-        except Exception as error:  # reported by index_status; lookups still catch up on misses
-            log.warning("cannot follow changes under %s: %s", ", ".join(str(i.root) for i in usable), error)
-            for item in usable:
-                item.state, item.detail, item.finished = "failed", first_line(error), time.time()
-            return
-        for item in usable:
-            item.state, item.finished = "done", time.time()
-
-    def _index_once(self, usable: list[RootProgress]) -> None:
-        """The first pass without a watcher: one incremental index of each root."""
-        from coderows.indexer.pipeline import IndexingError, index_repository
-
-        for item in usable:
-            try:
-                with connect(self.database_url, autocommit=True) as conn:
-                    summary = index_repository(conn, item.root)
-            except (DatabaseError, IndexingError, psycopg.Error) as error:
-                item.state, item.detail, item.finished = "failed", first_line(error), time.time()
-                continue
-            item.state, item.finished = "done", time.time()
-            item.detail = f"{summary.files_indexed} files (re)indexed, {summary.files_deleted} deleted, {summary.files_failed} failed in {summary.seconds:.1f} s"
-
-    def _on_batch(self, report: BatchReport) -> None:
-        """Runs on the watcher's thread for every batch that wrote rows."""
-        summary = report.summary
-        text = (
-            f"{summary.files_indexed} files (re)indexed, {summary.files_deleted} deleted, "
-            f"{summary.files_failed} failed in {summary.seconds:.1f} s"
-        )
-        for item in self.progress:
-            if item.root == report.root:
-                if report.reason == "start":
-                    item.detail = text
-                else:
-                    item.last_change = f"{time.strftime('%H:%M:%S')}: {text} ({report.reason})"
-
-    def stop(self) -> None:
-        if self._watcher is not None:
-            self._watcher.stop()
-
-    def catch_up(self, conn: psycopg.Connection) -> bool:
-        """Incrementally re-index the served roots now, after a lookup missed (a definition
-        the agent has just written is then found); False while the background run is
-        still going. Over an unchanged repository this is a walk and a stat per file
-        (0.1 s for django's 2,800 files): cheap enough for every miss, and throttling it
-        would hide a file written between two quick calls."""
-        if self.running or not self.roots:
-            return False
-        from coderows.indexer.pipeline import IndexingError, index_repository
-
-        with self._catch_up_lock:  # concurrent misses walk the tree one after the other
-            for root in self.roots:
-                try:
-                    index_repository(conn, root)
-                except IndexingError as error:  # e.g. the root was removed: answer from the index
-                    log.warning("cannot bring %s up to date: %s", root, error)
-        return True
-
-    def progress_note(self) -> str:
-        """A last line for every answer while the initial index is still running."""
-        indexing = [str(p.root) for p in self.progress if p.state in ("indexing", "waiting")]
-        if not indexing or not self.running:
-            return ""
-        return f"\n[note: still indexing {', '.join(indexing)}; this answer may be incomplete (index_status shows progress)]"
-
-    def status_lines(self) -> list[str]:
-        lines = []
-        now = time.time()
-        for item in self.progress:
-            if item.state == "indexing":
-                lines.append(
-                    f"indexing {item.root} in the background for {now - (item.started or now):.0f} s: "
-                    "answers come from what is indexed so far"
-                )
-            elif item.state == "failed":
-                lines.append(f"indexing {item.root} failed: {item.detail}")
-            elif item.state == "waiting":
-                lines.append(f"waiting to index {item.root}")
-            else:
-                done = item.detail or "nothing had changed since the last index"
-                following = "following changes" if self.watch else "not following changes (--no-watch)"
-                lines.append(f"up to date since the server started, {following}: {item.root} ({done})")
-                if item.last_change:
-                    lines.append(f"  last change applied at {item.last_change}")
-        return lines
-
 
 class Tools:
     """The tool implementations, each returning the text the agent reads."""

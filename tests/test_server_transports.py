@@ -295,6 +295,16 @@ def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Index
     run(session)
 
 
+def test_answers_during_a_start_up_pass_that_changes_nothing_carry_no_indexing_note(own_corpus: Indexed) -> None:
+    # The corpus is indexed and unchanged: the first pass only finds that out, so no
+    # answer is "maybe incomplete" (every answer used to say so until the pass ended).
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            assert (await call(client, "get_symbol", name="Order.save")).text == ORDER_SAVE
+
+    run(session)
+
+
 def test_serve_of_a_missing_folder_fails_at_once_with_one_line(db_url: str, tmp_path: Path) -> None:
     # It used to start, answer nothing and exit 0; index_status alone said why.
     import subprocess
