@@ -272,6 +272,7 @@ class IgnoreRules:
         self._gitignores: dict[str, _PatternList | None] = {}
         self._info_exclude: _Level | None = None
         self._info_exclude_loaded = False
+        self._saw_link = False  # the last walk met a symbolic link
 
     def is_ignored(self, rel_path: str, is_dir: bool) -> bool:
         """True if the path, or any folder above it, is ignored by the rules discover() applies.
@@ -303,10 +304,19 @@ class IgnoreRules:
         if not key:
             self._info_exclude, self._info_exclude_loaded = None, False
 
+    def has_links(self) -> bool:
+        """Whether a walk meets a symbolic link anywhere it goes (followed or not). Through
+        a link, one file can be listed under two paths, or a path can start or stop being
+        listed when something else changes (a dangling link's target appears): a watcher
+        cannot map such changes to paths from events, so it re-walks instead."""
+        self._walk()
+        return self._saw_link
+
     def _walk(self) -> list[SourceFile]:
         """Every listed file, in walk order (discover() sorts). Iterative: deep trees must
         not hit the recursion limit."""
         found: list[SourceFile] = []
+        self._saw_link = False
         root = _Folder(path=self._root, rel="", real=self._root, inherited=(), parent=None)
         stack = [root]
         while stack:
@@ -376,6 +386,7 @@ class IgnoreRules:
         found: list[SourceFile],
     ) -> None:
         name = entry.name
+        self._saw_link = True
         target = os.path.realpath(entry.path)
         target_rel = self._relative(target)
         if target_rel is None:

@@ -21,6 +21,12 @@ What an event means:
   changed, so the root is re-indexed incrementally (``index_repository``); likewise for
   ``pyproject.toml``, ``setup.cfg``, ``src/__init__.py`` or ``lib/__init__.py``, which can
   change every module name (indexer/packaging.py);
+- a symbolic link appearing (any name: a link to a folder arrives as a file event), or
+  any change under a root whose last walk met a link: the root is re-indexed
+  incrementally, since a link lists files under paths no event names (a folder swapped
+  for a link to ``/elsewhere`` is dropped, never read: files.read_file refuses any file
+  whose real path leaves the root, whoever asks); another entry deleted or moved away
+  may have been a link to a folder, so indexed paths below it are re-read;
 - anything the indexer ignores (``.git``, ``__pycache__``, ignored paths) is dropped, and
   our own reads (opened / closed-without-writing events) are never even delivered.
 
@@ -109,15 +115,18 @@ class Changes:
     files: set[str] = field(default_factory=set)  # *.py paths to re-read
     new_dirs: set[str] = field(default_factory=set)  # folders created or moved in: walk them
     gone_dirs: set[str] = field(default_factory=set)  # folders deleted or moved away
+    # other entries created or moved in: a symbolic link to a folder arrives as a file
+    maybe_links: set[str] = field(default_factory=set)
     rescan: str | None = None  # why the whole root must be re-indexed, if it must
 
     def __bool__(self) -> bool:
-        return bool(self.files or self.new_dirs or self.gone_dirs or self.rescan)
+        return bool(self.files or self.new_dirs or self.gone_dirs or self.maybe_links or self.rescan)
 
     def merge(self, other: Changes) -> None:
         self.files |= other.files
         self.new_dirs |= other.new_dirs
         self.gone_dirs |= other.gone_dirs
+        self.maybe_links |= other.maybe_links
         self.rescan = self.rescan or other.rescan
 
 
@@ -165,6 +174,11 @@ def changes_from_event(root: str, event: FileSystemEvent) -> Changes:
             changes.rescan = f"{path} changed"
         elif name.endswith(PY_SUFFIX):
             changes.files.add(path)
+        elif event.event_type == "created" or path == dest:
+            changes.maybe_links.add(path)  # the worker looks whether it is a link
+        elif event.event_type == "deleted" or (event.event_type == "moved" and path == src):
+            # it may have been a link to a folder: the rows listed through it must go
+            changes.gone_dirs.add(path)
     return changes
 
 
@@ -269,6 +283,8 @@ class Watcher:
         self._rules: dict[Path, IgnoreRules] = (
             {} if self.excludes is None else {root: IgnoreRules(root, self.excludes) for root in self.roots}
         )
+        # Roots whose last walk met a symbolic link: every change re-walks them (see _refresh).
+        self._linked: set[Path] = set()
         self._pending: dict[Path, Changes] = {}
         self._first_event = 0.0
         self._last_event = 0.0
@@ -442,20 +458,26 @@ class Watcher:
         if rules is None:  # no full pass yet (initial_index=False): it learns the excludes
             self._reindex(root, "first change")
             return
+        if root in self._linked:
+            # Events name the path that changed, not the other paths a link lists the same
+            # file under, nor a dangling link's target appearing: only a walk sees those.
+            self._reindex(root, "changes under a root holding symbolic links")
+            return
         conn = self._connection()
         paths = {path for path in changes.files if not _ignored(rules, path, is_dir=False)}
-        if any(os.path.islink(os.path.join(root, path)) for path in paths):
-            # discover() follows a link only into the root and not into ignored paths
-            self._reindex(root, "a symbolic link changed")
-            return
         if changes.gone_dirs:
             paths |= _indexed_below(conn, root, changes.gone_dirs)
         for folder in changes.new_dirs:
             found = _walk_subtree(root, folder, rules)
-            if found is None:  # symlinked folders: only a full walk follows them like discover()
+            if found is None:  # symbolic links: only a full walk follows them like discover()
                 self._reindex(root, f"{folder}/ holds symbolic links")
                 return
             paths |= found
+        candidates = paths | {path for path in changes.maybe_links if not _ignored(rules, path, is_dir=False)}
+        if any(os.path.islink(os.path.join(root, path)) for path in candidates):
+            # discover() follows a link only into the root and not into ignored paths
+            self._reindex(root, "a symbolic link changed")
+            return
         if any(not is_utf8_path(path) for path in paths):
             # a text column cannot hold such a name; the full pass reports it as skipped
             self._reindex(root, "a file name is not valid UTF-8")
@@ -466,7 +488,12 @@ class Watcher:
     def _reindex(self, root: Path, reason: str) -> None:
         summary = index_repository(self._connection(), root, excludes=self.excludes)
         # Ignore rules may have changed: every .gitignore is read afresh.
-        self._rules[root] = IgnoreRules(root, summary.excludes)
+        rules = IgnoreRules(root, summary.excludes)
+        self._rules[root] = rules
+        if rules.has_links():
+            self._linked.add(root)
+        else:
+            self._linked.discard(root)
         self._report(root, reason, summary)
 
     def _catch_up(self, reason: str) -> None:
@@ -548,13 +575,13 @@ def _indexed_below(conn: psycopg.Connection, root: Path, folders: Iterable[str])
 
 def _walk_subtree(root: Path, folder: str, rules: IgnoreRules) -> set[str] | None:
     """The indexable *.py paths under `folder` (created or moved in), by the same rules as
-    discover(); None when it holds a symbolic link to a folder (discover follows those)."""
+    discover(); None when it holds a symbolic link (discover follows those into the root)."""
     if _ignored(rules, folder, is_dir=True):
         return set()
     found: set[str] = set()
     for current, dirs, files in os.walk(os.path.join(root, folder), onerror=_log_walk_error):
         rel = os.path.relpath(current, root).replace(os.sep, "/")
-        if any(os.path.islink(os.path.join(current, name)) for name in dirs):
+        if any(os.path.islink(os.path.join(current, name)) for name in (*dirs, *files)):
             return None
         dirs[:] = [name for name in dirs if not _ignored(rules, f"{rel}/{name}", is_dir=True)]
         for name in files:
