@@ -23,10 +23,15 @@ from __future__ import annotations
 import os
 
 import psycopg
+from coderows.db.connection import (
+    SCHEMA_LOCK_KEY,
+    SEARCH_PATH_OPTION,
+    DatabaseError,
+    first_line,
+    redact,
+)
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from coderows.db.connection import SCHEMA_LOCK_KEY, SEARCH_PATH_OPTION, DatabaseError, first_line, redact
 
 READER_ROLE = "coderows_reader"
 READONLY_DATABASE_URL_ENV = "CODEROWS_READONLY_DATABASE_URL"

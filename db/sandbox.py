@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql
-
 from coderows.db.readonly import EXPLAIN_FUNCTION, READER_SETTINGS
+from psycopg import sql
 
 # The time limit of one typed query in all (a module attribute so tests can shorten it).
 SQL_STATEMENT_TIMEOUT = READER_SETTINGS["statement_timeout"]
@@ -53,10 +52,13 @@ READ_KEYWORDS = ("select", "with", "values", "table", "explain")
 # Any other unknown first word is shown to the server's parser (never executed), so a
 # typo gets its syntax error rather than a refusal.
 _NOT_QUERIES = frozenset(
-    "abort alter analyze begin call checkpoint close cluster comment commit copy create deallocate "
-    "declare delete discard do drop end execute fetch grant import insert listen load lock merge move "
-    "notify prepare reassign refresh reindex release reset revoke rollback savepoint security set "
-    "show start truncate unlisten update vacuum".split()
+    {
+        "abort", "alter", "analyze", "begin", "call", "checkpoint", "close", "cluster", "comment", "commit",
+        "copy", "create", "deallocate", "declare", "delete", "discard", "do", "drop", "end", "execute", "fetch",
+        "grant", "import", "insert", "listen", "load", "lock", "merge", "move", "notify", "prepare", "reassign",
+        "refresh", "reindex", "release", "reset", "revoke", "rollback", "savepoint", "security", "set", "show",
+        "start", "truncate", "unlisten", "update", "vacuum",
+    }
 )
 
 
@@ -359,7 +361,7 @@ def _seconds(setting: str) -> float:
     return float(setting.rstrip("s"))
 
 
-def _measured_query(statement: sql.Composable, limit: int, row_cap: int) -> sql.Composable:
+def _measured_query(statement: sql.Composable, limit: int, row_cap: int) -> sql.Composed:
     """SELECT the statement's columns, then each row's size as text and whether it is
     within row_cap; a row past row_cap comes as NULLs. A row's text form (the record's
     output) is at least as long as its cells' texts together, which is what the client

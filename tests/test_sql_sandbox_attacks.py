@@ -19,15 +19,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from mcp import Client
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from coderows.db import readonly
 from coderows.db.connection import connect
 from coderows.indexer.pipeline import index_repository
 from coderows.server.app import Tools, build_server
 from conftest import BACKENDS
+from mcp import Client
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from server_fixtures import call, run
 from test_sql_sandbox import corpus, digest
 
@@ -100,7 +99,9 @@ def target(request: pytest.FixtureRequest, database_factories: dict, tmp_path_fa
 
 def coderows(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("CODEROWS_")}
-    return subprocess.run([CODEROWS, *args], capture_output=True, text=True, env={**base, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        [CODEROWS, *args], capture_output=True, text=True, env={**base, **(env or {})}, timeout=timeout, check=False
+    )
 
 
 def mcp_run_sql(tools: Tools, text: str) -> str:
@@ -228,7 +229,7 @@ def test_coderows_sql_does_not_print_or_hold_a_value_far_larger_as_text_than_sto
     # 12 KB by pg_column_size, 131 MB as text: the CLI printed all of it.
     measured = subprocess.run(
         ["/usr/bin/time", "-f", "maxrss_kb=%M", CODEROWS, "sql", "--database-url", db_url, WIDE_NUMERIC_ARRAY],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("CODEROWS_")},
     )
     note, rss = measured.stderr.splitlines()
