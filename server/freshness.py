@@ -260,3 +260,21 @@ class BackgroundIndexer:
                 if item.last_change:
                     lines.append(f"  last change applied at {item.last_change}")
         return lines
+
+
+def refresh_written(conn: psycopg.Connection, root: str, paths: Iterable[str]) -> None:
+    """Re-index files coderows itself has just written (edits by symbol), so that the very
+    next call reads them; the watcher then finds their content hash unchanged."""
+    from coderows.indexer.pipeline import refresh_paths
+
+    with _refresh_lock:
+        refresh_paths(conn, Path(root), list(paths))
+
+
+def catch_up_repository(conn: psycopg.Connection, root: str) -> None:
+    """Bring one repository's rows up to date with its folder (an incremental index: a
+    walk and a stat per file), before a decision that needs every use of a name."""
+    from coderows.indexer.pipeline import index_repository
+
+    with _refresh_lock:
+        index_repository(conn, Path(root))
