@@ -8,6 +8,7 @@ else (no traceback, no stack) ever reaches the agent.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from importlib.metadata import version as package_version
@@ -226,7 +227,7 @@ class Tools:
         if resolution.total == 0:
             raise ToolError(render.not_found(resolution))
         if resolution.total > 1:
-            return render.ambiguous(resolution, tool=tool, repo=repo)
+            return one_definition(resolution.matches) or render.ambiguous(resolution, tool=tool, repo=repo)
         return resolution.matches[0]
 
     # --- tools -----------------------------------------------------------------------
@@ -294,9 +295,13 @@ class Tools:
                     offset=0,
                     arguments=arguments,
                     uses=uses,
+                    max_bytes=page_budget("get_symbol", arguments),
                     show_repo=self.scope(conn, repo).many,
                 )
-            body = query.symbol_body(conn, symbol) or ""
+            if symbol.grouped:  # overloads or property accessors: the lines spanning them all
+                body = "\n".join(query.source_lines(conn, symbol.module_id, symbol.start_line, symbol.end_line))
+            else:
+                body = query.symbol_body(conn, symbol) or ""
             before = after = []
             if context_lines:
                 before = query.source_lines(
@@ -492,6 +497,32 @@ def page_budget(tool: str, arguments: dict[str, object], *echoed: str) -> int:
     paging_call = render.call(tool, **{**arguments, "offset": MAX_OFFSET})
     tail = len(paging_call.encode("utf-8")) + sum(len(text.encode("utf-8")) for text in echoed)
     return MAX_ANSWER_BYTES - tail - PAGING_LINE_FRAME_BYTES
+
+
+OVERLOAD_DECORATORS = frozenset({"overload", "typing.overload", "t.overload", "typing_extensions.overload"})
+
+
+def one_definition(matches: list[Symbol]) -> Symbol | None:
+    """The one definition that several matches make in Python's eyes, as a row spanning
+    them: `@overload` stubs and their implementation, or a property's getter with its
+    setter and deleter, all of one name in one file. None for anything else (if/else
+    variants stay ambiguous: they are alternatives the agent chooses between)."""
+    first = matches[0]
+    if any((m.repo_id, m.module_id, m.full_name) != (first.repo_id, first.module_id, first.full_name) for m in matches):
+        return None
+    ordered = sorted(matches, key=lambda m: m.start_line)
+    overloads = sum(1 for m in ordered if OVERLOAD_DECORATORS.intersection(m.decorators))
+    accessors = {f"{first.name}.{role}" for role in ("setter", "deleter", "getter")}
+    if overloads == len(ordered) - 1 and not OVERLOAD_DECORATORS.intersection(ordered[-1].decorators):
+        what = f"{overloads} overload{'s' if overloads != 1 else ''} and the implementation"
+    elif overloads == len(ordered):
+        what = f"{overloads} overloads"
+    elif "property" in ordered[0].decorators and all(accessors.intersection(m.decorators) for m in ordered[1:]):
+        roles = [next(iter(accessors.intersection(m.decorators))).rsplit(".", 1)[1] for m in ordered[1:]]
+        what = "property getter and " + " and ".join(roles)
+    else:
+        return None
+    return dataclasses.replace(ordered[0], end_line=max(m.end_line for m in ordered), grouped=what)
 
 
 def is_pattern(text: str) -> bool:

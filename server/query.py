@@ -92,6 +92,10 @@ class Symbol(OnDisk):
     mtime_ns: int
     repo_id: int
     repo: str  # the repository's name (repos.name)
+    # Set when the row stands for several that Python treats as one definition (overloads
+    # and their implementation, a property's accessors): what they are. start_line and
+    # end_line then span them all.
+    grouped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -745,15 +749,17 @@ def inherited_members(conn: psycopg.Connection, symbol: Symbol, limit: int = 500
             FROM up CROSS JOIN LATERAL ({_BASES_OF.format(module="up.module_id", cls="up.id")}) b
             WHERE up.depth < 30
         ), members AS (
-            SELECT DISTINCT ON (s.name) s.module_id, s.id, up.depth, up.rank, owner.full_name AS owner
+            -- Every definition of a name in the nearest class that has it: both halves of
+            -- a property, every overload.
+            SELECT s.module_id, s.id, up.depth, up.rank, owner.full_name AS owner,
+                   rank() OVER (PARTITION BY s.name ORDER BY up.depth, up.rank) AS nearness
             FROM up
             JOIN definitions owner ON owner.repo_id = %(repo_id)s AND owner.module_id = up.module_id AND owner.id = up.id
             JOIN definitions s ON s.repo_id = %(repo_id)s AND s.module_id = up.module_id AND s.parent_id = up.id
-            ORDER BY s.name, up.depth, up.rank
         )
         SELECT {SYMBOL_COLUMNS}, members.owner FROM members
         JOIN {SYMBOL_FROM} ON s.module_id = members.module_id AND s.id = members.id AND s.repo_id = %(repo_id)s
-        WHERE members.depth > 0
+        WHERE members.depth > 0 AND members.nearness = 1
         ORDER BY members.depth, members.rank, s.start_line
         LIMIT %(limit)s
         """,

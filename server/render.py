@@ -23,6 +23,8 @@ DEFAULT_MAX_BYTES = 16_000
 DOC_LINE_CHARS = 120  # first docstring lines are cut here: they are hints, not the docs
 CELL_CHARS = 500  # run_sql cells longer than this are cut (get_symbol returns whole bodies)
 SEARCH_LINES_PER_DEFINITION = 3
+TRAILING_PAGE_SHARE = 10  # no last page of a paged answer holds less than 1/10 of the budget
+SIGNATURE_CHARS = 240  # signatures in lists are cut here (a long one is a get_symbol away)
 
 
 @dataclass
@@ -59,6 +61,45 @@ class Page:
     def text(self, tail: str | None = None) -> str:
         """The answer; `tail` (the paging line) is always kept, even over budget."""
         return "\n".join([*self.lines, tail] if tail else self.lines)
+
+    def fill(self, entries: Sequence[Sequence[str]]) -> int:
+        """Add whole entries (a definition's lines, one source line) while they fit;
+        returns how many went in. Paging by construction cannot loop or trail off:
+        - a page always takes at least one entry, cut inside when it alone is bigger
+          than what is left (the cut line says so), so the next page starts further on;
+        - an entry bigger than half a page is cut where it stands, not moved on to fill
+          the next page by itself;
+        - when what would be left for the next page is under a tenth of the budget, this
+          page ends earlier, so that the last page is never a sliver under its headers."""
+        sizes = [sum(len(line.encode("utf-8")) + 1 for line in entry) for entry in entries]
+        room = self.max_bytes - self.size
+        count = used = 0
+        while count < len(entries) and used + sizes[count] <= room and not self.cut:
+            used += sizes[count]
+            count += 1
+        if count < len(entries):
+            left = sum(sizes[count:])
+            while count > 1 and left < self.max_bytes // TRAILING_PAGE_SHARE:
+                count -= 1
+                left += sizes[count]
+        for entry in entries[:count]:
+            self.add_all(entry)
+        if count == len(entries):
+            return count
+        if count == 0 or sizes[count] >= self.max_bytes // 2:
+            self._add_entry_cut(entries[count])
+            return count + 1
+        self.cut = True
+        return count
+
+    def _add_entry_cut(self, entry: Sequence[str]) -> None:
+        """As much of an entry as the budget allows, its last line cut and marked."""
+        for line in entry:
+            if not self.add(line):
+                self.cut = False
+                self.add_cut(line)
+                return
+        self.cut = True
 
 
 def call(tool: str, **arguments: Any) -> str:
@@ -110,7 +151,7 @@ def numbered(lines: Sequence[str], first_number: int) -> list[str]:
 
 def summary_lines(symbol: Symbol) -> list[str]:
     """Header, signature and first docstring line of a definition."""
-    lines = [header(symbol), "  " + decorated_signature(symbol)]
+    lines = [header(symbol), "  " + listed_signature(symbol)]
     doc = first_doc_line(symbol.docstring)
     if doc:
         lines.append("  " + doc)
@@ -120,6 +161,15 @@ def summary_lines(symbol: Symbol) -> list[str]:
 def decorated_signature(symbol: Symbol) -> str:
     decorators = "".join(f"@{d} " for d in symbol.decorators if len(d) <= 40)
     return decorators + symbol.signature
+
+
+def listed_signature(symbol: Symbol) -> str:
+    """A signature as lists show it: cut at SIGNATURE_CHARS with an elision mark (FastAPI
+    signatures embed whole docs in Annotated[..., Doc(...)]); get_symbol has it all."""
+    text = decorated_signature(symbol)
+    if len(text) <= SIGNATURE_CHARS:
+        return text
+    return f"{text[:SIGNATURE_CHARS]}…[+{len(text) - SIGNATURE_CHARS} chars]"
 
 
 def match_note(resolution: Resolution) -> str:
@@ -152,12 +202,8 @@ def symbol_list(
     page.add(
         f"{total} definition{'s match' if total != 1 else ' matches'} {resolution.name!r}{match_note(resolution)}:"
     )
-    shown = 0
     entries = ((symbol.repo, summary_lines(symbol)) for symbol in resolution.matches)
-    for lines in with_repo_lines(entries, show_repo):
-        if not page.add_all(lines):
-            break
-        shown += 1
+    shown = page.fill(list(with_repo_lines(entries, show_repo)))
     return page.text(more_tail(tool, arguments, offset, shown, total, "definitions"))
 
 
@@ -248,26 +294,26 @@ def symbol_answer(
     """One definition: header, its use counts, then either its numbered source (with
     context) or its signature and whole docstring."""
     page = Page(max_bytes)
-    page.add(header(symbol) + (f"  (repo {symbol.repo})" if show_repo else ""))
+    grouped = f"  ({symbol.grouped})" if symbol.grouped else ""
+    page.add(header(symbol) + grouped + (f"  (repo {symbol.repo})" if show_repo else ""))
     if uses is not None:
         page.add(use_counts_line(*uses))
     if body_lines is None:
-        page.add(decorated_signature(symbol))
+        signature = decorated_signature(symbol)
+        if not page.add(signature):
+            page.cut = False
+            page.add_cut(signature)  # marked as cut; the body (include_body=true) pages through it
         if symbol.docstring:
             page.add_all(f"  {line}".rstrip() for line in inspect.cleandoc(symbol.docstring).splitlines())
+        if page.cut:
+            rest = call("get_symbol", **{**arguments, "include_body": None})
+            return page.text(f"[cut at the answer's byte budget; the source, paged: {rest}]")
         return page.text()
     # Context, then the definition's own lines; offset skips into that whole range.
     shown_lines = [*context_before, *body_lines, *context_after]
     first_number = body_first_line - len(context_before)
     lines = numbered(shown_lines, first_number)
-    shown = 0
-    for line in lines[offset:]:
-        if not page.add(line):
-            if len(line.encode("utf-8")) >= page.max_bytes // 2:
-                page.add_cut(line)  # would not fit on any page: cut it here
-                shown += 1
-            break
-        shown += 1
+    shown = page.fill([[line] for line in lines[offset:]])
     if offset + shown >= len(lines):
         return page.text()
     last_shown = first_number + offset + shown - 1
@@ -308,17 +354,16 @@ def references_answer(
         f"{header(symbol)}: {total} resolved use{'s' if total != 1 else ''}"
         f" in {found.files} file{'s' if found.files != 1 else ''}"
     )
-    shown = 0
+    entries = []
     path = None
     for use in found.uses:
         lines = [] if use.path == path else [use.path]
         text = use.text.strip()
         text = text if len(text) <= 160 else text[:157] + "..."
         lines.append(f"  {use.line}:{use.col}  {use.kind}  in {use.source_full_name}  | {text}")
-        if not page.add_all(lines):
-            break
+        entries.append(lines)
         path = use.path
-        shown += 1
+    shown = page.fill(entries)
     if found.name_matches:
         page.add(
             f"not resolved: {found.name_matches} use{'s' if found.name_matches != 1 else ''} of the name "
@@ -335,7 +380,7 @@ def references_answer(
 
 def outline_entry(symbol: Symbol, depth: int) -> list[str]:
     indent = "  " * depth
-    lines = [f"{indent}{decorated_signature(symbol)}  {symbol.start_line}-{symbol.end_line}"]
+    lines = [f"{indent}{listed_signature(symbol)}  {symbol.start_line}-{symbol.end_line}"]
     doc = first_doc_line(symbol.docstring)
     if doc:
         lines.append(f"{indent}  {doc}")
@@ -355,12 +400,9 @@ def outline(
     """A title block, then one entry per member, indented by nesting (qualname depth)."""
     page = Page(max_bytes)
     page.add_all(title)
-    shown = 0
-    for symbol in members[offset : offset + limit]:
-        depth = symbol.qualname.count(".") - base_depth
-        if not page.add_all(outline_entry(symbol, depth)):
-            break
-        shown += 1
+    shown = page.fill(
+        [outline_entry(symbol, symbol.qualname.count(".") - base_depth) for symbol in members[offset : offset + limit]]
+    )
     if not members:
         page.add("(no classes or functions)" if title[0].startswith("module ") else "(no methods or nested classes)")
     return page.text(more_tail("get_outline", arguments, offset, shown, len(members), "entries"))
@@ -381,7 +423,7 @@ def related_classes(
             if from_class != owner:
                 lines.append(f"  from {from_class}")
                 owner = from_class
-            lines.append(f"    {decorated_signature(member)}  {location(member)}")
+            lines.append(f"    {listed_signature(member)}  {location(member)}")
     return lines
 
 
@@ -416,7 +458,7 @@ def module_title(module: Module, submodules: Sequence[str] = ()) -> list[str]:
 
 def class_title(symbol: Symbol, bases: dict[str, Symbol]) -> list[str]:
     """Header, signature, bases (with where each is defined, when that is unambiguous)."""
-    lines = [header(symbol), decorated_signature(symbol)]
+    lines = [header(symbol), listed_signature(symbol)]
     if symbol.bases:
         described = []
         for base in symbol.bases:
@@ -493,12 +535,8 @@ def search_answer(
         f"{total}{'+' if capped else ''} definition{'s match' if total != 1 or capped else ' matches'} {query!r} "
         "(name, docstring or code; case-insensitive):"
     )
-    shown = 0
     entries = ((group.repo, search_group_lines(group)) for group in groups[offset : offset + limit])
-    for lines in with_repo_lines(entries, show_repo):
-        if not page.add_all(lines):
-            break
-        shown += 1
+    shown = page.fill(list(with_repo_lines(entries, show_repo)))
     tail = more_tail("search_code", arguments, offset, shown, total, "definitions")
     if capped and tail is None:
         tail = f"[cut: stopped after the first {len(groups)} definitions' matches; use a more specific query]"
@@ -509,7 +547,7 @@ def search_group_lines(group: SearchGroup) -> list[str]:
     if group.symbol is not None:
         lines = [header(group.symbol)]
         if group.name_match and not group.hits:
-            lines.append("  " + decorated_signature(group.symbol))
+            lines.append("  " + listed_signature(group.symbol))
     else:
         lines = [f"module {group.module}  {group.path}"]
     width = max((len(str(h.line)) for h in group.hits), default=1)

@@ -543,8 +543,9 @@ def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> N
 
 
 def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_corpus: Indexed) -> None:
+    # Alternatives (not a property's accessors, which are answered as one: tests/test_answers.py).
     (own_corpus.root / "shop" / "temp.py").write_text(
-        "class Temp:\n    @property\n    def c(self):\n        return 1\n\n    @c.setter\n    def c(self, value):\n        pass\n"
+        "class Temp:\n    @cached\n    def c(self):\n        return 1\n\n    @c.other\n    def c(self, value):\n        pass\n"
     )
     tools = Tools(own_corpus.url, [own_corpus.root])  # serving the root: a miss re-indexes it
     try:
@@ -556,7 +557,7 @@ def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_cor
             "(where full names repeat, name one by path and line, e.g. shop/temp.py:7)"
         )
         assert ask(server, "get_symbol", name="shop/temp.py:7").text == (
-            "method shop.temp.Temp.c  shop/temp.py:6-8\nreferences: 1 in 1 file; calls 0 indexed definitions\n6      @c.setter\n7      def c(self, value):\n8          pass"
+            "method shop.temp.Temp.c  shop/temp.py:6-8\nreferences: 1 in 1 file; calls 0 indexed definitions\n6      @c.other\n7      def c(self, value):\n8          pass"
         )
     finally:
         tools.close()
