@@ -121,8 +121,16 @@ def index(
     help="HTTP: demand 'Authorization: Bearer TOKEN' on every request; required for a non-loopback "
     "--host (default: CODEROWS_TOKEN; prefer it, a command line is visible to other users).",
 )
+@click.option(
+    "--allow-edits",
+    is_flag=True,
+    help="HTTP: also offer the edit tools (replace/insert/delete/rename_symbol); stdio always offers them.",
+)
 @database_option
-def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: bool, token: str | None, database_url: str | None) -> None:
+def serve(
+    paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: bool, token: str | None, allow_edits: bool,
+    database_url: str | None,
+) -> None:
     """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the
     background, then follows their changes on disk."""
     from coderows.server.app import serve as run_server
@@ -138,7 +146,7 @@ def serve(paths: tuple[Path, ...], http: bool, host: str, port: int, no_watch: b
             _end_at_once_on_interrupt()
         run_server(
             url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
-            embedded=uses_embedded(database_url),
+            embedded=uses_embedded(database_url), allow_edits=allow_edits,
         )
     except RefusedToServe as error:
         raise click.ClickException(str(error)) from None
@@ -267,6 +275,33 @@ def status(database_url: str | None) -> None:
                 click.echo(f"  changed on disk since: {len(pending.to_read)} new or modified, {len(pending.deleted)} deleted (run coderows index {root})")
             else:
                 click.echo("  up to date")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("new_name")
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+@click.option("--include-overrides", is_flag=True, help="A method: also rename the same-named methods of its class hierarchy.")
+@click.option("--repo", default=None, help="The repository (name or root); default: the one holding the current folder.")
+@database_option
+def rename(name: str, new_name: str, dry_run: bool, include_overrides: bool, repo: str | None, database_url: str | None) -> None:
+    """Rename a definition and every use that resolves to it (all files or none); prints
+    every change and what was left alone (uses known by name only, strings)."""
+    from coderows.edit.tools import Ambiguous, cli_rename
+    from coderows.edit.write import EditRefused
+    from coderows.server.scope import UnknownRepository
+
+    with _connection(database_url) as conn:
+        try:
+            answer = cli_rename(
+                conn, name, new_name, dry_run=dry_run, include_overrides=include_overrides, repo=repo, cwd=Path.cwd()
+            )
+        except Ambiguous as error:
+            click.echo(str(error), err=True)
+            raise click.ClickException("the name is ambiguous: nothing was renamed") from None
+        except (EditRefused, UnknownRepository) as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(answer)
 
 
 @main.command()

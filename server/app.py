@@ -561,7 +561,7 @@ def postgres_message(error: psycopg.Error) -> str:
 # --- the MCP server ------------------------------------------------------------------
 
 
-def build_server(tools: Tools) -> MCPServer:
+def build_server(tools: Tools, *, allow_edits: bool = True) -> MCPServer:
     server = MCPServer("coderows", instructions=INSTRUCTIONS, log_level="WARNING", version=package_version("coderows"))
     server.middleware.append(ToolCallLimits(server))
 
@@ -721,6 +721,10 @@ def build_server(tools: Tools) -> MCPServer:
     def schema() -> str:
         return SCHEMA_DOC
 
+    if allow_edits:  # the edit tools (coderows.edit): stdio always, HTTP only with --allow-edits
+        from coderows.edit.tools import register as register_edit_tools
+
+        register_edit_tools(server, tools)
     return server
 
 
@@ -734,6 +738,7 @@ def serve(
     watch: bool = True,
     token: str | None = None,
     embedded: bool = False,
+    allow_edits: bool = False,
 ) -> None:
     """Serve the tools over stdio (default) or streamable HTTP, after starting to bring
     `roots` (default: the working directory) up to date in the background and, unless
@@ -746,7 +751,7 @@ def serve(
     restart = start_embedded_database if embedded else None
     tools = Tools(database_url, roots or [Path.cwd()], watch=watch, restart_database=restart)
     tools.indexer.start()
-    server = build_server(tools)
+    server = build_server(tools, allow_edits=allow_edits or not http)
     try:
         if http:
             http_transport.run_http(server, host, port, token)

@@ -1,0 +1,444 @@
+"""The edit tools as the MCP server and the CLI offer them.
+
+Each edit is one operation: resolve the name as get_symbol does (an ambiguous name edits
+nothing and lists the candidates), decide the changes from the rows, check and write
+every file (write.py), then re-index the written files before answering, so the very
+next call of any tool sees the edit. A file found changed on disk since its rows were
+read is re-indexed and the edit decided once more; a second change refuses.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import psycopg
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from coderows.common.lines import line_starts, split_lines
+from coderows.edit import plan as planning
+from coderows.edit.plan import ModuleFile, Position
+from coderows.edit.rename import RenamePlan, plan_rename
+from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
+from coderows.server import freshness, query, render
+from coderows.server.limits import NAME_CHARS
+from coderows.indexer.files import inside
+from coderows.server.query import Resolution, Symbol
+from coderows.server.scope import resolve_scope
+
+if TYPE_CHECKING:
+    from coderows.server.app import Tools
+
+EDIT_TOOLS = ("replace_symbol", "insert_symbol", "delete_symbol", "rename_symbol")
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+SOURCE_CHARS = 200_000
+SHOWN_LINES = 40  # of a replaced or inserted definition, in the answer
+CHANGES_BYTES = 9_000  # of a rename's changed lines, in an MCP answer
+LINE_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an edit changes, and the answer once written (or not, for a dry run)."""
+
+    changes: list[FileChange]
+    answer: Callable[[list[Prepared], bool], str]
+
+
+def perform(conn: psycopg.Connection, decide: Callable[[], Decision], *, write: bool = True) -> str:
+    """Decide, check every file, write them all (unless `write` is False), re-index them.
+    A file changed since its rows were read is re-indexed and the edit decided again once."""
+    for attempt in (1, 2):
+        decision = decide()
+        try:
+            prepared = [prepare(change) for change in decision.changes]
+        except StaleFile as stale:
+            if attempt == 2:
+                raise
+            freshness.refresh_written(conn, stale.root, [stale.path])
+            continue
+        if write and prepared:
+            write_all(prepared)
+            for root in sorted({p.change.root for p in prepared}):
+                freshness.refresh_written(conn, root, [p.change.path for p in prepared if p.change.root == root])
+        return decision.answer(prepared, write)
+    raise AssertionError("unreachable")
+
+
+# --- the decisions -----------------------------------------------------------------
+
+
+def decide_replace(conn: psycopg.Connection, symbol: Symbol, source: str) -> Decision:
+    file = planning.module_file(conn, symbol.repo_id, symbol.module_id)
+    planning.refuse_unparsed(file)
+    edit = planning.replace_edit(file, symbol, source)
+
+    def answer(prepared: list[Prepared], _: bool) -> str:
+        first = symbol.start_line
+        return span_answer(f"replaced {symbol.kind} {symbol.full_name} ({render.location(symbol)}); now", prepared[0], file, first, edit.new)
+
+    return Decision([file.change([edit])], answer)
+
+
+def decide_insert(conn: psycopg.Connection, file: ModuleFile, anchor: Symbol | None, position: Position, source: str) -> Decision:
+    planning.refuse_unparsed(file)
+    edit = planning.insert_edit(file, anchor, position, source)
+    where = f"at the end of module {file.path}" if anchor is None else (
+        f"at the end of class {anchor.full_name}" if position == "end" else f"{position} {anchor.kind} {anchor.full_name}"
+    )
+
+    def answer(prepared: list[Prepared], _: bool) -> str:
+        leading = len(edit.new) - len(edit.new.lstrip("\r\n"))
+        first = line_of(prepared[0].new_text, edit.start + leading)
+        return span_answer(f"inserted {where}:", prepared[0], file, first, edit.new.strip("\r\n"))
+
+    return Decision([file.change([edit])], answer)
+
+
+def decide_delete(conn: psycopg.Connection, symbol: Symbol) -> Decision:
+    file = planning.module_file(conn, symbol.repo_id, symbol.module_id)
+    planning.refuse_unparsed(file)
+    edit = planning.delete_edit(file, symbol)
+    used, files, _ = query.use_counts(conn, symbol)
+
+    def answer(prepared: list[Prepared], _: bool) -> str:
+        text = f"deleted {symbol.kind} {symbol.full_name} ({render.location(symbol)})"
+        if edit.new:
+            text += "; `pass` stands in its place, the only statement of its block"
+        if used:
+            text += (
+                f"\n[note: {used} resolved uses in {files} files still name it: they fail now. "
+                f"find_references({symbol.name!r}) shows where once you know the new name; before the delete they were "
+                f"listed by find_references({symbol.full_name!r})]"
+            )
+        return text
+
+    return Decision([file.change([edit])], answer)
+
+
+def decide_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, include_overrides: bool, *, budget: int | None) -> Decision:
+    plan = plan_rename(conn, symbol, new_name, include_overrides=include_overrides)
+
+    def answer(_: list[Prepared], written: bool) -> str:
+        return rename_answer(plan, written, budget=budget)
+
+    return Decision(plan.changes, answer)
+
+
+# --- answers -----------------------------------------------------------------------
+
+
+def line_of(text: str, offset: int) -> int:
+    """The 1-based line holding character `offset` of `text`."""
+    return bisect_right(line_starts(text), offset)
+
+
+def span_answer(title: str, prepared: Prepared, file: ModuleFile, first: int, block: str) -> str:
+    lines = split_lines(block)
+    last = first + len(lines) - 1
+    shown = [f"{first + i:>5}  {line[:LINE_CHARS]}" for i, line in enumerate(lines[:SHOWN_LINES])]
+    more = [f"[{len(lines) - SHOWN_LINES} more lines: get_symbol('{file.path}:{first}')]"] if len(lines) > SHOWN_LINES else []
+    return "\n".join([f"{title} {file.path}:{first}-{last}", *shown, *more])
+
+
+def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str:
+    symbol = plan.symbol
+    files = len(plan.changes)
+    verb = "renamed" if written else "dry run, nothing written: would rename"
+    out = [
+        f"{verb} {symbol.kind} {symbol.full_name} -> {plan.new_name}: {plan.positions} changes on {len(plan.lines)} "
+        f"lines in {files} files"
+    ]
+    used = 0
+    current = None
+    for number, line in enumerate(plan.lines):
+        entry = f"  {line.line}: {clip(line.old)}  ->  {clip(line.new)}"
+        heading = [line.path] if line.path != current else []
+        cost = sum(len(text) + 1 for text in [*heading, entry])
+        if budget is not None and used + cost > budget:
+            rest = len(plan.lines) - number
+            how = "all were written" if written else "coderows rename --dry-run lists them all"
+            out.append(f"[{rest} more changed lines not shown; {how}]")
+            break
+        out.extend([*heading, entry])
+        used += cost
+        current = line.path
+    if plan.related:
+        related = ", ".join(f"{name} ({how})" for name, how in plan.related)
+        out.append(f"methods of the same name in the class hierarchy, not renamed (include_overrides=true renames them too): {related}")
+    if plan.aliased:
+        out.append(f"{plan.aliased} uses through another name (an `as` alias) unchanged: the alias still binds")
+    if plan.name_only_total:
+        out.append(f"left alone, known by name only (objects of unknown type; {plan.name_only_total}):")
+        out.extend(f"  {u.path}:{u.line}: {clip(u.text)}" for u in plan.name_only)
+        if plan.name_only_total > len(plan.name_only):
+            out.append(f"  ... {plan.name_only_total - len(plan.name_only)} more")
+    if plan.strings_total:
+        cut = " (first files only)" if plan.strings_scan_cut else ""
+        out.append(f"left alone, strings and comments holding {symbol.name!r}{cut} ({plan.strings_total}):")
+        out.extend(f"  {u.path}:{u.line}: {clip(u.text)}" for u in plan.strings)
+        if plan.strings_total > len(plan.strings):
+            out.append(f"  ... {plan.strings_total - len(plan.strings)} more")
+    return "\n".join(out)
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 3] + "..."
+
+
+# --- names -------------------------------------------------------------------------
+
+
+def one_definition(resolution: Resolution, *, tool: str, repo: str | None, same_name_is_one: bool = False) -> Symbol | str:
+    """The definition a name denotes, else the answer listing the candidates. With
+    `same_name_is_one`, definitions sharing one full name in one repository (a property
+    and its setter) count as one."""
+    if resolution.total == 0:
+        raise EditRefused(render.not_found(resolution))
+    keys = {(s.repo_id, s.full_name) for s in resolution.matches}
+    if resolution.total == 1 or (same_name_is_one and len(keys) == 1 and resolution.total == len(resolution.matches)):
+        return resolution.matches[0]
+    return render.ambiguous(resolution, tool=tool, repo=repo)
+
+
+def catch_up(conn: psycopg.Connection, root: str) -> None:
+    """The repository's rows brought up to date: a rename needs every use, also in files
+    written a moment ago."""
+    from coderows.indexer.pipeline import IndexingError
+
+    try:
+        freshness.catch_up_repository(conn, root)
+    except IndexingError as error:
+        raise EditRefused(f"cannot bring {root} up to date ({error}); nothing was written") from None
+
+
+def refused(error: EditRefused) -> ToolError:
+    return ToolError(str(error))
+
+
+# --- the MCP tools -----------------------------------------------------------------
+
+
+class EditTools:
+    """The edit tools over a server's Tools (its connections, scope and freshness)."""
+
+    def __init__(self, tools: Tools) -> None:
+        self.tools = tools
+
+    def resolve(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str, same_name_is_one: bool = False) -> Symbol | str:
+        resolution = self.tools.resolve_fresh(
+            conn, lambda c: query.resolve(c, name, repos=self.tools.scope(c, repo).ids, limit=50)
+        )
+        return one_definition(resolution, tool=tool, repo=repo, same_name_is_one=same_name_is_one)
+
+    def edit(self, name: str, repo: str | None, tool: str, decide: Callable[[psycopg.Connection, Symbol], Decision], **options: bool) -> str:
+        def work(conn: psycopg.Connection) -> str:
+            try:
+                def decision() -> Decision:
+                    one = options.get("same_name_is_one", False)
+                    symbol = _definite(self.resolve(conn, name, repo, tool=tool, same_name_is_one=one))
+                    if options.get("catch_up"):  # every use counts: the whole repository up to date first
+                        catch_up(conn, symbol.root)
+                        symbol = _definite(self.resolve(conn, name, repo, tool=tool, same_name_is_one=one))
+                    return decide(conn, symbol)
+
+                return perform(conn, decision, write=options.get("write", True))
+            except _Ambiguous as ambiguous:
+                return ambiguous.answer
+            except EditRefused as error:
+                raise refused(error) from None
+
+        return self.tools.run(work)
+
+    def replace_symbol(self, name: str, source: str, repo: str | None = None) -> str:
+        return self.edit(name, repo, "replace_symbol", lambda conn, symbol: decide_replace(conn, symbol, source))
+
+    def delete_symbol(self, name: str, repo: str | None = None) -> str:
+        return self.edit(name, repo, "delete_symbol", decide_delete)
+
+    def rename_symbol(self, name: str, new_name: str, dry_run: bool = False, include_overrides: bool = False, repo: str | None = None) -> str:
+        if self.tools.indexer.running:
+            raise ToolError("rename_symbol waits for the first index of the repository to finish (index_status shows it); call again then.")
+
+        def decide(conn: psycopg.Connection, symbol: Symbol) -> Decision:
+            return decide_rename(conn, symbol, new_name, include_overrides, budget=CHANGES_BYTES)
+
+        return self.edit(name, repo, "rename_symbol", decide, same_name_is_one=True, catch_up=True, write=not dry_run)
+
+    def insert_symbol(self, anchor: str, source: str, position: str = "after", repo: str | None = None) -> str:
+        if position not in ("before", "after", "end"):
+            raise ToolError("position is 'before' or 'after' a definition, or 'end' of a module or class.")
+
+        def work(conn: psycopg.Connection) -> str:
+            try:
+                def decision() -> Decision:
+                    if position == "end":
+                        modules = self.tools.lookup(
+                            conn,
+                            lambda c: query.find_modules(c, anchor, self.tools.scope(c, repo).ids),
+                            lambda ms: [m.stamp for m in ms],
+                            lambda ms: False,
+                        )
+                        if len(modules) > 1:
+                            raise _Ambiguous(render.modules_ambiguous(anchor, modules, tool="insert_symbol", arguments={"anchor": anchor, "position": position, "repo": repo}))
+                        if modules:
+                            module = modules[0]
+                            return decide_insert(conn, planning.module_file(conn, module.repo_id, module.id), None, "end", source)
+                    symbol = self.resolve(conn, anchor, repo, tool="insert_symbol")
+                    if isinstance(symbol, str):
+                        raise _Ambiguous(symbol)
+                    file = planning.module_file(conn, symbol.repo_id, symbol.module_id)
+                    return decide_insert(conn, file, symbol, position, source)  # type: ignore[arg-type]
+
+                return perform(conn, decision)
+            except _Ambiguous as ambiguous:
+                return ambiguous.answer
+            except EditRefused as error:
+                raise refused(error) from None
+
+        return self.tools.run(work)
+
+
+def _definite(found: Symbol | str) -> Symbol:
+    if isinstance(found, str):
+        raise _Ambiguous(found)
+    return found
+
+
+class _Ambiguous(Exception):
+    """A name denoting several definitions: the answer lists them; nothing is edited."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__("ambiguous")
+        self.answer = answer
+
+
+NameArg = Annotated[
+    str,
+    Field(
+        description="The definition: a full name (pkg.mod.Class.meth), pkg.mod:Class.meth, a qualname, a bare name "
+        "or path.py:LINE, resolved exactly as get_symbol resolves it; an ambiguous name edits nothing.",
+        max_length=NAME_CHARS,
+    ),
+]
+SourceArg = Annotated[
+    str,
+    Field(
+        description="The complete definition (decorators, def/class line, docstring, body) at any indentation: it is "
+        "placed at the target's indentation, with the file's line endings.",
+        max_length=SOURCE_CHARS,
+    ),
+]
+RepoArg = Annotated[
+    str | None,
+    Field(description="The repository (name or root path) when the name is in several.", max_length=NAME_CHARS),
+]
+
+
+def register(server: MCPServer, tools: Tools) -> None:
+    """Add the edit tools to `server` (stdio always; HTTP only with serve --allow-edits)."""
+    edits = EditTools(tools)
+
+    @server.tool(
+        annotations=DESTRUCTIVE,
+        structured_output=False,
+        description=(
+            "Replace one class, function or method with new source, by name: no need to reproduce the old text. "
+            "The new source may be written at any indentation; it is placed at the definition's, with the file's "
+            "line endings and encoding. The edit is refused (nothing written) if the file changed since it was "
+            "indexed, is read-only, or would not parse. Answers with the new lines, numbered."
+        ),
+    )
+    def replace_symbol(name: NameArg, source: SourceArg, repo: RepoArg = None) -> str:
+        return edits.replace_symbol(name, source, repo)
+
+    @server.tool(
+        annotations=DESTRUCTIVE,
+        structured_output=False,
+        description=(
+            "Insert new source (a definition or other statements) before or after a definition, or at the end of "
+            "a module or class (position='end', anchor a module name, file path or class). Placed at the right "
+            "indentation with PEP 8 blank lines; refused if the result would not parse."
+        ),
+    )
+    def insert_symbol(
+        anchor: Annotated[
+            str,
+            Field(description="A definition (as get_symbol names it), or for position='end' a module, file path or class.", max_length=NAME_CHARS),
+        ],
+        source: SourceArg,
+        position: Annotated[Literal["before", "after", "end"], Field(description="Where, relative to the anchor.")] = "after",
+        repo: RepoArg = None,
+    ) -> str:
+        return edits.insert_symbol(anchor, source, position, repo)
+
+    @server.tool(
+        annotations=DESTRUCTIVE,
+        structured_output=False,
+        description=(
+            "Delete one class, function or method (with its decorators and docstring) by name. Says how many "
+            "resolved uses still name it."
+        ),
+    )
+    def delete_symbol(name: NameArg, repo: RepoArg = None) -> str:
+        return edits.delete_symbol(name, repo)
+
+    @server.tool(
+        annotations=DESTRUCTIVE,
+        structured_output=False,
+        description=(
+            "Rename a class, function or method and every use that resolves to it across its repository: calls, "
+            "references, imports and re-exports, __all__, base classes, decorators, attributes through self/cls/"
+            "super()/instances of known classes. Writes all files or none. Answers with every change (file:line, "
+            "old -> new) and, separately, what it left alone: uses known by name only (unknown types) and strings "
+            "or comments holding the name. dry_run=true answers the same without writing. For a method, "
+            "include_overrides=true also renames the methods it overrides or that override it."
+        ),
+    )
+    def rename_symbol(
+        name: NameArg,
+        new_name: Annotated[str, Field(description="The new simple name (an identifier).", max_length=200)],
+        dry_run: Annotated[bool, Field(description="Answer what would change, write nothing.")] = False,
+        include_overrides: Annotated[
+            bool, Field(description="A method: also rename the same-named methods up and down its class hierarchy.")
+        ] = False,
+        repo: RepoArg = None,
+    ) -> str:
+        return edits.rename_symbol(name, new_name, dry_run, include_overrides, repo)
+
+
+# --- the CLI -----------------------------------------------------------------------
+
+
+class Ambiguous(EditRefused):
+    """The name denotes several definitions; the message lists them."""
+
+
+def cli_rename(
+    conn: psycopg.Connection, name: str, new_name: str, *, dry_run: bool, include_overrides: bool, repo: str | None, cwd: Path
+) -> str:
+    """`coderows rename`: the repository holding `cwd` by default (else every one)."""
+    here = str(cwd.resolve())
+    roots = [Path(root) for (root,) in conn.execute("SELECT root FROM repos").fetchall() if inside(here, root) or here == root]
+    scope = resolve_scope(conn, repo, roots)
+
+    def resolve() -> Symbol:
+        resolution = query.resolve(conn, name, repos=scope.ids, limit=50)
+        if freshness.refresh(conn, resolution.stamps):
+            resolution = query.resolve(conn, name, repos=scope.ids, limit=50)
+        found = one_definition(resolution, tool="rename_symbol", repo=repo, same_name_is_one=True)
+        if isinstance(found, str):
+            raise Ambiguous(found)
+        return found
+
+    def decision() -> Decision:
+        catch_up(conn, resolve().root)
+        return decide_rename(conn, resolve(), new_name, include_overrides, budget=None)
+
+    return perform(conn, decision, write=not dry_run)
