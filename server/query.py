@@ -268,6 +268,14 @@ def resolve(
     return Resolution(name, "none", [], 0, suggestions=suggestions, modules=modules_named(conn, parts.text, repos))
 
 
+# Ranking of definitions in lists: the project's own code before its tests, examples,
+# docs and benchmarks ("aside"), shallower modules before deeper ones.
+ASIDE = (
+    r"(s.path ~ '(^|/)(tests?|testing|examples?|docs?|benchmarks?)/'"
+    r" OR s.path ~ '(^|/)(test_[^/]*|[^/]*_tests?|conftest)\.py$')"
+)
+DEPTH = "array_length(string_to_array(s.module, '.'), 1)"
+
 # Up to this many matches, a page is sorted from all of them; beyond, read in full_name
 # index order. Walking the index costs about 20 * |symbols| / matches entries for a page
 # of 20, sorting costs the matches: they break even near sqrt(20 * 113,000) = 1,500 on
@@ -286,13 +294,15 @@ def _page(
     # the order instead, 75 ms rather than 0.5 ms for a rare name).
     sql = f"""
         WITH found AS MATERIALIZED (
-            SELECT s.id, s.repo_id, s.full_name, s.path, s.start_line FROM symbols s WHERE {condition} LIMIT %(few)s
+            SELECT s.id, s.repo_id, s.full_name, s.path, s.start_line, {ASIDE} AS aside, {DEPTH} AS depth
+            FROM symbols s WHERE {condition} LIMIT %(few)s
         ), page AS (
-            SELECT id, repo_id FROM found ORDER BY repo_id, full_name, path, start_line OFFSET %(offset)s LIMIT %(limit)s
+            SELECT id, repo_id, row_number() OVER (ORDER BY repo_id, aside, depth, full_name, path, start_line) AS n
+            FROM found ORDER BY n OFFSET %(offset)s LIMIT %(limit)s
         )
         SELECT {SYMBOL_COLUMNS}, (SELECT count(*) FROM found) AS total
         FROM page JOIN {SYMBOL_FROM} ON s.id = page.id AND s.repo_id = page.repo_id
-        ORDER BY s.repo_id, s.full_name, s.path, s.start_line
+        ORDER BY page.n
     """
     values = {**params, "few": FEW + 1, "offset": offset, "limit": limit}
     rows = conn.execute(sql, values).fetchall()
@@ -353,7 +363,7 @@ def match_pattern(
         SELECT {SYMBOL_COLUMNS}, count(*) OVER () AS total
         FROM {SYMBOL_FROM}
         WHERE {column} ILIKE %(like)s {where}
-        ORDER BY s.repo_id, length(s.name), s.name, s.full_name, s.path, s.start_line
+        ORDER BY s.repo_id, {ASIDE}, length(s.name), {DEPTH}, s.name, s.full_name, s.path, s.start_line
         OFFSET %(offset)s LIMIT %(limit)s
     """
     rows = conn.execute(sql, {"like": like, "offset": offset, "limit": limit, **extra}).fetchall()

@@ -52,6 +52,11 @@ SOURCES = {
         "class Child(Session):\n"
         "    pass\n"
     ),
+    "pkg/base.py": "class BaseTransport:\n    pass\n\n\nclass Client:\n    pass\n",
+    "pkg/transports/default.py": "class HTTPTransport:\n    pass\n",
+    "pkg/transports/deep/client.py": "class Client:\n    pass\n",
+    "tests/test_things.py": "class ATransport:\n    pass\n",
+    "docs/conf.py": "class Client:\n    pass\n",
     "pkg/twice.py": (
         "import sys\n\n"
         "if sys.platform == 'win32':\n"
@@ -186,4 +191,22 @@ def test_inherited_members_show_every_half_of_a_property_and_every_overload(serv
         "    def execute(self, statement)  pkg/typed.py:9-10",
         "    @property def base_url(self) -> str  pkg/typed.py:12-14",
         "    @base_url.setter def base_url(self, url: str) -> None  pkg/typed.py:16-18",
+    ]
+
+
+def test_a_pattern_lists_the_project_code_before_its_tests(server: MCPServer) -> None:
+    headers = [line for line in ask(server, "find_symbol", query="*Transport").text.splitlines() if line.startswith("class")]
+    assert headers == [
+        "class pkg.base.BaseTransport  pkg/base.py:1-2",
+        "class pkg.transports.default.HTTPTransport  pkg/transports/default.py:1-2",
+        "class tests.test_things.ATransport  tests/test_things.py:1-2",
+    ]
+
+
+def test_namesakes_are_listed_shallow_modules_first_and_docs_last(server: MCPServer) -> None:
+    headers = [line for line in ask(server, "find_symbol", query="Client").text.splitlines() if line.startswith("class")]
+    assert headers == [
+        "class pkg.base.Client  pkg/base.py:5-6",
+        "class pkg.transports.deep.client.Client  pkg/transports/deep/client.py:1-2",
+        "class docs.conf.Client  docs/conf.py:1-2",
     ]
