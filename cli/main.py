@@ -322,6 +322,11 @@ def forget(paths: tuple[Path, ...], database_url: str | None) -> None:
             click.echo(f"forgot {gone.root}: {gone.files} files, {gone.contents_freed} of their contents freed (no other repository held them)")
 
 
+from coderows.cli.setup_claude import setup_group  # noqa: E402  (no database imports: cheap)
+
+main.add_command(setup_group)
+
+
 @main.group()
 def db() -> None:
     """The embedded PostgreSQL server (used when no database URL is configured)."""
