@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from coderows.db.connection import connect
@@ -317,10 +317,21 @@ def fresh_db_url(database_factories: dict[str, Any]) -> Iterator[str]:
     factory.drop(url)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(operations=st.lists(operation, min_size=1, max_size=12))
+# After an operation: none (the next one lands in the same batch), or long enough for the
+# watcher to pick it up on its own, so that later operations meet what it did.
+PAUSES = [0.0, 0.0, 0.2]
+
+
+@example(operations=[(("link_out", "a"), 0.0)])  # the review's swap
+@example(operations=[(("link_in", "b", "a"), 0.2), (("write", "a", "n.py", BODIES[1]), 0.0)])  # one file, two paths
+@example(  # a dangling link whose target appears later
+    operations=[(("link_in", "b", "a/c"), 0.2), (("mkdir", "a/c"), 0.2), (("write", "a/c", "m.py", BODIES[0]), 0.0)]
+)
+@example(operations=[(("fifo", ".gitignore"), 0.2), (("write", "", "n.py", BODIES[0]), 0.0)])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(operations=st.lists(st.tuples(operation, st.sampled_from(PAUSES)), min_size=1, max_size=12))
 def test_watcher_ends_where_a_fresh_index_does_and_never_reads_outside_the_root(
-    operations: list[tuple[str, ...]], db_url: str, fresh_db_url: str, tmp_path_factory: pytest.TempPathFactory
+    operations: list[tuple[tuple[str, ...], float]], db_url: str, fresh_db_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     base = tmp_path_factory.mktemp("swap")
     root, outside, trash = base / "root", base / "outside", base / "trash"
@@ -332,8 +343,9 @@ def test_watcher_ends_where_a_fresh_index_does_and_never_reads_outside_the_root(
     root = root.resolve()
     with Watcher(db_url, [root]) as watcher, connect(db_url, autocommit=True) as conn:
         assert watcher.wait_ready(SETTLE_SECONDS)
-        for op in operations:
+        for op, pause in operations:
             apply(root, outside.resolve(), trash, op)
+            time.sleep(pause)
         fresh = coderows("index", "--database-url", fresh_db_url, str(root))
         assert fresh.returncode == 0, fresh.stderr
         with connect(fresh_db_url, autocommit=True) as fresh_conn:
