@@ -415,7 +415,10 @@ def remove_text(project: Project, entry: dict[str, Any]) -> str | None:
     if not path.exists():
         return f"{relative}: gone already"
     text = read_text(path)
-    remaining = remove_fragment(text, entry["fragment"])
+    # The separator before the section goes only when nothing was written after it since:
+    # otherwise the user's last line and their new text would run together.
+    at_end = text.endswith(entry["fragment"])
+    remaining = remove_fragment(text, entry["fragment"] if at_end else claude_guidance.SECTION)
     if remaining is None:
         remaining = without_section(text)
         if remaining is None:
