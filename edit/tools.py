@@ -112,11 +112,7 @@ def decide_delete(conn: psycopg.Connection, symbol: Symbol) -> Decision:
         if edit.new:
             text += "; `pass` stands in its place, the only statement of its block"
         if used:
-            text += (
-                f"\n[note: {used} resolved uses in {files} files still name it: they fail now. "
-                f"find_references({symbol.name!r}) shows where once you know the new name; before the delete they were "
-                f"listed by find_references({symbol.full_name!r})]"
-            )
+            text += f"\n[note: {plural(used, 'resolved use')} in {plural(files, 'file')} still name it: search_code({symbol.name!r}) finds them]"
         return text
 
     return Decision([file.change([edit])], answer)
@@ -152,8 +148,8 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
     files = len(plan.changes)
     verb = "renamed" if written else "dry run, nothing written: would rename"
     out = [
-        f"{verb} {symbol.kind} {symbol.full_name} -> {plan.new_name}: {plan.positions} changes on {len(plan.lines)} "
-        f"lines in {files} files"
+        f"{verb} {symbol.kind} {symbol.full_name} -> {plan.new_name}: {plural(plan.positions, 'change')} on "
+        f"{plural(len(plan.lines), 'line')} in {plural(files, 'file')}"
     ]
     used = 0
     current = None
@@ -173,7 +169,7 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
         related = ", ".join(f"{name} ({how})" for name, how in plan.related)
         out.append(f"methods of the same name in the class hierarchy, not renamed (include_overrides=true renames them too): {related}")
     if plan.aliased:
-        out.append(f"{plan.aliased} uses through another name (an `as` alias) unchanged: the alias still binds")
+        out.append(f"{plural(plan.aliased, 'use')} through another name (an `as` alias) unchanged: the alias still binds")
     if plan.name_only_total:
         out.append(f"left alone, known by name only (objects of unknown type; {plan.name_only_total}):")
         out.extend(f"  {u.path}:{u.line}: {clip(u.text)}" for u in plan.name_only)
@@ -186,6 +182,10 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
         if plan.strings_total > len(plan.strings):
             out.append(f"  ... {plan.strings_total - len(plan.strings)} more")
     return "\n".join(out)
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def clip(text: str) -> str:

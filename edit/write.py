@@ -20,7 +20,6 @@ folder's descriptor, so a folder swapped for a link meanwhile cannot redirect a 
 
 from __future__ import annotations
 
-import ast
 import io
 import os
 import secrets
@@ -38,8 +37,10 @@ from coderows.indexer.parse import content_hash
 # Larger files are not edited (the indexer's own default limit is 5 MB).
 MAX_EDIT_BYTES = 8 * 1024 * 1024
 # Test hook: with this set to a path, a multi-file write creates that file after its
-# first rename into place and then sleeps, so that a test can kill it midway.
+# first rename into place and waits until it is removed (at most PAUSE_SECONDS), so that
+# a test can kill it midway, or change a file it has yet to replace.
 PAUSE_ENV = "CODEROWS_EDIT_PAUSE_FILE"
+PAUSE_SECONDS = 600
 NOTHING_WRITTEN = "nothing was written"
 
 
@@ -173,15 +174,17 @@ def decode_strictly(path: str, data: bytes) -> tuple[str, str]:
 
 
 def check_parses(path: str, data: bytes) -> None:
+    """The new file must compile as Python does at import (the parser alone accepts
+    `return` outside a function, a misplaced `from __future__` and the like)."""
     try:
-        ast.parse(data, filename=path)
+        compile(data, path, "exec", dont_inherit=True)
     except SyntaxError as error:
         message = error.msg if isinstance(error.msg, str) else str(error)
         raise EditRefused(
-            f"{path}:{error.lineno}: the edited file would not parse ({message}); {NOTHING_WRITTEN}"
+            f"{path}:{error.lineno}: the edited file would not compile ({message}); {NOTHING_WRITTEN}"
         ) from None
     except (ValueError, RecursionError, MemoryError) as error:
-        raise EditRefused(f"{path}: the edited file would not parse ({type(error).__name__}); {NOTHING_WRITTEN}") from None
+        raise EditRefused(f"{path}: the edited file would not compile ({type(error).__name__}); {NOTHING_WRITTEN}") from None
 
 
 # --- writing -----------------------------------------------------------------------
@@ -245,6 +248,7 @@ def _stage(item: Prepared) -> _Staged:
     try:
         if not inside(os.readlink(f"/proc/self/fd/{folder}"), item.change.root):
             raise EditRefused(f"{item.change.path}: its folder now leads outside the repository; {NOTHING_WRITTEN}")
+        _remove_orphaned_temps(folder, name)
         staged.temp = _write_temp(folder, name, item.new, item.info)
     except OSError as error:
         error.coderows_path = item.change.path  # type: ignore[attr-defined]
@@ -254,6 +258,30 @@ def _stage(item: Prepared) -> _Staged:
         _clean_up([staged])
         raise
     return staged
+
+
+def _remove_orphaned_temps(folder: int, name: str) -> None:
+    """Temporary files beside `name` left by a writer that was killed (its pid is gone)."""
+    prefix = f".{name}.coderows-"
+    for entry in os.listdir(folder):
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            try:
+                os.unlink(entry, dir_fd=folder)
+            except OSError:
+                pass  # another writer removed it first
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write_temp(folder: int, name: str, data: bytes, info: os.stat_result) -> str:
@@ -333,6 +361,9 @@ def _reason(error: BaseException) -> str:
 
 def _pause_for_tests() -> None:
     marker = os.environ.get(PAUSE_ENV)
-    if marker:
-        Path(marker).write_text("replaced one file\n")
-        time.sleep(600)
+    if not marker:
+        return
+    Path(marker).write_text("replaced one file\n")
+    deadline = time.monotonic() + PAUSE_SECONDS
+    while os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)

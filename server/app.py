@@ -561,7 +561,7 @@ def postgres_message(error: psycopg.Error) -> str:
 # --- the MCP server ------------------------------------------------------------------
 
 
-def build_server(tools: Tools, *, allow_edits: bool = True) -> MCPServer:
+def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     server = MCPServer("coderows", instructions=INSTRUCTIONS, log_level="WARNING", version=package_version("coderows"))
     server.middleware.append(ToolCallLimits(server))
 

@@ -55,7 +55,7 @@ def test_stdio_server_indexes_its_path_on_start_and_answers(db_url: str, tmp_pat
     async def session() -> None:
         async with Client(stdio_server(db_url, root)) as client:
             tools = await client.list_tools()
-            assert len(tools.tools) == 7
+            assert len(tools.tools) == 11  # 7 to read, 4 to edit (stdio offers edits)
             status = await wait_until_indexed(client)
             assert f"repo corpus  {root}\n  8 files, 47 definitions" in status
             assert (
