@@ -45,6 +45,7 @@ SCRIPTS = (
     ("references", "bench_references.py", "find_references"),
     ("peers", "bench_peers.py", "coderows against other code-index tools"),
     ("scale", "bench_scale.py", "3M+ lines from several projects in one database"),
+    ("rename", "bench_rename.py", "rename by symbol against rope on werkzeug and flask (needs pip install rope)"),
 )
 NAMES = [name for name, _, _ in SCRIPTS]
 
