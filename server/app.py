@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import threading
 from importlib.metadata import version as package_version
 from collections.abc import Callable, Iterable, Sequence
@@ -754,8 +755,23 @@ def serve(
     server = build_server(tools, allow_edits=allow_edits or not http)
     try:
         if http:
-            http_transport.run_http(server, host, port, token)
+            http_transport.run_http(
+                server, host, port, token, announce=lambda url: announce(f"over streamable HTTP at {url}", tools.roots)
+            )
         else:
+            announce("over stdio", tools.roots)
             server.run()
     finally:
         tools.close()
+
+
+def announce(transport: str, roots: Sequence[Path]) -> None:
+    """Where the server listens and what it answers from, on stderr: over stdio, stdout
+    is the MCP channel itself."""
+    served = ", ".join(str(root) for root in roots)
+    print(
+        f"coderows: serving MCP {transport}; scope: the repositories at {served} "
+        f"(a tool's repo='*' reaches every repository in the database)",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -21,9 +21,12 @@ Rules (README, "Security"):
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
+import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import anyio
@@ -190,12 +193,41 @@ def http_app(server: MCPServer, host: str, token: str | None) -> ASGIApp:
     return RequireToken(app, token) if token else app
 
 
-def run_http(server: MCPServer, host: str, port: int, token: str | None) -> None:
-    """Serve until interrupted; refuses (RefusedToServe) a non-loopback host without a token."""
+def run_http(
+    server: MCPServer, host: str, port: int, token: str | None, *, announce: Callable[[str], None] | None = None
+) -> None:
+    """Serve until interrupted; refuses (RefusedToServe) a non-loopback host without a token
+    or a port it cannot listen on. `announce` gets the endpoint's URL once it listens."""
     check_binding(host, token)
     import uvicorn  # as the SDK does: only the HTTP transport needs it
 
+    listener = listen(host, port)
+    if announce:
+        announce(endpoint_url(host, listener.getsockname()[1]))
     config = uvicorn.Config(
         http_app(server, host, token), host=host, port=port, log_level=server.settings.log_level.lower()
     )
-    anyio.run(uvicorn.Server(config).serve)
+    anyio.run(functools.partial(uvicorn.Server(config).serve, sockets=[listener]))
+
+
+MCP_PATH = "/mcp"  # where MCPServer.streamable_http_app serves
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound as uvicorn binds one (IPv6 when the host has a colon), so that the
+    URL is printed only once the port is really ours; a taken port is one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host.strip("[]"), port))
+    except OSError as error:
+        listener.close()
+        raise RefusedToServe(f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port or --host") from None
+    listener.set_inheritable(True)
+    return listener
+
+
+def endpoint_url(host: str, port: int) -> str:
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}{MCP_PATH}"
