@@ -134,20 +134,19 @@ def install(root: Path, commands: Commands, *, block: bool = False) -> list[str]
     lines = [register_server(project, commands)]
     project.save_record()
     add_hook(project, hook_command(commands.python, block=block))
-    lines.append(
-        f"hook: {SETTINGS}, PreToolUse on {HOOK_MATCHER}: "
-        + ("refuses" if block else "adds a note to")
-        + " greps for a definition, and notes whole-file reads of large .py files, naming the coderows call"
-    )
+    if block:
+        lines.append(f"hook: {SETTINGS}: a grep for a definition is refused, naming the coderows call; a whole read of a large .py file gets a note")
+    else:
+        lines.append(f"hook: {SETTINGS}: a grep for a definition or a whole read of a large .py file gets a note naming the coderows call")
     added = add_permissions(project)
-    lines.append(f"permissions: {SETTINGS} allows {added} read-only coderows tools without asking")
+    lines.append(f"permissions: {SETTINGS}: {added} read-only coderows tools allowed without asking")
     add_skill(project)
     lines.append(f"skill: {SKILL}")
     add_section(project)
-    lines.append(f"guidance: a section of {CLAUDE_MD} between <!-- coderows:begin --> and <!-- coderows:end -->")
+    lines.append(f"guidance: {CLAUDE_MD}, a section between <!-- coderows:begin --> and <!-- coderows:end -->")
     project.save_record()
-    lines.append(f"recorded in {MANIFEST}: `coderows setup claude --uninstall {shlex.quote(str(project.root))}` removes exactly these")
-    lines.append(f"next: restart Claude Code in {project.root} (the server indexes the project when it starts)")
+    lines.append(f"recorded in {MANIFEST}: coderows setup claude --uninstall removes exactly these")
+    lines.append("next: start Claude Code in the project (the server indexes it when it starts)")
     return lines
 
 
