@@ -155,6 +155,7 @@ def uninstall(root: Path) -> list[str]:
     project = Project(project_root(root))
     if not project.load_record():
         raise SetupError(f"coderows setup claude was not run in {project.root} (no {MANIFEST}); nothing to remove")
+    check_inside(project)
     lines = []
     for entry in reversed(project.record["text"]):
         lines.append(remove_text(project, entry))
@@ -183,8 +184,20 @@ def project_root(root: Path) -> Path:
 # --- checks before anything is written ---------------------------------------------
 
 
+def check_inside(project: Project) -> None:
+    """Refuse when a file setup writes is a symbolic link (or under one) leading out of the
+    project: a cloned repository's CLAUDE.md linked to ~/.ssh/authorized_keys must not
+    get a section appended."""
+    root = os.path.realpath(project.root)
+    for relative in (MANIFEST, MCP_JSON, SETTINGS, SKILL, CLAUDE_MD):
+        target = os.path.realpath(project.path(relative))
+        if os.path.commonpath([root, target]) != root:
+            raise SetupError(f"{relative} leads outside the project (to {target}); not writing there")
+
+
 def check_project(project: Project) -> None:
     """Refuse before writing anything when a file setup edits is not what it expects."""
+    check_inside(project)
     mcp = read_json(project, MCP_JSON)
     servers = mcp.get("mcpServers") if mcp is not None else None
     if mcp is not None and servers is not None and not isinstance(servers, dict):

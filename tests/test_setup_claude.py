@@ -352,3 +352,16 @@ def test_the_hook_imports_no_database_driver_nor_the_cli() -> None:
     imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
     assert imported & {"psycopg", "click", "mcp", "tree_sitter", "rich", "pydantic"} == set()
     assert "coderows has this project's Python definitions indexed" in done.stdout
+
+
+def test_a_file_linked_outside_the_project_is_not_written(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "authorized_keys"
+    outside.write_text("ssh-ed25519 AAAA user@host\n")
+    (project / "CLAUDE.md").unlink()
+    (project / "CLAUDE.md").symlink_to(outside)
+    before = snapshot(project)
+    result = setup_claude(str(project))
+    assert result.returncode == 1
+    assert result.stderr == f"coderows: CLAUDE.md leads outside the project (to {outside.resolve()}); not writing there\n"
+    assert outside.read_text() == "ssh-ed25519 AAAA user@host\n"
+    assert snapshot(project) == before
