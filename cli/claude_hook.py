@@ -16,6 +16,7 @@ click, no database) and never fails the call: anything it cannot read means no n
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -210,7 +211,7 @@ def _searches_python(words: list[str]) -> bool:
     for word in words:
         for match in _EXTENSION.finditer(word):
             extensions.update(part.lower() for part in match.group(1).split(","))
-    for flag, value in zip(words, words[1:]):
+    for flag, value in itertools.pairwise(words):
         if flag in ("-t", "--type"):
             extensions.add(value.lower())
     for word in words:

@@ -48,7 +48,7 @@ def claude_bin() -> Path:
         CACHE.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
             [npm, "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", PACKAGE],
-            capture_output=True, text=True, timeout=900,
+            capture_output=True, text=True, check=False, timeout=900,
         )
         if done.returncode != 0 or not _runs(claude):
             last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -59,7 +59,7 @@ def claude_bin() -> Path:
 def _runs(claude: Path) -> bool:
     if not claude.exists():
         return False
-    done = subprocess.run([str(claude), "--version"], capture_output=True, text=True, timeout=120, env=_quiet_env(Path("/tmp")))
+    done = subprocess.run([str(claude), "--version"], capture_output=True, text=True, check=False, timeout=120, env=_quiet_env(Path("/tmp")))
     return done.returncode == 0 and "Claude Code" in done.stdout
 
 
@@ -146,7 +146,7 @@ def model() -> Iterator[tuple[ScriptedModel, str]]:
     scripted = ScriptedModel()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
             if not self.path.startswith("/v1/messages") or "count_tokens" in self.path:
                 payload, kind = json.dumps({"input_tokens": 10}).encode(), "application/json"
@@ -158,7 +158,7 @@ def model() -> Iterator[tuple[ScriptedModel, str]]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's name)
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -195,11 +195,11 @@ def test_claude_code_sees_the_hook_note_then_answers_from_coderows(
     project = tmp_path / "shop"
     project.mkdir()
     (project / "calc.py").write_text(SOURCE)
-    indexed = subprocess.run([CODEROWS, "index", "--database-url", db_url, str(project)], capture_output=True, text=True, timeout=120)
+    indexed = subprocess.run([CODEROWS, "index", "--database-url", db_url, str(project)], capture_output=True, text=True, check=False, timeout=120)
     assert indexed.returncode == 0, indexed.stderr
     path = f"{claude_bin.parent}{os.pathsep}{os.environ['PATH']}"
     setup = subprocess.run(
-        [CODEROWS, "setup", "claude", str(project)], capture_output=True, text=True, timeout=180,
+        [CODEROWS, "setup", "claude", str(project)], capture_output=True, text=True, check=False, timeout=180,
         env=_quiet_env(home, PATH=path),
     )
     assert setup.returncode == 0, setup.stderr
@@ -210,7 +210,7 @@ def test_claude_code_sees_the_hook_note_then_answers_from_coderows(
     # the permissions setup wrote into .claude/settings.json.
     session = subprocess.run(
         [str(claude_bin), "-p", "Where is compute_total defined?", "--allowedTools", "Bash(grep:*)", "--output-format", "json"],
-        cwd=project, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CLAUDE_TIMEOUT,
+        cwd=project, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=CLAUDE_TIMEOUT,
         env=_quiet_env(home, PATH=path, ANTHROPIC_BASE_URL=base_url, ANTHROPIC_API_KEY="sk-standin", CODEROWS_DATABASE_URL=db_url),
     )
     assert session.returncode == 0, session.stdout + session.stderr
@@ -247,14 +247,14 @@ def test_setup_through_claude_mcp_add_is_undone_byte_for_byte(tmp_path: Path, ho
     (project / ".mcp.json").write_text(user_mcp)
     env = _quiet_env(home, PATH=f"{claude_bin.parent}{os.pathsep}{os.environ['PATH']}")
 
-    setup = subprocess.run([CODEROWS, "setup", "claude", str(project)], capture_output=True, text=True, timeout=180, env=env)
+    setup = subprocess.run([CODEROWS, "setup", "claude", str(project)], capture_output=True, text=True, check=False, timeout=180, env=env)
     assert setup.returncode == 0, setup.stderr
-    listed = subprocess.run([str(claude_bin), "mcp", "get", "coderows"], cwd=project, capture_output=True, text=True, timeout=180, env=env)
+    listed = subprocess.run([str(claude_bin), "mcp", "get", "coderows"], cwd=project, capture_output=True, text=True, check=False, timeout=180, env=env)
     assert listed.returncode == 0, listed.stderr
     assert f"Command: {CODEROWS}" in listed.stdout
     assert f"Args: serve {project.resolve()}" in listed.stdout
 
-    removed = subprocess.run([CODEROWS, "setup", "claude", "--uninstall", str(project)], capture_output=True, text=True, timeout=180, env=env)
+    removed = subprocess.run([CODEROWS, "setup", "claude", "--uninstall", str(project)], capture_output=True, text=True, check=False, timeout=180, env=env)
     assert removed.returncode == 0, removed.stderr
     assert sorted(path.name for path in project.iterdir()) == [".mcp.json"]
     assert (project / ".mcp.json").read_text() == user_mcp

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from server_fixtures import serve_command, server_env, wait_for_port
 
 SCOPE_TAIL = "(a tool's repo='*' reaches every repository in the database)"
@@ -57,7 +56,7 @@ def test_http_server_on_a_taken_port_fails_with_one_line(db_url: str, roots: lis
         port = taken.getsockname()[1]
         done = subprocess.run(
             [*serve_command(db_url, roots[0]), "--http", "--port", str(port)],
-            capture_output=True, text=True, env=server_env(), timeout=120,
+            capture_output=True, text=True, env=server_env(), check=False, timeout=120,
         )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
@@ -68,6 +67,6 @@ def test_http_server_on_a_taken_port_fails_with_one_line(db_url: str, roots: lis
 def test_stdio_server_prints_its_scope_on_stderr_and_nothing_on_stdout(db_url: str, roots: list[Path]) -> None:
     # The line comes before the server reads its input, so an empty input (the server then
     # stops) still gets it.
-    done = subprocess.run(serve_command(db_url, roots[0]), input="", capture_output=True, text=True, env=server_env(), timeout=120)
+    done = subprocess.run(serve_command(db_url, roots[0]), input="", capture_output=True, text=True, env=server_env(), check=False, timeout=120)
     assert done.stdout == ""
     assert done.stderr.splitlines()[0] == f"coderows: serving MCP over stdio; scope: the repositories at {roots[0]} {SCOPE_TAIL}"

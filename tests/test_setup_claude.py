@@ -36,7 +36,7 @@ def setup_claude(*args: str, claude_on_path: bool = False, cwd: Path | None = No
     covers the `claude mcp add` path with the real one)."""
     env = {**os.environ, "PATH": os.environ["PATH"] if claude_on_path else str(Path(CODEROWS).parent)}
     return subprocess.run(
-        [CODEROWS, "setup", "claude", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+        [CODEROWS, "setup", "claude", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=120
     )
 
 
@@ -70,7 +70,7 @@ def hook_command(root: Path) -> str:
 def run_hook(command: str, event: dict[str, object], project_dir: Path) -> dict[str, object] | None:
     """Run a hook command as Claude Code does: through a shell, the event on stdin."""
     env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project_dir)}
-    done = subprocess.run(command, shell=True, input=json.dumps(event), capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(command, shell=True, input=json.dumps(event), capture_output=True, text=True, env=env, check=False, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     return json.loads(done.stdout) if done.stdout else None
@@ -251,8 +251,10 @@ def test_the_installed_hook_notes_a_grep_for_a_definition(project: Path) -> None
         (bash("grep -rn --include='*.py' 'def[[:space:]]+compute_total' src"), GET_COMPUTE_TOTAL),
         (
             bash('rg "class Session\\b"'),
-            "- class Session: mcp__coderows__get_outline target='Session' (its methods and line ranges) "
-            "or mcp__coderows__get_symbol name='Session' (its source with line numbers)",
+            (
+                "- class Session: mcp__coderows__get_outline target='Session' (its methods and line ranges) "
+                "or mcp__coderows__get_symbol name='Session' (its source with line numbers)"
+            ),
         ),
         (
             bash("grep -rnE '(def|class) fetch_\\w*' ."),
@@ -338,7 +340,7 @@ def test_block_refuses_definition_searches_and_still_only_notes_reads(project: P
 @pytest.mark.parametrize("stdin", ["", "not json", "[1, 2]", '{"tool_name": "Bash", "tool_input": "grep def x"}'])
 def test_the_hook_ignores_input_it_cannot_read(stdin: str) -> None:
     done = subprocess.run(
-        [PYTHON, "-m", "coderows.cli.claude_hook"], input=stdin, capture_output=True, text=True, timeout=60
+        [PYTHON, "-m", "coderows.cli.claude_hook"], input=stdin, capture_output=True, text=True, check=False, timeout=60
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
@@ -347,7 +349,7 @@ def test_the_hook_imports_no_database_driver_nor_the_cli() -> None:
     """It runs before every Bash/Grep/Glob/Read call: the standard library only."""
     done = subprocess.run(
         [PYTHON, "-X", "importtime", "-m", "coderows.cli.claude_hook"],
-        input=json.dumps(bash('grep -rn "def compute_total" .')), capture_output=True, text=True, timeout=60,
+        input=json.dumps(bash('grep -rn "def compute_total" .')), capture_output=True, text=True, check=False, timeout=60,
     )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
     assert imported & {"psycopg", "click", "mcp", "tree_sitter", "rich", "pydantic"} == set()
