@@ -89,15 +89,32 @@ USES_QUERY = Query(
     (class_definition superclasses: (argument_list (subscript value: (_) @base)))
     (keyword_argument name: (identifier) @skip)
 
-    ; the uses themselves
+    ; the uses themselves (an attribute's name is found in Python: a pattern reaching
+    ; for its last child stays in progress over the whole object, for every link of a
+    ; chain, which made `a.b.b.b...` quadratic inside tree-sitter)
     (identifier) @name
-    (attribute attribute: (identifier) @attribute.name) @attribute
+    (attribute) @attribute
     """,
 )
 
+# Bounds on one file's work, so that extraction stays linear in the file's size (a file
+# past one is indexed as far as the bound, and parse.py marks it partial with the note):
+# - a use's name: each link of `a.b.c...` is a use named by the chain up to it, so a
+#   chain of n links would give n names of up to n links each. No real chain comes near.
+MAX_USE_NAME_CHARS = 1000
+# - all use names and targets together, in characters, beyond a floor: real code stays
+#   far below its own size (the stdlib: about a third).
+USE_TEXT_PER_SOURCE_BYTE = 4
+USE_TEXT_FLOOR = 1_000_000
+# - how deeply the tree may nest: tree-sitter's query cursor counts depth in 16 bits
+#   (at 80,000 nested calls it took 20 s and dropped captures); Python's own parser
+#   gives up far sooner (200 nested brackets).
+MAX_TREE_DEPTH = 5_000
+# A subtree spanning fewer bytes than this cannot nest anywhere near 65,535 levels, so
+# the depth check only enters nodes at least this long: cheap on real code.
+_DEPTH_CHECK_BYTES = 2_000
 BUILTIN_NAMES = frozenset(dir(builtins))
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*\Z")
-_PLAIN_CHAIN = re.compile(rb"(?:[A-Za-z_][A-Za-z0-9_]*\.)+")  # ASCII, no spaces: `self.x.`
 
 
 @dataclass(slots=True)
@@ -151,11 +168,44 @@ def extract_uses(
     source: bytes,
     definitions: Sequence[DefinitionKey],
     imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
-) -> list[Use]:
-    """The uses in the file `source` (UTF-8) parsed into `tree`. `imports` are the file's
-    imports rows as (line, imported_module, imported_name, alias, target_module)."""
-    captures = QueryCursor(USES_QUERY).captures(tree.root_node)
-    return _Extractor(captures, source, definitions, imports).uses()
+) -> tuple[list[Use], str | None]:
+    """The uses in the file `source` (UTF-8) parsed into `tree`, and a note saying which
+    were left out at one of the bounds above (None: all of them). `imports` are the
+    file's imports rows as (line, imported_module, imported_name, alias, target_module)."""
+    cursor = QueryCursor(USES_QUERY)
+    deep = first_statement_nested_too_deeply(tree.root_node)
+    depth_note = None
+    if deep is not None:
+        if deep.start_byte == 0:
+            return [], f"no uses indexed: the code at line 1 nests deeper than {MAX_TREE_DEPTH} levels"
+        # Only what lies before that statement (the byte before it is a line break or
+        # indentation, where no node starts).
+        cursor.set_byte_range(0, deep.start_byte - 1)
+        depth_note = (
+            f"uses from line {deep.start_point.row + 1} on not indexed: "
+            f"the code there nests deeper than {MAX_TREE_DEPTH} levels"
+        )
+    captures = cursor.captures(tree.root_node)
+    extractor = _Extractor(captures, source, definitions, imports)
+    uses = extractor.uses()
+    notes = [note for note in (depth_note, *extractor.notes()) if note]
+    return uses, "; ".join(notes) or None
+
+
+def first_statement_nested_too_deeply(root: Node) -> Node | None:
+    """The first statement (in source order) holding a node more than MAX_TREE_DEPTH
+    levels deep, or None. Only nodes spanning at least _DEPTH_CHECK_BYTES are entered:
+    each node is visited once at most, so the cost is linear in the file's size."""
+    stack: list[tuple[Node, int, Node]] = [(root, 0, root)]
+    while stack:
+        node, depth, statement = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            return statement
+        in_statement_list = node.type in ("module", "block")
+        for child in reversed(node.children):
+            if child.end_byte - child.start_byte >= _DEPTH_CHECK_BYTES:
+                stack.append((child, depth + 1, child if in_statement_list else statement))
+    return None
 
 
 class _Extractor:
@@ -186,6 +236,10 @@ class _Extractor:
         self.star_module: str | None = None  # the last `from M import *`: where unknown names may come from
         self.modules: set[str] = set()  # names that module-level `import M` statements bind
         self.roles: dict[tuple[int, int], str] = {}
+        self.attribute_names = _attribute_names(captures.get("attribute", ()))
+        self.text_budget = USE_TEXT_FLOOR + USE_TEXT_PER_SOURCE_BYTE * len(source)
+        self.long_names = 0  # attribute uses left out: name over MAX_USE_NAME_CHARS
+        self.cut_at_line: int | None = None  # attribute uses from this line on left out: budget spent
         self._bindings(definitions, imports)
         self._roles()
 
@@ -249,7 +303,7 @@ class _Extractor:
         imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
     ) -> None:
         captures = self.captures
-        for node in captures.get("attribute.name", []):
+        for node, _, _ in self.attribute_names:
             self.skipped.add(node.start_byte)
         source, scopes, skipped, bound, locals_ = self.source, self.scopes, self.skipped, self.bound, self.locals
         sites = self.binding_sites
@@ -423,33 +477,90 @@ class _Extractor:
             if known and not (name in self.modules and target == self.module_names.get(name)):
                 # (a module itself is no definition: `os` in os.path.join is left out)
                 rows.append(self._use(node, start, scope, roles.get((start, end), "reference"), name, target))
-        attribute_starts = {node.end_byte: node.start_byte for node in self.captures.get("attribute", ())}
-        for node in self.captures.get("attribute.name", ()):
-            rows.append(self._attribute_use(node, attribute_starts[node.end_byte]))
+        rows.extend(self._attribute_uses(sum(len(use.name) + len(use.target or "") for use in rows)))
         rows.sort(key=lambda use: (use.line, use.col))
         return rows
 
-    def _attribute_use(self, node: Node, chain_start: int) -> Use:
-        """The use of `node`, the attribute name ending a chain that starts at chain_start."""
-        start = node.start_byte
-        end = node.end_byte
-        kind = self.roles.get((chain_start, end), "reference")
-        scope = self._scope_at(start)
+    def _attribute_uses(self, spent: int) -> list[Use]:
+        """The uses of attribute names, in source order, within the bounds: a use whose
+        name would be longer than MAX_USE_NAME_CHARS is left out, and once the names and
+        targets have taken the file's text budget, so is every later one. Each link of
+        a chain extends its object's name (kept below), never re-reads the chain, so
+        the work stays linear in the file's size."""
+        rows = []
+        # (start, end) of an attribute written as a dotted name without spaces (`a.b`) ->
+        # that name; too_long: such attributes whose name is past MAX_USE_NAME_CHARS
+        dotted: dict[tuple[int, int], str] = {}
+        too_long: set[tuple[int, int]] = set()
         source = self.source
-        if _PLAIN_CHAIN.fullmatch(source, chain_start, start) and source[start:end].isascii():  # `a.b.` + name
-            chain = source[chain_start:end].decode("ascii")
+        for name, attribute, obj in self.attribute_names:
+            key = (attribute.start_byte, attribute.end_byte)
+            object_key = (obj.start_byte, obj.end_byte)
+            attr = source[name.start_byte : name.end_byte].decode("utf-8", "replace")
+            gap = source[obj.end_byte : name.start_byte]
+            tight = gap == b"."
+            if tight or gap.strip() == b".":  # `a.b`, or `a . b` (spaces, line breaks)
+                if obj.type == "attribute" and object_key in too_long:
+                    use_name: str | None = None
+                    too_long_here = True
+                else:
+                    obj_name = self._dotted_name(obj, dotted)
+                    use_name = f"{obj_name}.{attr}" if obj_name is not None else None
+                    too_long_here = use_name is not None and len(use_name) > MAX_USE_NAME_CHARS
+                if too_long_here:
+                    self.long_names += 1
+                    if tight:
+                        too_long.add(key)
+                    continue
+                if tight and use_name is not None:
+                    dotted[key] = use_name
+            else:
+                use_name = None  # a comment or a continuation between: not a name as written
+            if spent + 2 * len(use_name or attr) > self.text_budget:
+                self.cut_at_line = name.start_point.row + 1
+                break
+            use = self._attribute_use(name, attribute.start_byte, attr, use_name, obj)
+            spent += len(use.name) + len(use.target or "")
+            rows.append(use)
+        return rows
+
+    def _dotted_name(self, obj: Node, dotted: dict[tuple[int, int], str]) -> str | None:
+        """The object's text when it is a name or a dotted name written without spaces
+        (`None` and `True` are names here too, as written)."""
+        if obj.type == "attribute":
+            return dotted.get((obj.start_byte, obj.end_byte))
+        if obj.end_byte - obj.start_byte > MAX_USE_NAME_CHARS * 4:  # (UTF-8: up to 4 bytes a character)
+            return None
+        text = self.source[obj.start_byte : obj.end_byte].decode("utf-8", "replace")
+        return text if _DOTTED.match(text) else None
+
+    def notes(self) -> list[str]:
+        """What the bounds left out, one note each."""
+        notes = []
+        if self.long_names:
+            notes.append(f"{self.long_names} uses in attribute chains longer than {MAX_USE_NAME_CHARS} characters not indexed")
+        if self.cut_at_line is not None:
+            notes.append(
+                f"attribute uses from line {self.cut_at_line} on not indexed: their names would exceed "
+                f"{self.text_budget} characters"
+            )
+        return notes
+
+    def _attribute_use(self, node: Node, chain_start: int, attr: str, chain: str | None, obj: Node) -> Use:
+        """The use of `node`, the attribute name ending a chain that starts at
+        chain_start: named `chain` when its object is a dotted name, `super().attr`
+        through super(), else by the attribute name alone (no target)."""
+        start = node.start_byte
+        kind = self.roles.get((chain_start, node.end_byte), "reference")
+        scope = self._scope_at(start)
+        if chain is not None:
             return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope, start))
-        obj = source[chain_start:start].decode("utf-8", "replace").rstrip().removesuffix(".").rstrip()
-        attr = source[start:end].decode("utf-8", "replace")
-        if obj == "super()":
+        if obj.type == "call" and self.source[obj.start_byte : obj.end_byte] == b"super()":
             function = self._enclosing_function(scope)
             owner = self.scopes[function].parent if function is not None else None
             class_name = self.scopes[owner].full_name if owner is not None and self.scopes[owner].is_class else None
             target = f"{class_name}.{attr}" if class_name else None
             return self._use(node, start, scope, kind, f"super().{attr}", target, via_super=target is not None)
-        if _DOTTED.match(obj):
-            chain = f"{obj}.{attr}"
-            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope, start))
         return self._use(node, start, scope, kind, attr, None)
 
     def _import_uses(self) -> list[Use]:
@@ -523,6 +634,19 @@ def _import_bindings(
         elif target_module is not None:
             bindings.append(ImportBinding(line, alias or imported_name, f"{target_module}.{imported_name}", False))
     return bindings
+
+
+def _attribute_names(attributes: Sequence[Node]) -> list[tuple[Node, Node, Node]]:
+    """(its name, the attribute, its object) of every `obj.name`, in source order of the
+    names: a chain's inner links come before the links built on them."""
+    found = []
+    for attribute in attributes:
+        name = attribute.child_by_field_name("attribute")
+        obj = attribute.child_by_field_name("object")
+        if name is not None and obj is not None and name.type == "identifier":
+            found.append((name, attribute, obj))
+    found.sort(key=lambda triple: triple[0].start_byte)
+    return found
 
 
 def _last_identifier(node: Node) -> Node:

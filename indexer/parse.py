@@ -143,6 +143,9 @@ def parse_module(path: str, data: bytes, package_roots: PackageRoots = PATH_ONLY
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)
     imports = [_import(row, name) for row in outline.imports]
+    uses, uses_note = _uses(tree, utf8, name.name, definitions, imports) if tree is not None else ([], None)
+    if uses_note:
+        status, error = "partial", _join_notes(error, uses_note)
     return ParsedModule(
         path=path,
         name=name.name,
@@ -156,7 +159,7 @@ def parse_module(path: str, data: bytes, package_roots: PackageRoots = PATH_ONLY
         parse_error=_join_notes(error, decode_note),
         definitions=definitions,
         imports=imports,
-        uses=_uses(tree, utf8, name.name, definitions, imports) if tree is not None else [],
+        uses=uses,
     )
 
 
@@ -327,8 +330,11 @@ def _import(raw: RawImport, importer: ModuleName) -> Import:
     )
 
 
-def _uses(tree: Tree, utf8: bytes, module: str, definitions: list[Definition], imports: list[Import]) -> list[Use]:
-    """Name uses from the tree-sitter tree (also when it has errors: best effort there)."""
+def _uses(
+    tree: Tree, utf8: bytes, module: str, definitions: list[Definition], imports: list[Import]
+) -> tuple[list[Use], str | None]:
+    """Name uses from the tree-sitter tree (also when it has errors: best effort there),
+    and a note on what the per-file bounds left out (extract_uses.py)."""
     keys = [
         DefinitionKey(d.ordinal, d.def_line, d.name, f"{module}.{d.qualname}", "." not in d.qualname)
         for d in definitions
