@@ -8,8 +8,8 @@
 --
 -- The rule that follows: schema.sql stays valid against every older database. It only
 -- creates what is missing; where an older version held something else under a name this
--- version uses (modules, definitions, imports and name_uses were tables up to version 4
--- and are views now), it leaves that name alone and the migration that converts the rows
+-- version uses (modules, definitions, imports, name_uses and resolutions were tables up
+-- to version 4 and are views now), it leaves that name alone and the migration that converts the rows
 -- creates the new object (here by calling create_views(), defined below).
 --
 -- Storage, from version 5: a file's content is stored once however many repositories
@@ -171,25 +171,37 @@ CREATE INDEX IF NOT EXISTS content_uses_target_idx ON content_uses (target, via_
 -- Uses known by name only, for "and N more that may be it".
 CREATE INDEX IF NOT EXISTS content_uses_unknown_idx ON content_uses (short_name) WHERE target IS NULL;
 
--- resolutions: what each distinct target of a repository resolves to, the way Python
--- finds it (indexer/resolve.py holds the rules): the definition itself, else the longest
--- prefix that is an indexed module, then that module's definitions, its imports (`as`
--- aliases, re-exports through a package's __init__, star imports), and a class's
--- members through its bases in MRO order. `consulted` names every module the answer
--- depended on, present or not: when one of them is re-indexed the row turns stale and
--- is resolved again in the same transaction (or, for a run of many batches, at its end).
-CREATE TABLE IF NOT EXISTS resolutions (
-    repo_id   bigint  NOT NULL,
+-- answers: what a target resolves to, the way Python finds it (indexer/resolve.py holds
+-- the rules): the definition itself, else the longest prefix that is an indexed module,
+-- then that module's definitions, its imports (`as` aliases, re-exports through a
+-- package's __init__, star imports), and a class's members through its bases in MRO
+-- order. `consulted` names every module the answer depended on, present or not. An
+-- answer is shared by every repository whose modules named in `consulted` hold the same
+-- contents (checkouts and worktrees of one project): read them per repository through
+-- the resolutions view. An answer lives while a repository points to it.
+CREATE TABLE IF NOT EXISTS answers (
+    id        bigint  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     target    text COLLATE "C" NOT NULL,
     via_super boolean NOT NULL,
     full_name text COLLATE "C",          -- the definition; NULL when nothing indexed defines it
-    consulted text[]  NOT NULL,          -- module names the answer depends on
-    stale     boolean NOT NULL DEFAULT true,  -- to be resolved (again); read as unresolved meanwhile
-    PRIMARY KEY (repo_id, target, via_super)
+    consulted text[]  NOT NULL           -- module names the answer depends on
 );
-CREATE INDEX IF NOT EXISTS resolutions_consulted_idx ON resolutions USING gin (consulted);
-CREATE INDEX IF NOT EXISTS resolutions_full_name_idx ON resolutions (full_name);
-CREATE INDEX IF NOT EXISTS resolutions_stale_idx ON resolutions (repo_id) WHERE stale;
+CREATE INDEX IF NOT EXISTS answers_target_idx ON answers (target, via_super);
+CREATE INDEX IF NOT EXISTS answers_consulted_idx ON answers USING gin (consulted);
+CREATE INDEX IF NOT EXISTS answers_full_name_idx ON answers (full_name);
+
+-- repo_answers: the answer each target used in a repository has there, one per (repo_id,
+-- target, via_super). When a module named in its `consulted` is re-indexed the row turns
+-- stale and is resolved again in the same transaction (or, for a run of many batches,
+-- at its end).
+CREATE TABLE IF NOT EXISTS repo_answers (
+    repo_id   bigint  NOT NULL,
+    answer_id bigint  NOT NULL,           -- answers.id (indexer/load.py frees answers none points to)
+    stale     boolean NOT NULL DEFAULT false,  -- to be resolved (again); read as unresolved meanwhile
+    PRIMARY KEY (repo_id, answer_id)
+);
+CREATE INDEX IF NOT EXISTS repo_answers_answer_id_idx ON repo_answers (answer_id);
+CREATE INDEX IF NOT EXISTS repo_answers_stale_idx ON repo_answers (repo_id) WHERE stale;
 
 -- unresolved_modules: files loaded by a run of many batches whose targets are not yet
 -- in resolutions; the run resolves them at its end (or the next run does, if it died).
@@ -224,6 +236,11 @@ SELECT d.id, d.content_id AS module_id, d.parent_id, f.repo_id, d.module, d.path
        d.qualname, d.full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature,
        d.decorators, d.bases, d.is_async, d.docstring, d.body_start, d.body_length
 FROM content_definitions d JOIN files f ON f.content_id = d.content_id;
+
+-- resolutions: what each distinct target used in a repository resolves to there.
+CREATE OR REPLACE VIEW resolutions AS
+SELECT p.repo_id, a.target, a.via_super, a.full_name, a.consulted, p.stale
+FROM repo_answers p JOIN answers a ON a.id = p.answer_id;
 
 -- imports and name_uses: content_imports and content_uses per repository.
 CREATE OR REPLACE VIEW imports AS

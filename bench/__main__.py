@@ -46,6 +46,7 @@ SCRIPTS = (
     ("peers", "bench_peers.py", "coderows against other code-index tools"),
     ("scale", "bench_scale.py", "3M+ lines from several projects in one database"),
     ("rename", "bench_rename.py", "rename by symbol against rope on werkzeug and flask (needs pip install rope)"),
+    ("worktrees", "bench_worktrees.py", "a second checkout (Django) with 10 files changed: time and database growth against the first"),
 )
 NAMES = [name for name, _, _ in SCRIPTS]
 

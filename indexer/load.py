@@ -41,9 +41,15 @@ from coderows.indexer.resolve import SYMBOL_ID_BITS, RepoNames, Resolver, resolv
 # From this many stale targets on, resolution reads the whole repository at once rather
 # than a module or class at a time.
 PRELOAD_TARGETS = 2000
+# From this many new files on (a new checkout or worktree), resolution first takes what a
+# sibling repository answered, wherever that cannot differ.
+INHERIT_FILES = 100
 
 # First key of pg_advisory_xact_lock(int, int); the second is the repository id.
 REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
+# pg_advisory_xact_lock(bigint) key guarding shared answers: held shared by a transaction
+# that points to answers it did not create, exclusively by one that deletes answers.
+ANSWER_LOCK_KEY = 0x636F646572_02  # "coder" + 2 (db/connection.py has + 1)
 
 # LISTEN coderows_changes: one notification per committed batch that changed rows, with
 # the payload {"repo_id", "root", "changed": [paths], "deleted": [paths]}; when the paths
@@ -54,7 +60,9 @@ NOTIFY_PAYLOAD_LIMIT = 7900  # bytes; PostgreSQL refuses 8000 and more
 # The tables whose statistics steer the plans of lookups and of resolution. A table is
 # ANALYZEd when its size has moved by more than STATISTICS_DRIFT since its statistics
 # were taken (autovacuum's own default rule is 10% of the rows), or it has none yet.
-STATISTICS_TABLES = ("contents", "files", "content_definitions", "content_imports", "content_uses", "resolutions")
+STATISTICS_TABLES = (
+    "contents", "files", "content_definitions", "content_imports", "content_uses", "answers", "repo_answers",
+)
 STATISTICS_DRIFT = 0.1
 
 CONTENT_COLUMNS = (
@@ -71,7 +79,6 @@ IMPORT_COLUMNS = (
     "content_id", "module", "path", "line", "imported_module", "imported_name",
     "alias", "level", "target_module",
 )
-RESOLUTION_COLUMNS = ("repo_id", "target", "via_super", "full_name", "consulted", "stale")
 USE_COLUMNS = ("content_id", "source_id", "line", "col", "kind", "name", "short_name", "target", "via_super")
 
 
@@ -315,10 +322,11 @@ def forget_repository(conn: psycopg.Connection, repo_id: int) -> ForgetSummary:
         held = dict(conn.execute("SELECT path, content_id FROM files WHERE repo_id = %s", [repo_id]).fetchall())
         _lock_contents(conn, set(held.values()))
         conn.execute("DELETE FROM files WHERE repo_id = %s", [repo_id])
-        conn.execute("DELETE FROM resolutions WHERE repo_id = %s", [repo_id])
+        answers = conn.execute("DELETE FROM repo_answers WHERE repo_id = %s RETURNING answer_id", [repo_id]).fetchall()
         conn.execute("DELETE FROM unresolved_modules WHERE repo_id = %s", [repo_id])
         conn.execute("DELETE FROM repos WHERE id = %s", [repo_id])
         freed = _free_contents(conn, set(held.values()))
+        _free_answers(conn, {answer_id for (answer_id,) in answers})
         if held:
             conn.execute("SELECT pg_notify(%s, %s)", [CHANGE_CHANNEL, change_payload(repo_id, root, [], sorted(held))])
     return ForgetSummary(root, len(held), freed)
@@ -340,52 +348,151 @@ def _invalidate(conn: psycopg.Connection, repo_id: int, module_names: set[str]) 
     if not module_names:
         return
     conn.execute(
-        "UPDATE resolutions SET stale = true WHERE repo_id = %s AND consulted && %s::text[] AND NOT stale",
+        "UPDATE repo_answers p SET stale = true FROM answers a"
+        " WHERE a.id = p.answer_id AND p.repo_id = %s AND a.consulted && %s::text[] AND NOT p.stale",
         [repo_id, sorted(module_names)],
     )
 
 
+Target = tuple[str, bool]  # (target, via_super)
+Resolved = tuple[str, bool, str | None, list[str]]  # (target, via_super, full_name, consulted)
+
+
 def _resolve(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> None:
-    """Resolve (indexer/resolve.py) the targets of these new files that have no row yet,
-    and the stale rows that some use still needs; drop the other stale rows."""
-    conn.execute(
-        "DELETE FROM resolutions r WHERE r.repo_id = %s AND r.stale AND NOT EXISTS ("
-        " SELECT FROM content_uses u JOIN files f ON f.content_id = u.content_id"
-        " WHERE f.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super)",
+    """Resolve (indexer/resolve.py) the targets of these new files that have no answer
+    in the repository yet, and the stale ones that some use still needs; drop the other
+    stale ones. Many new targets first take what a sibling repository (most contents in
+    common) has answered, wherever the modules an answer consulted are the same in both."""
+    released = [
+        row[0]
+        for row in conn.execute(
+            "DELETE FROM repo_answers p USING answers a WHERE a.id = p.answer_id AND p.repo_id = %s AND p.stale"
+            " AND NOT EXISTS (SELECT FROM content_uses u JOIN files f ON f.content_id = u.content_id"
+            " WHERE f.repo_id = p.repo_id AND u.target = a.target AND u.via_super = a.via_super)"
+            " RETURNING p.answer_id",
+            [repo_id],
+        )
+    ]
+    if len(module_ids) >= INHERIT_FILES:
+        _inherit_answers(conn, repo_id, module_ids)
+    stale = conn.execute(
+        "SELECT a.target, a.via_super, a.id FROM repo_answers p JOIN answers a ON a.id = p.answer_id"
+        " WHERE p.repo_id = %s AND p.stale",
         [repo_id],
-    )
-    stale = conn.execute("SELECT target, via_super FROM resolutions WHERE repo_id = %s AND stale", [repo_id]).fetchall()
-    new = conn.execute(
+    ).fetchall()
+    new: list[Target] = conn.execute(
         "SELECT DISTINCT u.target, u.via_super FROM content_uses u"
         " WHERE u.content_id = ANY(%s) AND u.target IS NOT NULL AND NOT EXISTS ("
-        " SELECT FROM resolutions r WHERE r.repo_id = %s AND r.target = u.target AND r.via_super = u.via_super)",
+        " SELECT FROM repo_answers p JOIN answers a ON a.id = p.answer_id"
+        " WHERE p.repo_id = %s AND a.target = u.target AND a.via_super = u.via_super)",
         [module_ids, repo_id],
     ).fetchall() if module_ids else []
-    if not stale and not new:
+    if stale or new:
+        names = RepoNames(conn, repo_id)
+        if len(stale) + len(new) >= PRELOAD_TARGETS:
+            names.preload()
+        rows = resolve_all(Resolver(names), [(target, via_super) for target, via_super, _ in stale] + new)
+        conn.execute("DELETE FROM repo_answers WHERE repo_id = %s AND stale", [repo_id])
+        _point(conn, repo_id, rows)
+        released += [answer_id for _, _, answer_id in stale]
+    _free_answers(conn, set(released))
+
+
+def _inherit_answers(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> None:
+    """Point the repository to the answers its sibling (the repository holding most of
+    its contents) has for the targets of these files that have none here yet, where every
+    module the answer consulted holds the same contents in both: there it resolves the
+    same. Runs under ANSWER_LOCK_KEY (shared): no answer is freed between finding and
+    pointing."""
+    row = conn.execute(
+        "SELECT o.repo_id FROM files f JOIN files o ON o.content_id = f.content_id AND o.repo_id <> f.repo_id"
+        " WHERE f.repo_id = %s GROUP BY o.repo_id ORDER BY count(*) DESC, o.repo_id LIMIT 1",
+        [repo_id],
+    ).fetchone()
+    if row is None:
         return
-    names = RepoNames(conn, repo_id)
-    if len(stale) + len(new) >= PRELOAD_TARGETS:
-        names.preload()
-    resolver = Resolver(names)
-    if stale:
-        rows = resolve_all(resolver, stale)
-        targets, supers, full_names, consulted = zip(*rows)
-        # Module names hold no line breaks: each row's consulted list travels as one string.
-        conn.execute(
-            "UPDATE resolutions r SET full_name = t.full_name, consulted = string_to_array(t.consulted, E'\\n'),"
-            " stale = false"
-            " FROM unnest(%s::text[], %s::boolean[], %s::text[], %s::text[]) AS t (target, via_super, full_name, consulted)"
-            " WHERE r.repo_id = %s AND r.target = t.target AND r.via_super = t.via_super",
-            [list(targets), list(supers), list(full_names), ["\n".join(c) for c in consulted], repo_id],
-        )
-    if new:
-        text = "".join(
-            f"{repo_id}\t{_escape(target)}\t{'t' if via_super else 'f'}\t"
-            f"{NULL if full_name is None else _escape(full_name)}\t{_escape(_array_literal(consulted))}\tf\n"
-            for target, via_super, full_name, consulted in resolve_all(resolver, new)
-        )
-        with conn.cursor() as cursor:
-            _copy(cursor, "resolutions", RESOLUTION_COLUMNS, [text.encode("utf-8")])
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ANSWER_LOCK_KEY])
+    conn.execute(
+        "WITH differing AS ("
+        "  SELECT coalesce(array_agg(name), '{}') AS names FROM ("
+        "    SELECT c.name FROM files f JOIN contents c ON c.id = f.content_id WHERE f.repo_id IN (%(repo)s, %(sibling)s)"
+        "    GROUP BY c.name HAVING array_agg(f.content_id ORDER BY f.content_id) FILTER (WHERE f.repo_id = %(repo)s)"
+        "      IS DISTINCT FROM array_agg(f.content_id ORDER BY f.content_id) FILTER (WHERE f.repo_id = %(sibling)s)"
+        "  ) AS d"
+        "), used AS ("
+        "  SELECT DISTINCT u.target, u.via_super FROM content_uses u"
+        "  WHERE u.content_id = ANY(%(ids)s) AND u.target IS NOT NULL"
+        ")"
+        " INSERT INTO repo_answers (repo_id, answer_id)"
+        " SELECT %(repo)s, a.id FROM repo_answers p JOIN answers a ON a.id = p.answer_id"
+        " JOIN used w ON w.target = a.target AND w.via_super = a.via_super"
+        " WHERE p.repo_id = %(sibling)s AND NOT p.stale AND NOT a.consulted && (SELECT names FROM differing)"
+        " AND NOT EXISTS (SELECT FROM repo_answers q JOIN answers b ON b.id = q.answer_id"
+        "   WHERE q.repo_id = %(repo)s AND b.target = a.target AND b.via_super = a.via_super)",
+        {"repo": repo_id, "sibling": row[0], "ids": module_ids},
+    )
+
+
+def _point(conn: psycopg.Connection, repo_id: int, rows: list[Resolved]) -> None:
+    """Point the repository to these answers: existing ones (under ANSWER_LOCK_KEY, shared,
+    so that none is freed under us), else new ones."""
+    if not rows:
+        return
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ANSWER_LOCK_KEY])
+    existing = conn.execute(
+        "SELECT a.id, a.target, a.via_super, a.full_name, a.consulted FROM answers a"
+        f" JOIN {_ANSWER_ROWS} ON a.target = t.target AND a.via_super = t.via_super"
+        "  AND a.full_name IS NOT DISTINCT FROM t.full_name AND a.consulted = t.consulted",
+        [_answers_json(rows)],
+    ).fetchall()
+    ids: dict[tuple, int] = {}
+    for answer_id, target, via_super, full_name, consulted in existing:
+        ids.setdefault((target, via_super, full_name, tuple(consulted)), answer_id)
+    missing = [row for row in rows if _answer_key(row) not in ids]
+    if missing:
+        created = conn.execute(
+            "INSERT INTO answers (target, via_super, full_name, consulted)"
+            f" SELECT t.target, t.via_super, t.full_name, t.consulted FROM {_ANSWER_ROWS}"
+            " RETURNING id, target, via_super, full_name, consulted",
+            [_answers_json(missing)],
+        ).fetchall()
+        for answer_id, target, via_super, full_name, consulted in created:
+            ids.setdefault((target, via_super, full_name, tuple(consulted)), answer_id)
+    conn.execute(
+        "INSERT INTO repo_answers (repo_id, answer_id) SELECT %s, unnest(%s::bigint[])",
+        [repo_id, sorted({ids[_answer_key(row)] for row in rows})],
+    )
+
+
+# Answers travel as one JSON parameter: a target, and so a consulted name, may hold any
+# character but NUL (`f(\n  x).y`), which no separator-joined text could carry.
+_ANSWER_ROWS = (
+    "jsonb_to_recordset(%s::jsonb) AS t (target text, via_super boolean, full_name text, consulted text[])"
+)
+
+
+def _answers_json(rows: list[Resolved]) -> str:
+    return json.dumps(
+        [{"target": t, "via_super": s, "full_name": f, "consulted": c} for t, s, f, c in rows], ensure_ascii=False
+    )
+
+
+def _answer_key(row: Resolved) -> tuple:
+    return row[0], row[1], row[2], tuple(row[3])
+
+
+def _free_answers(conn: psycopg.Connection, candidates: set[int]) -> None:
+    """Delete the answers among `candidates` that no repository points to, if no other
+    transaction is pointing to answers right now (ANSWER_LOCK_KEY): never waited for, so
+    no lock cycle can form; skipped answers stay until a later run frees them."""
+    if not candidates:
+        return
+    if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ANSWER_LOCK_KEY]).fetchone()[0]:
+        return
+    conn.execute(
+        "DELETE FROM answers a WHERE a.id = ANY(%s) AND NOT EXISTS (SELECT FROM repo_answers p WHERE p.answer_id = a.id)",
+        [sorted(candidates)],
+    )
 
 
 def change_payload(repo_id: int, root: str, changed: list[str], deleted: list[str]) -> str:

@@ -248,14 +248,14 @@ def test_index_leaves_planner_statistics_on_the_tables_it_filled(conn: psycopg.C
     estimated = dict(
         conn.execute(
             "SELECT relname, reltuples::bigint FROM pg_class WHERE relnamespace = 'coderows'::regnamespace"
-            " AND relname IN ('content_definitions', 'contents', 'content_uses', 'files', 'resolutions')"
+            " AND relname IN ('content_definitions', 'contents', 'content_uses', 'files', 'answers', 'repo_answers')"
         ).fetchall()
     )
     exact = {
         table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
-        for table in ("content_definitions", "contents", "content_uses", "files", "resolutions")
+        for table in ("content_definitions", "contents", "content_uses", "files", "answers", "repo_answers")
     }
-    assert exact == {"content_definitions": 6, "contents": 3, "content_uses": 9, "files": 3, "resolutions": 6}
+    assert exact == {"content_definitions": 6, "contents": 3, "content_uses": 9, "files": 3, "answers": 6, "repo_answers": 6}
     assert estimated == exact
 
 

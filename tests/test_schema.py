@@ -25,6 +25,7 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
         " WHERE table_schema = 'coderows' ORDER BY table_name"
     ).fetchall()
     assert rows == [
+        ("answers", "BASE TABLE"),
         ("calls", "VIEW"),
         ("classes", "VIEW"),
         ("content_definitions", "BASE TABLE"),
@@ -39,8 +40,9 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
         ("modules", "VIEW"),
         ("name_uses", "VIEW"),
         ("overrides", "VIEW"),
+        ("repo_answers", "BASE TABLE"),
         ("repos", "BASE TABLE"),
-        ("resolutions", "BASE TABLE"),
+        ("resolutions", "VIEW"),
         ("schema_version", "BASE TABLE"),
         ("subclasses", "VIEW"),
         ("symbols", "VIEW"),
@@ -105,7 +107,7 @@ def test_every_table_and_view_has_repo_id_but_the_shared_contents(db: psycopg.Co
         " AND c.table_name = t.table_name AND c.column_name = 'repo_id') ORDER BY 1"
     ).fetchall()
     assert without == [
-        ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("repos",), ("schema_version",),
+        ("answers",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("repos",), ("schema_version",),
     ]
 
 

@@ -55,6 +55,7 @@ SHOP = {
                 self.helper()
         """,
 }
+EXTRA = "from shop.util import tidy\n\n\ndef go():\n    tidy()\n"
 # shop/models.py changed in one worktree: Model no longer inherits from Base, so the
 # unchanged (shared) orders.py resolves self.helper() to nothing there.
 MODELS_WITHOUT_BASE = """\
@@ -182,6 +183,27 @@ def test_the_changed_root_answers_as_a_database_holding_it_alone(
     index_repository(conn, worktree, jobs=1)
     index_repository(alone, worktree, jobs=1)
     assert answers(conn, worktree) == answers(alone, worktree)
+
+
+def test_a_worktree_takes_from_its_sibling_only_the_answers_its_own_modules_give(
+    conn: psycopg.Connection, alone: psycopg.Connection, checkout: Path, worktree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """shop.orders.Order.helper consulted shop.models, changed in the worktree: resolved
+    again there (to nothing); shop.util.tidy consulted only shop.util: taken as it is."""
+    monkeypatch.setattr(load, "INHERIT_FILES", 1)  # a small project inherits as a big one does
+    for root in (checkout, worktree):
+        write_tree(root, {"shop/util.py": "def tidy():\n    pass\n", "shop/extra.py": EXTRA})
+    index_repository(conn, checkout, jobs=1)
+    (worktree / "shop/models.py").write_text(MODELS_WITHOUT_BASE)
+    index_repository(conn, worktree, jobs=1)
+    index_repository(alone, worktree, jobs=1)
+    assert answers(conn, worktree) == answers(alone, worktree)
+    shared = conn.execute(
+        "SELECT a.target FROM answers a JOIN repo_answers p ON p.answer_id = a.id GROUP BY a.id HAVING count(*) = 2"
+        " ORDER BY 1"
+    ).fetchall()
+    assert shared == [("shop.Model",), ("shop.models.Model",), ("shop.models.make",), ("shop.util.tidy",)]
+    assert count(conn, "answers") == count(alone, "answers") + len(answers(conn, checkout)["resolutions"]) - 4
 
 
 def test_a_file_deleted_in_one_root_stays_in_the_other(

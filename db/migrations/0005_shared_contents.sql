@@ -1,15 +1,20 @@
--- 0005: a file's content is stored once for every repository holding it. schema.sql has
--- just created files, contents and the content_* tables (empty) beside the tables of
+-- 0005: a file's content, and what a name resolves to, are stored once for every
+-- repository holding them. schema.sql has just created files, contents, the content_*
+-- tables, answers and repo_answers (empty) beside the tables of
 -- version 4; this moves the rows over, keeping every id (a content's id is its old
 -- module's id, so definition ids stay as they were), drops the old tables and creates
 -- the views that now carry their names. Contents two repositories already held twice
 -- stay two rows; the next change to such a file shares it.
 
--- What versions 1 to 3 lacked, for the copies below: modules.names_hash, and name_uses.
+-- What versions 1 to 3 lacked, for the copies below: modules.names_hash, name_uses and
+-- resolutions.
 ALTER TABLE coderows.modules ADD COLUMN IF NOT EXISTS names_hash text;
 CREATE TABLE IF NOT EXISTS coderows.name_uses (
     module_id bigint, source_id bigint, line integer, col integer, kind text, name text,
     short_name text, target text, via_super boolean
+);
+CREATE TABLE IF NOT EXISTS coderows.resolutions (
+    repo_id bigint, target text, via_super boolean, full_name text, consulted text[], stale boolean
 );
 
 -- The old views read the old tables: schema.sql left them alone; create_views() remakes them.
@@ -44,6 +49,17 @@ INSERT INTO coderows.content_uses (content_id, source_id, line, col, kind, name,
 SELECT module_id, source_id, line, col, kind, name, short_name, target, via_super
 FROM coderows.name_uses;
 
-DROP TABLE coderows.name_uses, coderows.imports, coderows.definitions, coderows.modules;
+-- Resolutions: one answer per distinct (target, via_super, full_name, consulted), and
+-- each repository's row pointing to it.
+INSERT INTO coderows.answers (target, via_super, full_name, consulted)
+SELECT DISTINCT target, via_super, full_name, consulted FROM coderows.resolutions;
+
+INSERT INTO coderows.repo_answers (repo_id, answer_id, stale)
+SELECT r.repo_id, a.id, r.stale
+FROM coderows.resolutions r
+JOIN coderows.answers a ON a.target = r.target AND a.via_super = r.via_super
+ AND a.full_name IS NOT DISTINCT FROM r.full_name AND a.consulted = r.consulted;
+
+DROP TABLE coderows.resolutions, coderows.name_uses, coderows.imports, coderows.definitions, coderows.modules;
 
 SELECT coderows.create_views();
