@@ -45,6 +45,9 @@ BATCH_SOURCE_BYTES = 4 * 1024 * 1024
 IN_PROCESS_LIMIT = 48
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
 PARENT_POLL_SECONDS = 0.2  # how often a worker checks that the indexer is still alive
+_live_pools: set[ProcessPoolExecutor] = set()  # worker pools of runs in progress
+_POOLS_OWNER = os.getpid()  # the process whose pools _live_pools holds
+_live_pools_lock = threading.Lock()
 
 log = logging.getLogger(__name__)
 
@@ -343,9 +346,13 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
     chunks = [tasks[start : start + size] for start in range(0, len(tasks), size)]
     lost: list[Task] = []
     pool = ProcessPoolExecutor(min(jobs, len(chunks)), mp_context=context, initializer=_die_with_parent, initargs=(parent,))
+    with _live_pools_lock:
+        _live_pools.add(pool)
     try:
         pending = {pool.submit(_run_chunk, chunk): chunk for chunk in chunks}  # until consumed
         for future in as_completed(list(pending)):
+            if future.cancelled():  # only _drop_queued_work cancels
+                raise IndexingError("indexing stopped: coderows is exiting; the next run finishes it")
             results = future.result()
             del pending[future]  # its results are passed on: let them go
             yield from results
@@ -354,8 +361,30 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
     finally:
         # Also when the caller stops early (a database error, Ctrl-C): drop queued work.
         pool.shutdown(wait=True, cancel_futures=True)
+        with _live_pools_lock:
+            _live_pools.discard(pool)
     for task in lost:
         yield _run_isolated(task, context)
+
+
+def _drop_queued_work() -> None:
+    """At interpreter exit, cancel the chunks still queued in every pool: concurrent.futures
+    joins its pools at exit, so a run on a daemon thread (a watcher, a server's first
+    pass) would otherwise keep the exiting process, and its workers, parsing to the end."""
+    if os.getpid() != _POOLS_OWNER:
+        # A forked worker inherits this hook and a copy of the parent's pools, whose locks
+        # may have been held at the fork: touching them would hang the worker's exit (and
+        # the parent's shutdown waiting for it).
+        return
+    with _live_pools_lock:
+        pools = list(_live_pools)
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# threading's exit hooks run last-registered first, so this runs before the one that
+# concurrent.futures.process registered on import (above), which joins the pools.
+threading._register_atexit(_drop_queued_work)  # type: ignore[attr-defined]
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
