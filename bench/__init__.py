@@ -63,7 +63,7 @@ def write_result(
     result = {
         "name": name,
         "command": " ".join(shlex.quote(arg) for arg in [Path(sys.executable).name, *sys.argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "columns": list(columns),
         "rows": [list(row) for row in rows],

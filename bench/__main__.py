@@ -161,7 +161,7 @@ def stream(command: list[str], name: str, timeout: float) -> tuple[int | None, s
 
 def summarise(selected: list[str], outcomes: dict[str, str], args: argparse.Namespace, seconds: float) -> str:
     info = machine()
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     flags = " ".join(["--quick"] * args.quick + [f"--only {name}" for name in args.only or []])
     parts = [
         "# coderows benchmarks",

@@ -21,9 +21,8 @@ from urllib.parse import quote
 import click
 import psycopg
 
-from coderows.db import DatabaseError, connect, resolve_database_url
+from coderows.db import DatabaseError, connect, embedded, resolve_database_url
 from coderows.db.connection import resource_problem, uses_embedded
-from coderows.db import embedded
 
 F = TypeVar("F", bound=Callable[..., Any])
 SQL_ROW_LIMIT = 10_000

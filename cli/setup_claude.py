@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from coderows.cli import claude_guidance
 from coderows.cli.json_text import JsonTextError, add_item, add_member, remove_fragment
 

@@ -23,6 +23,9 @@ from __future__ import annotations
 import os
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from coderows.db.connection import (
     SCHEMA_LOCK_KEY,
     SEARCH_PATH_OPTION,
@@ -30,8 +33,6 @@ from coderows.db.connection import (
     first_line,
     redact,
 )
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 READER_ROLE = "coderows_reader"
 READONLY_DATABASE_URL_ENV = "CODEROWS_READONLY_DATABASE_URL"

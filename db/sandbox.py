@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from coderows.db.readonly import EXPLAIN_FUNCTION, READER_SETTINGS
 from psycopg import sql
+
+from coderows.db.readonly import EXPLAIN_FUNCTION, READER_SETTINGS
 
 # The time limit of one typed query in all (a module attribute so tests can shorten it).
 SQL_STATEMENT_TIMEOUT = READER_SETTINGS["statement_timeout"]

@@ -26,9 +26,9 @@ from coderows.edit import plan as planning
 from coderows.edit.plan import ModuleFile, Position
 from coderows.edit.rename import RenamePlan, plan_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
+from coderows.indexer.files import inside
 from coderows.server import freshness, query, render
 from coderows.server.limits import NAME_CHARS
-from coderows.indexer.files import inside
 from coderows.server.query import Resolution, Symbol
 from coderows.server.scope import resolve_scope
 

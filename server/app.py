@@ -12,8 +12,8 @@ import dataclasses
 import logging
 import sys
 import threading
-from importlib.metadata import version as package_version
 from collections.abc import Callable, Iterable, Sequence
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -25,12 +25,12 @@ from pydantic import Field
 
 from coderows.common.lines import split_lines
 from coderows.db.connection import CannotConnect, DatabaseError, first_line, redact, resource_problem
-from coderows.server import freshness, query, render
-from coderows.server.freshness import BackgroundIndexer
-from coderows.server import http as http_transport
 from coderows.db.readonly import ReaderUnavailable
 from coderows.db.sandbox import RejectedQuery, run_readonly
+from coderows.server import freshness, query, render
+from coderows.server import http as http_transport
 from coderows.server.connections import Connections, DatabaseUnavailable, ReaderConnections
+from coderows.server.freshness import BackgroundIndexer
 from coderows.server.limits import MAX_ANSWER_BYTES, MAX_OFFSET, NAME_CHARS, TEXT_CHARS, ToolCallLimits
 from coderows.server.query import FileStamp, Resolution, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC

@@ -17,11 +17,10 @@ the trigram index (which also serves ILIKE) for stages 2 and 3.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import re
 
 import psycopg
 from psycopg.rows import class_row, dict_row

@@ -7,7 +7,6 @@ but every request goes to 127.0.0.1. Path cases go through a real MCP client in-
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator

@@ -18,7 +18,6 @@ import time
 import warnings
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 

@@ -351,7 +351,10 @@ def test_global_declaration_sends_the_name_to_the_module() -> None:
 
 def test_an_edit_inside_a_body_leaves_every_resolution_alone(shop: Path, conn: psycopg.Connection) -> None:
     def versions() -> list[tuple[str, str]]:
-        return conn.execute("SELECT target, xmin::text FROM resolutions ORDER BY target, via_super").fetchall()
+        return conn.execute(
+            "SELECT a.target, p.xmin::text FROM repo_answers p JOIN answers a ON a.id = p.answer_id"
+            " ORDER BY a.target, a.via_super"
+        ).fetchall()
 
     before = versions()
     base = shop / "shop/base.py"

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from server_fixtures import serve_command, server_env, wait_for_port
 
 SCOPE_TAIL = "(a tool's repo='*' reaches every repository in the database)"

@@ -27,7 +27,7 @@ from coderows.db import sandbox as user_sql
 from coderows.db.connection import connect
 from coderows.indexer.load import REPO_LOCK_NAMESPACE
 from coderows.indexer.pipeline import index_repository
-from coderows.server.app import Tools, ToolError
+from coderows.server.app import ToolError, Tools
 from conftest import BACKENDS
 
 # Hostile queries are stopped after this long here (5 s in production), to keep the suite

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from mcp import Client
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 from coderows.db import readonly
 from coderows.db.connection import connect
 from coderows.indexer.pipeline import index_repository
 from coderows.server.app import Tools, build_server
 from conftest import BACKENDS
-from mcp import Client
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from server_fixtures import call, run
 from test_sql_sandbox import corpus, digest
 
