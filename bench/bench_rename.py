@@ -176,7 +176,7 @@ def changed_positions(reference: Path, renamed: Path) -> set[Position]:
         if len(old_tokens) != len(new_tokens):
             changed.add((str(relative), 0, 0))  # not a rename-shaped change: counted once
             continue
-        for (start, text), (_, other) in zip(old_tokens, new_tokens):
+        for (start, text), (_, other) in zip(old_tokens, new_tokens, strict=True):
             if text != other:
                 changed.add((str(relative), *start))
     return changed
