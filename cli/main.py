@@ -312,7 +312,7 @@ def forget(paths: tuple[Path, ...], database_url: str | None) -> None:
 
     with _connection(database_url) as conn:
         repo_ids = [load.find_repo(conn, path) for path in paths]
-        unknown = [str(path) for path, repo_id in zip(paths, repo_ids) if repo_id is None]
+        unknown = [str(path) for path, repo_id in zip(paths, repo_ids, strict=True) if repo_id is None]
         if unknown:  # before removing anything: a typo must not forget half the list
             raise click.ClickException(f"not an indexed repository: {', '.join(unknown)} (coderows status lists them)")
         for repo_id in dict.fromkeys(repo_ids):

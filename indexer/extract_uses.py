@@ -8,9 +8,9 @@ alone can tell: the first half of name resolution. Pure: tree and rows in, rows 
                    self.clean()          # call    self.clean -> x.A.clean
 
 A use's `target` is written in the names the code uses (`pkg.models.Model`, not the
-module that finally defines Model): the database follows imports, re-exports and base
-classes at query time (schema.sql, resolve_name), so re-indexing one file never leaves
-another file's uses pointing at rows that are gone.
+module that finally defines Model): indexer/resolve.py, the second half, follows
+imports, re-exports and base classes across files and records which modules each answer
+consulted, so re-indexing one file marks stale exactly the answers it could change.
 
 The rules are Python's own, statically: a function's parameters and assigned names are
 local to it, a class body's names are not visible in its methods, `global` sends a name
@@ -73,7 +73,7 @@ USES_QUERY = Query(
     (nonlocal_statement (identifier) @nonlocal)
 
     ; a local bound to a call: an instance of what was called, when that is a class
-    (assignment left: (identifier) @instance.name right: (call function: [(identifier) (attribute)] @instance.class))
+    (assignment left: (identifier) @instance.name right: (call function: [(identifier) (attribute)]))
 
     ; imported names (uses of kind import)
     (import_from_statement name: (dotted_name) @import.from)
@@ -208,6 +208,15 @@ def first_statement_nested_too_deeply(root: Node) -> Node | None:
     return None
 
 
+def _assigned_callee(name: Node) -> Node | None:
+    """The called expression in `name = callee(...)`, found from the assignment itself:
+    captures come grouped by capture name, so pairing two lists by position would pair
+    the wrong nodes as soon as one capture is missing."""
+    assignment = name.parent
+    call = None if assignment is None else assignment.child_by_field_name("right")
+    return None if call is None else call.child_by_field_name("function")
+
+
 class _Extractor:
     def __init__(
         self,
@@ -278,7 +287,7 @@ class _Extractor:
 
     def _scope_at(self, position: int) -> int | None:
         """The innermost scope holding this byte offset."""
-        index = bisect_right(self.scope_starts, position) - 1
+        index: int | None = bisect_right(self.scope_starts, position) - 1
         while index is not None and index >= 0:
             scope = self.scopes[index]
             if scope.start <= position < scope.end:
@@ -329,19 +338,20 @@ class _Extractor:
         for node in captures.get("skip", []):
             self.skipped.add(node.start_byte)
         # Definitions bind their names in the enclosing scope.
-        for index, scope in enumerate(self.scopes):
-            if scope.full_name is None:
+        for defined in self.scopes:
+            if defined.full_name is None:
                 continue
-            name = scope.full_name.rsplit(".", 1)[-1]
-            if scope.parent is None:
-                self.module_names[name] = scope.full_name
+            name = defined.full_name.rsplit(".", 1)[-1]
+            if defined.parent is None:
+                self.module_names[name] = defined.full_name
             else:
-                self.locals[scope.parent][name] = scope.full_name
+                self.locals[defined.parent][name] = defined.full_name
         for node in captures.get("scope.name", []):
             self.skipped.add(node.start_byte)
         for node in captures.get("first_parameter", []):
             scope = self._scope_at(node.start_byte)
-            if scope is not None and self.scopes[scope].parent is not None and self.scopes[self.scopes[scope].parent].is_class:
+            parent = None if scope is None else self.scopes[scope].parent
+            if scope is not None and parent is not None and self.scopes[parent].is_class:
                 self.self_names[scope] = _text(node)
         # Module-level imports, in line order: a later binding wins.
         for binding in sorted(_import_bindings(imports), key=lambda b: b.line):
@@ -368,11 +378,10 @@ class _Extractor:
         """What each binding of a local to a call stands for: the call's result, written
         `callee()` (an instance when the callee is a class, what it returns when it is a
         function: the database decides). A use takes the nearest binding before it."""
-        # Captures come grouped by name, not in source order: sorted, the n-th name is
-        # the n-th assignment's (one assignment cannot hold another).
-        names = sorted(self.captures.get("instance.name", []), key=lambda node: node.start_byte)
-        callees = sorted(self.captures.get("instance.class", []), key=lambda node: node.start_byte)
-        for name_node, callee in zip(names, callees):
+        for name_node in self.captures.get("instance.name", []):
+            callee = _assigned_callee(name_node)
+            if callee is None:
+                continue
             start = name_node.start_byte
             target = self._chain_target(_text(callee), self._scope_at(callee.start_byte), callee.start_byte)
             if target is not None:
