@@ -128,13 +128,14 @@ class _PatternList:
     def from_lines(cls, lines: Sequence[str], source: str, *, strict: bool) -> _PatternList | None:
         """None when no line holds a pattern. `strict` raises ValueError on an invalid
         pattern (a user's --exclude); otherwise the line is dropped, as git does."""
+        patterns: list[RegexPattern]
         try:
             patterns = list(GitIgnoreSpec.from_lines(lines).patterns)
         except GitIgnorePatternError as error:
             if strict:
                 raise ValueError(f"invalid pattern in {source}: {error}") from error
             patterns = _patterns_of_valid_lines(lines, source)
-        rules = [_rule(p.pattern, p.regex.pattern, p.include) for p in patterns if p.include is not None]
+        rules = [_rule(*_line_and_regex(p), p.include) for p in patterns if p.include is not None]
         return cls(rules) if rules else None
 
     def verdict(self, path: str, is_dir: bool) -> bool | None:
@@ -207,7 +208,7 @@ def _subfolders_regex(line: str) -> str | None:
     pattern = line.rstrip()
     if not pattern.endswith("/**/") or pattern.removeprefix("!") == "/**/":
         return None
-    text = GitIgnoreSpec.from_lines([pattern[:-1]]).patterns[0].regex.pattern
+    _, text = _line_and_regex(GitIgnoreSpec.from_lines([pattern[:-1]]).patterns[0])
     return text if text.startswith("^") and text.endswith("/") else None
 
 
@@ -217,6 +218,14 @@ def _anchored(rule: _Rule) -> _Rule:
         return text if text is None or text.startswith("^") else "(?s:.*?)" + text
 
     return _Rule(rule.include, anchor(rule.itself), anchor(rule.as_dir), rule.name_only)
+
+
+def _line_and_regex(pattern: RegexPattern) -> tuple[str, str]:
+    """An including or excluding pattern read from a line of text: (the line, its regex)."""
+    regex = pattern.regex
+    if not isinstance(pattern.pattern, str) or regex is None or not isinstance(regex.pattern, str):
+        raise RuntimeError(f"unexpected pattern from pathspec: {pattern!r}: discover.py needs an update")
+    return pattern.pattern, regex.pattern
 
 
 def _patterns_of_valid_lines(lines: Sequence[str], source: str) -> list[RegexPattern]:

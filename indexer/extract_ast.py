@@ -54,7 +54,7 @@ def _definition(node: Definition, parent: int | None, lines: list[bytes]) -> Raw
         is_async=isinstance(node, ast.AsyncFunctionDef),
         header=_header(node, lines),
         decorators=[compact_code(_segment(lines, d)) for d in node.decorator_list],
-        bases=[compact_code(_segment(lines, b)) for b in node.bases] if is_class else [],
+        bases=[compact_code(_segment(lines, b)) for b in node.bases] if isinstance(node, ast.ClassDef) else [],
         docstring=ast.get_docstring(node, clean=False),
         declared_global=_declared_global(node),
     )

@@ -42,7 +42,10 @@ def _kind_ids(names: frozenset[str] | set[str]) -> frozenset[int]:
     name). The walk compares ids: cheaper than building a type string per node."""
     found = {kind for kind in range(LANGUAGE.node_kind_count) if LANGUAGE.node_kind_for_id(kind) in names}
     if "ERROR" in names:  # a built-in kind, outside the grammar's own range of ids
-        found.add(LANGUAGE.id_for_node_kind("ERROR", True))
+        error_id = LANGUAGE.id_for_node_kind("ERROR", True)
+        if error_id is None:
+            raise RuntimeError("this tree-sitter has no ERROR node kind: extract_treesitter.py needs an update")
+        found.add(error_id)
     return frozenset(found)
 
 
@@ -208,6 +211,7 @@ def _docstring(body: Node | None) -> str | None:
 def _imports(node: Node) -> list[RawImport]:
     if node.type == "import_statement":
         return [_imported(name, module=None, level=0) for name in node.children_by_field_name("name")]
+    module: str | None
     if node.type == "future_import_statement":
         module, level = "__future__", 0
     else:
