@@ -14,6 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from coderows.db.connection import available_migrations
+
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
 MODULE = '"""Geometry."""\n\n\nclass Point:\n    def norm(self):\n        return 0\n\n    def scale(self, k):\n        return self\n'
 
@@ -163,7 +165,7 @@ def test_a_database_of_a_newer_coderows_is_refused_with_one_line_and_nothing_wri
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         "coderows: this database holds coderows schema version 99, written by a newer coderows; this coderows"
-        " knows up to version 4: upgrade this coderows, or point it at another database\n"
+        f" knows up to version {available_migrations()[-1][0]}: upgrade this coderows, or point it at another database\n"
     )
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM coderows.modules").fetchone() == (2,)
