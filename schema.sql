@@ -28,13 +28,13 @@ SET search_path = coderows, public;
 -- a database owner may create it without superuser rights.
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA coderows;
 
--- schema_version: one row, the version of this schema that the database holds.
+-- schema_version: one row, the version of this schema that the database holds. The
+-- newest version is the number of the last file in db/migrations/ (its one source):
+-- coderows inserts it when it creates a database from this file (db/connection.py).
 CREATE TABLE IF NOT EXISTS schema_version (
     version    integer     NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO schema_version (version)
-SELECT 5 WHERE NOT EXISTS (SELECT FROM schema_version);  -- a new database starts at the newest
 
 -- repos: one row per indexed repository root. `excludes` are the --exclude patterns it
 -- was last given: every later run that is given none (index, watch, serve, the server's

@@ -125,11 +125,14 @@ def ensure_schema(conn: psycopg.Connection) -> int:
                 " another database"
             )
         if version is None or version < newest:
-            # schema.sql is idempotent: it creates what an older version lacks, and a new
-            # database starts at the newest version, with no migrations to run.
+            # schema.sql is idempotent: it creates what an older version lacks. A new
+            # database (or one made by hand with psql -f schema.sql) gets the newest layout
+            # from it and starts at the newest version, the last migration's number: the
+            # one source of the version, so no migration runs on it.
             conn.execute(read_schema_sql())
-            version = schema_version(conn)
-            assert version is not None, "schema.sql must insert its schema_version row"
+            if schema_version(conn) is None:
+                conn.execute("INSERT INTO coderows.schema_version (version) VALUES (%s)", [newest])
+                version = newest
         for number, sql in migrations:
             if number > version:
                 conn.execute(sql)
@@ -153,7 +156,7 @@ def read_schema_sql() -> str:
 def available_migrations() -> list[tuple[int, str]]:
     """(version, sql) for every db/migrations/NNNN_name.sql, oldest first."""
     folder = resources.files("coderows.db").joinpath("migrations")
-    if not folder.is_dir():  # no migrations yet: the folder ships only with files in it
+    if not folder.is_dir():  # an install that lost its migrations: nothing to apply
         return []
     found = []
     for entry in folder.iterdir():

@@ -95,6 +95,18 @@ def test_ensure_schema_creates_it_in_an_empty_database(db: psycopg.Connection) -
     assert db.execute("SELECT count(*) FROM coderows.symbols").fetchone() == (0,)
 
 
+def test_a_database_made_by_hand_from_schema_sql_is_at_the_newest_version_once_connected(
+    db: psycopg.Connection,
+) -> None:
+    # schema.sql holds no version number (db/migrations is its one source): coderows
+    # records the newest when it first meets the database, and runs no migration on it.
+    db.execute("DROP SCHEMA coderows CASCADE")
+    db.execute(read_schema_sql())
+    assert db.execute("SELECT count(*) FROM coderows.schema_version").fetchone() == (0,)
+    assert ensure_schema(db) == NEWEST
+    assert db.execute("SELECT version FROM coderows.schema_version").fetchall() == [(NEWEST,)]
+
+
 def test_a_symbols_query_without_body_does_not_join_modules(db: psycopg.Connection) -> None:
     plan = "\n".join(row[0] for row in db.execute("EXPLAIN SELECT full_name FROM symbols WHERE name = 'x'"))
     assert " contents " not in plan
