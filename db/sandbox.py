@@ -273,7 +273,7 @@ def run_readonly(
             if statement.keyword == "explain":
                 explain = statement.text[statement.keyword_at :]
                 return _fetch_capped(conn, _explain_query(), [explain], limit, max_bytes)
-            return _fetch_capped(conn, sql.SQL(statement.text), None, limit, max_bytes)  # type: ignore[arg-type]  # user-supplied by design
+            return _fetch_capped(conn, sql.SQL(statement.text), None, limit, max_bytes)  # user-supplied by design
         except psycopg.errors.SyntaxError as error:
             # The lexer above already refuses a second statement; this is the server's word.
             if "multiple commands" in str(error):

@@ -15,7 +15,7 @@ import io
 import os
 import tokenize
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 
@@ -60,7 +60,14 @@ def module_files(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) 
         """,
         {"repo_id": repo_id, "ids": module_ids},
     ).fetchall()
-    return {row[0]: ModuleFile(*row[:8], tuple(row[8] or ()), row[9]) for row in rows}
+    return {row[0]: _module_file(row) for row in rows}
+
+
+def _module_file(row: tuple[Any, ...]) -> ModuleFile:
+    module_id, repo_id, root, path, source, content_hash, size, mtime_ns, excludes, parse_status = row
+    return ModuleFile(
+        module_id, repo_id, root, path, source, content_hash, size, mtime_ns, tuple(excludes or ()), parse_status
+    )
 
 
 def module_file(conn: psycopg.Connection, repo_id: int, module_id: int) -> ModuleFile:
@@ -242,7 +249,9 @@ def delete_edit(file: ModuleFile, symbol: Symbol) -> TextEdit:
     return TextEdit(starts[first], end, "")
 
 
-def definition_node(file: ModuleFile, symbol: Symbol) -> tuple[ast.AST, list[ast.stmt]]:
+def definition_node(
+    file: ModuleFile, symbol: Symbol
+) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, list[ast.stmt]]:
     """The ast node of the definition, and the statement list it stands in."""
     try:
         tree = ast.parse(file.source)

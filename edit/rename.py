@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_readline
+from coderows.db.rows import one_row
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
 from coderows.server.query import FileStamp, Symbol
@@ -126,9 +127,7 @@ def plan_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, *, incl
 
 def refuse_while_resolving(conn: psycopg.Connection, repo_id: int) -> None:
     """Uses whose resolution is pending read as unresolved: a rename then would miss them."""
-    (pending,) = conn.execute(
-        "SELECT count(*) FROM resolutions WHERE repo_id = %s AND stale", [repo_id]
-    ).fetchone()
+    (pending,) = one_row(conn.execute("SELECT count(*) FROM resolutions WHERE repo_id = %s AND stale", [repo_id]))
     if pending:
         raise EditRefused(f"the index is still resolving {pending} names of this repository; call again in a moment")
 
@@ -158,7 +157,7 @@ def definition_sites(conn: psycopg.Connection, repo_id: int, full_names: list[st
         """,
         {"repo_id": repo_id, "names": full_names},
     ).fetchall()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def resolved_uses(conn: psycopg.Connection, repo_id: int, full_names: list[str]) -> list[tuple[int, int, int, str, str]]:
@@ -170,7 +169,7 @@ def resolved_uses(conn: psycopg.Connection, repo_id: int, full_names: list[str])
         """,
         {"repo_id": repo_id, "names": full_names},
     ).fetchall()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def refuse_conflicts(

@@ -208,10 +208,11 @@ def write_all(prepared: Sequence[Prepared]) -> None:
     """Write every prepared file, or none: see the module's docstring."""
     writing = _Writing()
     try:
-        for item in prepared:
-            writing.staged.append(_stage(item))
+        for change in prepared:
+            writing.staged.append(_stage(change))
         for index, item in enumerate(writing.staged):
             _still_original(item)
+            # temp is set from _stage until this rename
             os.replace(item.temp, item.name, src_dir_fd=item.folder, dst_dir_fd=item.folder)  # type: ignore[arg-type]
             item.temp = None
             writing.replaced.append(item)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import psycopg
 from mcp.server.mcpserver import MCPServer
@@ -245,14 +245,17 @@ class Tools:
         arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit, "repo": repo}
 
         def fetch(conn: psycopg.Connection) -> Resolution:
-            scope = {"kind": kind, "module": module, "repos": self.scope(conn, repo).ids}
+            repos = self.scope(conn, repo).ids
             if is_pattern(query_text):
-                return query.match_pattern(conn, query_text, **scope, limit=limit, offset=offset)
-            found = query.resolve(conn, query_text, **scope, limit=limit, offset=offset)
+                return query.match_pattern(
+                    conn, query_text, kind=kind, module=module, repos=repos, limit=limit, offset=offset
+                )
+            found = query.resolve(conn, query_text, kind=kind, module=module, repos=repos, limit=limit, offset=offset)
             if found.total == 0 and "." not in query_text and ":" not in query_text:
                 # No definition has that name: names that contain it are the next best answer.
                 contained = query.match_pattern(
-                    conn, f"*{query_text}*", **scope, limit=limit, offset=offset, how="contains"
+                    conn, f"*{query_text}*", kind=kind, module=module, repos=repos, limit=limit, offset=offset,
+                    how="contains",
                 )
                 if contained.total:
                     return contained
@@ -408,7 +411,7 @@ class Tools:
         self,
         conn: psycopg.Connection,
         symbol: Symbol,
-        arguments: dict[str, object],
+        arguments: dict[str, Any],
         offset: int,
         limit: int,
         related: Sequence[str] = (),
@@ -491,7 +494,7 @@ def start_embedded_database() -> str:
     return embedded.start()
 
 
-def page_budget(tool: str, arguments: dict[str, object], *echoed: str) -> int:
+def page_budget(tool: str, arguments: dict[str, Any], *echoed: str) -> int:
     """The bytes an answer's own lines may take, so that with its paging line, which
     repeats the call's arguments (and `echoed`, e.g. a definition's name), the whole
     answer stays within MAX_ANSWER_BYTES."""

@@ -26,6 +26,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 
 from coderows.common.lines import sql_split_lines
+from coderows.db.rows import one_row
 
 Kind = Literal["class", "function", "method"]
 
@@ -558,10 +559,12 @@ def search_lines(conn: psycopg.Connection, text: str, repos: RepoIds = None, cap
     ids = sorted({row[8] for row in rows if row[8] is not None})
     # Checkouts holding the same file share its definitions' ids: key by repository too.
     by_id = {(s.repo_id, s.id): s for s in symbols_by_ids(conn, ids, repos)}
-    return [
-        Hit(*row[:5], by_id.get((row[10], row[8])) if row[8] else None, *row[5:8], repo=row[9])
-        for row in rows
-    ]
+    return [_hit(row, by_id.get((row[10], row[8])) if row[8] else None) for row in rows]
+
+
+def _hit(row: tuple[Any, ...], symbol: Symbol | None) -> Hit:
+    module_id, module, path, line, text, root, size, mtime_ns, _, repo, _ = row
+    return Hit(module_id, module, path, line, text, symbol, root, size, mtime_ns, repo)
 
 
 def symbols_by_ids(conn: psycopg.Connection, ids: list[int], repos: RepoIds = None) -> list[Symbol]:
@@ -692,7 +695,7 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
     params = {
         "repo_id": symbol.repo_id, "targets": targets, "full_name": symbol.full_name, "limit": limit, "offset": offset,
     }
-    total, files = conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params).fetchone()
+    total, files = one_row(conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params))
     # source_full_name as the usages view (schema.sql) defines it: the enclosing definition, else the module.
     rows = conn.execute(
         f"""
@@ -704,29 +707,29 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
         """,
         params,
     ).fetchall()
-    unknown, unknown_files = conn.execute(
+    unknown, unknown_files = one_row(conn.execute(
         "SELECT count(*), count(DISTINCT module_id) FROM name_uses"
         " WHERE short_name = %s AND target IS NULL AND repo_id = %s",
         [symbol.name, symbol.repo_id],
-    ).fetchone()
+    ))
     return References([Reference(*row) for row in rows], total, files, unknown, unknown_files)
 
 
 def use_counts(conn: psycopg.Connection, symbol: Symbol) -> tuple[int, int, int]:
     """(resolved uses of the symbol, files they are in, resolved calls made in its body)."""
-    used, files = conn.execute(
+    used, files = one_row(conn.execute(
         "SELECT count(*), count(DISTINCT u.module_id) FROM resolutions r"
         " JOIN name_uses u ON u.repo_id = r.repo_id AND u.target = r.target AND u.via_super = r.via_super"
         " WHERE r.repo_id = %s AND r.full_name = %s AND NOT r.stale",
         [symbol.repo_id, symbol.full_name],
-    ).fetchone()
-    (calls,) = conn.execute(
+    ))
+    (calls,) = one_row(conn.execute(
         "SELECT count(*) FROM name_uses u"
         " JOIN resolutions r ON r.repo_id = u.repo_id AND r.target = u.target AND r.via_super = u.via_super"
         " WHERE u.repo_id = %s AND u.module_id = %s AND u.source_id = %s AND u.kind = 'call'"
         " AND r.full_name IS NOT NULL AND NOT r.stale",
         [symbol.repo_id, symbol.module_id, symbol.id],
-    ).fetchone()
+    ))
     return used, files, calls
 
 
