@@ -56,6 +56,13 @@ Prefer these tools to grep and to reading whole files:
 Names may be full (pkg.mod.Class.meth), pkg.mod:Class.meth, a qualname (Class.meth), a \
 bare name, or path.py:LINE. Long answers end with a [cut: ...] line giving the next call."""
 
+# Each list tool's default `limit`, for its schema, its Tools method and its paging line
+# (which leaves a default limit out of the call it suggests).
+FIND_SYMBOL_LIMIT = 20
+SEARCH_CODE_LIMIT = 20
+FIND_REFERENCES_LIMIT = 50
+OUTLINE_LIMIT = 200
+
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 NameArg = Annotated[
@@ -238,7 +245,7 @@ class Tools:
         query_text: str,
         kind: str | None = None,
         module: str | None = None,
-        limit: int = 20,
+        limit: int = FIND_SYMBOL_LIMIT,
         offset: int = 0,
         repo: str | None = None,
     ) -> str:
@@ -327,8 +334,10 @@ class Tools:
 
         return self.run(work)
 
-    def find_references(self, name: str, limit: int = 50, offset: int = 0, repo: str | None = None) -> str:
-        arguments = {"name": name, "limit": limit if limit != 50 else None, "repo": repo}
+    def find_references(
+        self, name: str, limit: int = FIND_REFERENCES_LIMIT, offset: int = 0, repo: str | None = None
+    ) -> str:
+        arguments = {"name": name, "limit": unless_default(limit, FIND_REFERENCES_LIMIT), "repo": repo}
 
         def work(conn: psycopg.Connection) -> str:
             symbol = self.one_symbol(conn, name, repo, tool="find_references")
@@ -353,7 +362,7 @@ class Tools:
     def get_outline(
         self,
         target: str,
-        limit: int = 200,
+        limit: int = OUTLINE_LIMIT,
         offset: int = 0,
         subclasses: bool = False,
         inherited: bool = False,
@@ -361,7 +370,7 @@ class Tools:
     ) -> str:
         arguments = {
             "target": target,
-            "limit": limit if limit != 200 else None,
+            "limit": unless_default(limit, OUTLINE_LIMIT),
             "subclasses": subclasses or None,
             "inherited": inherited or None,
             "repo": repo,
@@ -430,8 +439,8 @@ class Tools:
             max_bytes=page_budget("get_outline", arguments),
         )
 
-    def search_code(self, text: str, limit: int = 20, offset: int = 0, repo: str | None = None) -> str:
-        arguments = {"query": text, "limit": limit if limit != 20 else None, "repo": repo}
+    def search_code(self, text: str, limit: int = SEARCH_CODE_LIMIT, offset: int = 0, repo: str | None = None) -> str:
+        arguments = {"query": text, "limit": unless_default(limit, SEARCH_CODE_LIMIT), "repo": repo}
         if len(text.strip()) < 2:
             raise ToolError("search_code needs at least 2 characters of text to look for.")
 
@@ -492,6 +501,11 @@ def start_embedded_database() -> str:
     from coderows.db import embedded
 
     return embedded.start()
+
+
+def unless_default(limit: int, default: int) -> int | None:
+    """The limit to repeat in a paging line's call: None (left out) when it is the default."""
+    return None if limit == default else limit
 
 
 def page_budget(tool: str, arguments: dict[str, Any], *echoed: str) -> int:
@@ -596,7 +610,7 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
             str | None,
             Field(description="Only definitions in this module or package (dotted name).", max_length=NAME_CHARS),
         ] = None,
-        limit: LimitArg = 20,
+        limit: LimitArg = FIND_SYMBOL_LIMIT,
         offset: OffsetArg = 0,
         repo: RepoArg = None,
     ) -> str:
@@ -644,7 +658,7 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
                 max_length=NAME_CHARS,
             ),
         ],
-        limit: Annotated[int, Field(ge=1, le=2000, description="Most entries to list.")] = 200,
+        limit: Annotated[int, Field(ge=1, le=2000, description="Most entries to list.")] = OUTLINE_LIMIT,
         offset: OffsetArg = 0,
         subclasses: Annotated[bool, Field(description="For a class: also list its subclasses, at any depth.")] = False,
         inherited: Annotated[
@@ -667,7 +681,7 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     )
     def search_code(
         query: Annotated[str, Field(description="Text to look for, at least 2 characters.", max_length=TEXT_CHARS)],
-        limit: LimitArg = 20,
+        limit: LimitArg = SEARCH_CODE_LIMIT,
         offset: OffsetArg = 0,
         repo: RepoArg = None,
     ) -> str:
@@ -684,7 +698,9 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
             "Uses on objects whose type is unknown are counted separately, not mixed in."
         ),
     )
-    def find_references(name: NameArg, limit: LimitArg = 50, offset: OffsetArg = 0, repo: RepoArg = None) -> str:
+    def find_references(
+        name: NameArg, limit: LimitArg = FIND_REFERENCES_LIMIT, offset: OffsetArg = 0, repo: RepoArg = None
+    ) -> str:
         return tools.find_references(name, limit, offset, repo)
 
     @server.tool(
@@ -693,7 +709,8 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
         description=(
             "Run one read-only SQL query (PostgreSQL) over the index for questions the other tools do "
             "not answer: counts, all subclasses of X, methods of a class, biggest functions, imports. "
-            "Tables: repos, modules, symbols (+ views classes, functions, methods), imports; read the "
+            "Tables: repos, modules, symbols (+ views classes, functions, methods), imports, usages "
+            "(every use of a name, resolved), calls, subclasses, overrides; read the "
             "coderows://schema resource for columns and examples. Rows come back one per line, "
             "' | '-separated, cut at `limit` rows; select body/source only for the rows you need."
         ),
