@@ -130,7 +130,7 @@ def ensure_schema(conn: psycopg.Connection) -> int:
             # from it and starts at the newest version, the last migration's number: the
             # one source of the version, so no migration runs on it.
             conn.execute(read_schema_sql())
-            if schema_version(conn) is None:
+            if version is None:  # schema.sql records no version: a new database's is the newest
                 conn.execute("INSERT INTO coderows.schema_version (version) VALUES (%s)", [newest])
                 version = newest
         for number, sql in migrations:
