@@ -15,14 +15,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import click
-import psycopg
 
-from coderows.db import DatabaseError, connect, embedded, resolve_database_url
-from coderows.db.connection import resource_problem, uses_embedded
+# psycopg, the indexer and the server are imported by the commands that use them:
+# importing them all would cost `coderows --help` several times its own work.
+if TYPE_CHECKING:
+    import psycopg
 
 F = TypeVar("F", bound=Callable[..., Any])
 SQL_ROW_LIMIT = 10_000
@@ -132,6 +133,7 @@ def serve(
 ) -> None:
     """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the
     background, then follows their changes on disk."""
+    from coderows.db.connection import uses_embedded
     from coderows.server.app import serve as run_server
     from coderows.server.http import RefusedToServe, check_binding
 
@@ -168,6 +170,7 @@ def watch(paths: tuple[Path, ...], excludes: tuple[str, ...], clear_excludes: bo
     Brings each root (default: .) up to date first, then re-indexes what changes on
     disk; one line per root and batch written on stderr.
     """
+    from coderows.db.connection import DatabaseError, connect
     from coderows.indexer.watch import Watcher
 
     roots = _folders(paths)
@@ -215,7 +218,10 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
     coderows sql "SELECT name, start_line, end_line FROM methods
                   WHERE class_name = 'Session' AND module = 'requests.sessions'"
     """
+    import psycopg
+
     from coderows.db import readonly
+    from coderows.db.connection import DatabaseError
     from coderows.db.sandbox import SQL_ROW_SHARE_OF_BUDGET, RejectedQuery, run_readonly
 
     # The query runs as the read-only login, never as the main user (db/readonly.py).
@@ -334,6 +340,8 @@ def db() -> None:
 @db.command("status")
 def db_status() -> None:
     """Whether the embedded server runs, where its data lives, its URL."""
+    from coderows.db import embedded
+
     state = embedded.status()
     click.echo(f"data: {state.data_dir}")
     click.echo(f"running: pid {state.pid}" if state.running else "running: no (starts on first use)")
@@ -346,12 +354,16 @@ def db_status() -> None:
 @db.command("start")
 def db_start() -> None:
     """Start the embedded server (every command starts it on first use anyway)."""
+    from coderows.db.connection import uses_embedded
+
     click.echo(_resolve(None) if uses_embedded(None) else "note: CODEROWS_DATABASE_URL is set; not starting the embedded server")
 
 
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded server (it starts again on next use)."""
+    from coderows.db import embedded
+
     try:
         stopped = embedded.stop()
     except embedded.EmbeddedServerError as error:
@@ -449,6 +461,8 @@ def _folders(paths: Sequence[Path]) -> list[Path]:
 
 
 def _resolve(database_url: str | None) -> str:
+    from coderows.db.connection import DatabaseError, resolve_database_url
+
     try:
         return resolve_database_url(database_url)
     except DatabaseError as error:
@@ -457,6 +471,10 @@ def _resolve(database_url: str | None) -> str:
 
 @contextmanager
 def _connection(database_url: str | None) -> Iterator[psycopg.Connection]:
+    import psycopg
+
+    from coderows.db.connection import DatabaseError, connect, resource_problem
+
     try:
         conn = connect(_resolve(database_url), autocommit=True)
     except DatabaseError as error:
@@ -496,8 +514,6 @@ def _first_line(error: BaseException) -> str:
 
 def run() -> None:
     """Console entry point: one-line errors, exit code 130 on Ctrl-C."""
-    from coderows.indexer.pipeline import IndexingError
-
     try:
         main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
@@ -506,9 +522,18 @@ def run() -> None:
     except click.ClickException as error:
         click.echo(f"coderows: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
-    except IndexingError as error:
+    except _reported_errors() as error:
         click.echo(f"coderows: {error}", err=True)
         sys.exit(1)
-    except DatabaseError as error:
-        click.echo(f"coderows: {error}", err=True)
-        sys.exit(1)
+
+
+# Errors that run() reports as one line, by (module, class name).
+REPORTED_ERRORS = (("coderows.indexer.pipeline", "IndexingError"), ("coderows.db.connection", "DatabaseError"))
+
+
+def _reported_errors() -> tuple[type[BaseException], ...]:
+    """The classes of REPORTED_ERRORS whose modules are loaded. An error whose module was
+    never imported cannot have been raised, and importing the indexer only to name its
+    error would make every command pay for it."""
+    loaded = (sys.modules.get(module) for module, _ in REPORTED_ERRORS)
+    return tuple(getattr(module, name) for module, (_, name) in zip(loaded, REPORTED_ERRORS, strict=True) if module is not None)

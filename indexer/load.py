@@ -27,12 +27,15 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
-from coderows.indexer.parse import ParsedModule
 from coderows.indexer.resolve import SYMBOL_ID_BITS, RepoNames, Resolver, resolve_all
+
+if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: not on a no-op run
+    from coderows.indexer.parse import ParsedModule
 
 # A symbol's id is (module id << SYMBOL_ID_BITS) | its ordinal in the file, so a file's
 # rows can reference their parents before they reach the database. 2^20 definitions

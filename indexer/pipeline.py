@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -35,7 +36,11 @@ from coderows.indexer.files import FileTooLargeError, NotRegularFileError, Outsi
 from coderows.indexer.load import EncodedFile, FileVersion, KnownFile, SharedFile
 from coderows.indexer.naming import PATH_ONLY_ROOTS, PackageRoots, module_name
 from coderows.indexer.packaging import package_roots
-from coderows.indexer.parse import ParsedModule, content_hash, parse_module, skipped_module
+
+# The parser (tree-sitter, its queries, ast) is imported where a file is read: a run with
+# nothing to do, the common case, must not pay a third of its time loading it.
+if TYPE_CHECKING:
+    from coderows.indexer.parse import ParsedModule
 
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
 # Small enough that the last batch, written after the workers finish, is short.
@@ -260,6 +265,8 @@ def read_and_parse(
     worker processes: every failure becomes a result, never an exception. A file that is
     not a regular file, or whose real path (links followed) leaves the root, is treated
     as gone: its rows are removed, and nothing outside the root is ever read."""
+    from coderows.indexer.parse import content_hash, parse_module, skipped_module
+
     path = os.path.join(root, file.path)
     try:
         data, info = read_file(path, max_file_bytes, root=root)
@@ -340,6 +347,8 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
     if jobs <= 1 or len(tasks) < IN_PROCESS_LIMIT:
         yield from map(_run_task, tasks)
         return
+    import coderows.indexer.parse  # noqa: F401  # once, here: forked workers inherit it loaded
+
     context = _worker_context()
     parent = os.getpid()  # every worker is our own child: it watches for our death
     size = max(1, min(16, len(tasks) // (jobs * 8)))
@@ -434,6 +443,8 @@ def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> T
         # Not killed by a signal: the process could not run at all (not this file's fault).
         # Fail the run rather than record every file as skipped under its current stat.
         raise IndexingError(f"a parser process failed to run (exit code {process.exitcode}) on {task.file.path}")
+    from coderows.indexer.parse import skipped_module
+
     reason = f"the parser crashed on this file (its process died of signal {-process.exitcode})"
     crashed = skipped_module(task.file.path, reason, package_roots=task.package_roots)
     return load.encode(task.module_id, task.repo_id, _stat_version(task, crashed))
