@@ -96,7 +96,10 @@ class Trial:
 
 
 def reset(conn: psycopg.Connection) -> None:
-    conn.execute("TRUNCATE repos, modules, definitions, imports, name_uses, resolutions, unresolved_modules")
+    conn.execute(
+        "TRUNCATE repos, files, contents, content_definitions, content_imports, content_uses, answers,"
+        " repo_answers, unresolved_modules"
+    )
 
 
 def max_module_id(conn: psycopg.Connection) -> int:

@@ -76,7 +76,7 @@ HOSTILE = [
     ('cte-insert', "WITH x AS (INSERT INTO repos (root, name) VALUES ('/w', 'w') RETURNING id) SELECT * FROM x", 'PostgreSQL: WITH clause containing a data-modifying statement must be at the top level'),
     ('with-then-delete', 'WITH x AS (SELECT 1) DELETE FROM repos', 'PostgreSQL: syntax error at or near "DELETE"'),
     ('for-update', 'SELECT * FROM repos FOR UPDATE', 'PostgreSQL: cannot execute SELECT FOR UPDATE in a read-only transaction'),
-    ('for-share-nowait', 'SELECT id FROM modules FOR SHARE NOWAIT', 'PostgreSQL: cannot execute SELECT FOR SHARE in a read-only transaction'),
+    ('for-share-nowait', 'SELECT path FROM files FOR SHARE NOWAIT', 'PostgreSQL: cannot execute SELECT FOR SHARE in a read-only transaction'),
     ('for-no-key-update-in-subquery', 'SELECT * FROM (SELECT id FROM repos FOR NO KEY UPDATE) r', 'PostgreSQL: cannot execute SELECT FOR NO KEY UPDATE in a read-only transaction'),
     ('copy-to-program', "COPY repos TO PROGRAM 'touch /tmp/coderows-pwned'", 'refused the query: only one read-only query is allowed'),
     ('copy-to-file', "COPY (SELECT 1) TO '/tmp/coderows-pwned'", 'refused the query: only one read-only query is allowed'),
