@@ -12,6 +12,7 @@ rows or its new ones; the next run picks up whatever is still out of date.
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -407,7 +408,11 @@ def _die_with_parent(parent: int) -> None:
     """Make a worker end when the indexer process `parent` ends, however it ends (SIGKILL
     included): an orphaned worker of a ProcessPoolExecutor would otherwise wait for work
     forever, and keep multiprocessing's resource tracker alive with it. Linux kills us at
-    once (PR_SET_PDEATHSIG); everywhere a thread also notices our parent is gone."""
+    once (PR_SET_PDEATHSIG); everywhere a thread also notices our parent is gone.
+    A parser crash in a worker is expected and handled (its files are retried one per
+    process and recorded as skipped), so no fault handler inherited from the parent (pytest,
+    python -X faulthandler) prints a "Fatal Python error" stack for it."""
+    faulthandler.disable()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the line above took effect
