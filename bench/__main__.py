@@ -38,7 +38,8 @@ DJANGO = ("django==5.2.19", "django-5.2.19")
 
 # (name, script, what it measures); run in this order.
 SCRIPTS = (
-    ("index", "bench_index.py", "index speed against the tree-sitter parse floor and ctags; no-op re-index"),
+    ("index", "bench_index.py", "index speed against the tree-sitter parse floor and ctags, peak memory, "
+     "`coderows --help` and no-op `coderows index` processes; issue 18's targets with PASS or the shortfall"),
     ("queries", "bench_queries.py", "find_symbol / get_symbol latency over stdio (stdlib + Django)"),
     ("context_bytes", "bench_context_bytes.py", "bytes an agent receives against grep + read (Django)"),
     ("watch", "bench_watch.py", "live index: from a write on disk to the change in SQL"),
