@@ -156,6 +156,16 @@ async def call(client: Client, tool: str, **arguments: Any) -> Answer:
     return Answer("\n".join(texts), bool(result.is_error))
 
 
+def ask(server: Any, tool: str, **arguments: Any) -> Answer:
+    """One tool call through a real MCP client, in-process, on its own session."""
+
+    async def session() -> Answer:
+        async with Client(server) as client:
+            return await call(client, tool, **arguments)
+
+    return run(session)
+
+
 # The console script installed next to this interpreter (the venv's bin folder).
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
 

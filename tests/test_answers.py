@@ -7,12 +7,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from coderows.server.app import Tools, build_server
 from coderows.server.render import DEFAULT_MAX_BYTES, SIGNATURE_CHARS
-from tests.server_fixtures import Answer, call, index, run
+from tests.server_fixtures import ask, index
 
 HUGE_DEFAULT = "'" + "d" * 17_000 + "'"
 HUGE_SIGNATURE = f"def first(self, value={HUGE_DEFAULT})"
@@ -83,12 +82,6 @@ def server(database_factories: dict, tmp_path_factory: pytest.TempPathFactory) -
     factory.drop(url)
 
 
-def ask(server: MCPServer, tool: str, **arguments: object) -> Answer:
-    async def session() -> Answer:
-        async with Client(server) as client:
-            return await call(client, tool, **arguments)
-
-    return run(session)
 
 
 NEXT_OFFSET = re.compile(r"offset=(\d+)\)")

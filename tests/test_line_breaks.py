@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from coderows.common.lines import line_count, line_end, line_starts, split_lines, split_lines_keepends
 from coderows.server.app import Tools, build_server
-from server_fixtures import BACKENDS, Answer, call, index, run
+from server_fixtures import BACKENDS, Answer, ask, index
 
 # 14 lines ending in lone carriage returns; the needle is on line 12, inside g (11-13).
 CR_ONLY = "\r".join(
@@ -72,12 +71,6 @@ def server(request: pytest.FixtureRequest, database_factories: dict[str, Any], t
     factory.drop(url)
 
 
-def ask(server: MCPServer, tool: str, **arguments: object) -> Answer:
-    async def session() -> Answer:
-        async with Client(server) as client:
-            return await call(client, tool, **arguments)
-
-    return run(session)
 
 
 NUMBERED = re.compile(r" *\d+  ")

@@ -17,11 +17,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from mcp import Client
 from mcp.server.mcpserver import MCPServer
 
 from coderows.server.app import Tools, build_server
-from tests.server_fixtures import BACKENDS, Answer, call, index, run, write_corpus
+from tests.server_fixtures import BACKENDS, ask, index, write_corpus
 
 # The second checkout: the same project, plus a file that uses and extends it, so that
 # a leak of its uses, subclasses or overrides into the first one's answers shows.
@@ -73,12 +72,6 @@ def databases(
     factory.drop(alone)
 
 
-def ask(server: MCPServer, tool: str, **arguments: object) -> Answer:
-    async def session() -> Answer:
-        async with Client(server) as client:
-            return await call(client, tool, **arguments)
-
-    return run(session)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from coderows.db.connection import connect
 from coderows.indexer.pipeline import index_repository
 from coderows.server.app import Tools, build_server
 from coderows.server.render import DEFAULT_MAX_BYTES
-from server_fixtures import Answer, Indexed, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
+from server_fixtures import Answer, Indexed, ask, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,6 @@ def server(indexed: Indexed) -> Iterator[MCPServer]:
     tools.close()
 
 
-def ask(server: MCPServer, tool: str, **arguments: object) -> Answer:
-    async def session() -> Answer:
-        async with Client(server) as client:
-            return await call(client, tool, **arguments)
-
-    return run(session)
 
 
 def json_lines(indexed: Indexed, path: str, first: int, last: int) -> list[str]:
