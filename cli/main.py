@@ -221,7 +221,7 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
     import psycopg
 
     from coderows.db import readonly
-    from coderows.db.connection import DatabaseError
+    from coderows.db.connection import DatabaseError, first_line
     from coderows.db.sandbox import SQL_ROW_SHARE_OF_BUDGET, RejectedQuery, run_readonly
 
     # The query runs as the read-only login, never as the main user (db/readonly.py).
@@ -238,7 +238,7 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
         except RejectedQuery as error:
             raise click.ClickException(str(error)) from None
         except psycopg.Error as error:
-            raise click.ClickException(_first_line(error)) from None
+            raise click.ClickException(first_line(error)) from None
     chunks = json_chunks(columns, rows) if as_json else table_lines(columns, rows)
     printed = _echo_within(chunks, SQL_MAX_BYTES, json_array=as_json)
     if truncated or printed < len(rows):
@@ -473,7 +473,7 @@ def _resolve(database_url: str | None) -> str:
 def _connection(database_url: str | None) -> Iterator[psycopg.Connection]:
     import psycopg
 
-    from coderows.db.connection import DatabaseError, connect, resource_problem
+    from coderows.db.connection import DatabaseError, connect, first_line, resource_problem
 
     try:
         conn = connect(_resolve(database_url), autocommit=True)
@@ -485,7 +485,7 @@ def _connection(database_url: str | None) -> Iterator[psycopg.Connection]:
         problem = resource_problem(error)
         if problem:  # disk full and the like: the connection is fine, the server is stuck
             raise click.ClickException(problem) from None
-        raise click.ClickException(f"lost the database connection: {_first_line(error)}") from None
+        raise click.ClickException(f"lost the database connection: {first_line(error)}") from None
     finally:
         conn.close()
 
@@ -505,11 +505,6 @@ def _progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield advance
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def run() -> None:
