@@ -1,7 +1,7 @@
 """Find the Python files of one repository root: the first stage of discover -> parse -> load.
 
 A file is listed when it is a regular file named ``*.py`` somewhere under the root and
-nothing below rules it out (../shared/contract.md, "Files indexed"):
+nothing below rules it out (README.md, "What is indexed"):
 
 - Folders named in ``ALWAYS_SKIPPED_DIRS`` (``.git``, ``__pycache__``, ``site-packages``,
   ``node_modules``, VCS folders and tool caches) are never entered.

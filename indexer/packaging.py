@@ -1,7 +1,7 @@
 """The package roots a project declares: which folders install under which package.
 
 Module names are the names Python imports them by once the project is installed
-(../shared/contract.md, "Module names"). That depends on the project's packaging
+(README.md, "What is indexed"). That depends on the project's packaging
 configuration, read here from the repository root:
 
 - pyproject.toml: setuptools ``[tool.setuptools] package-dir`` and
