@@ -165,7 +165,7 @@ def _renamed(conn: psycopg.Connection, repo_id: int, files: list[SourceFile], ro
     """Indexed files whose stored module name differs from the one `roots` give: the
     packaging configuration (or a layout folder's __init__.py) changed since they were
     parsed, so they are parsed again under their new name even if their bytes did not change."""
-    stored = dict(conn.execute("SELECT path, name FROM modules WHERE repo_id = %s", [repo_id]).fetchall())
+    stored: dict[str, str] = dict(conn.execute("SELECT path, name FROM modules WHERE repo_id = %s", [repo_id]).fetchall())
     return {file.path for file in files if file.path in stored and stored[file.path] != module_name(file.path, roots).name}
 
 
@@ -207,7 +207,7 @@ def index_repository(
     ids = load.reserve_module_ids(conn, len(work.to_read))
     tasks = [
         Task(str(root), file, _reusable_hash(work, file.path, full), max_file_bytes, module_id, repo_id, work.package_roots)
-        for file, module_id in zip(work.to_read, ids)
+        for file, module_id in zip(work.to_read, ids, strict=True)
     ]
     if not full:  # a full run re-parses every file, whoever else holds its content
         tasks = _with_shared(conn, tasks)
@@ -239,7 +239,7 @@ def refresh_paths(
     ids = load.reserve_module_ids(conn, len(wanted))
     tasks = [
         Task(str(root), SourceFile(path, -1, -1), _hash_of(known.get(path)), max_file_bytes, module_id, repo_id, roots)
-        for path, module_id in zip(wanted, ids)
+        for path, module_id in zip(wanted, ids, strict=True)
     ]
     tasks = _with_shared(conn, tasks)
     _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None, _reparser(tasks))
@@ -397,11 +397,16 @@ def _drop_queued_work() -> None:
 threading._register_atexit(_drop_queued_work)  # type: ignore[attr-defined]
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
+WorkerContext = multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext
+
+
+def _worker_context() -> WorkerContext:
     """fork is fastest, but forking a multi-threaded process (an MCP server, a watcher)
     can deadlock: those spawn. Never forkserver: its server process and the workers it
     forks outlive a killed indexer (each holds the pipe whose end would stop the other)."""
-    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _die_with_parent(parent: int) -> None:
@@ -429,7 +434,7 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-def _run_isolated(task: Task, context: multiprocessing.context.BaseContext) -> TaskResult:
+def _run_isolated(task: Task, context: WorkerContext) -> TaskResult:
     """_run_task in a process of its own, so that a crash costs only this file."""
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(target=_run_into_pipe, args=(task, writer, os.getpid()), daemon=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -105,10 +106,10 @@ class RepoNames:
             " WHERE repo_id = %s ORDER BY module_id, line",
             [self.repo_id],
         )
-        for module, *row in imports:
+        for module, imported_module, imported_name, alias, target_module in imports:
             namespace = self._modules.get(module)
             if namespace is not None:
-                _bind(namespace, *row)
+                _bind(namespace, imported_module, imported_name, alias, target_module)
         bases = self.conn.execute(
             "SELECT source_id, target FROM name_uses WHERE repo_id = %s AND kind = 'inherit'"
             " AND target IS NOT NULL ORDER BY source_id, line, col",
@@ -173,7 +174,7 @@ class RepoNames:
         return namespace
 
 
-def _def(row: tuple) -> Def:
+def _def(row: tuple[Any, ...]) -> Def:
     return Def(row[0], row[1], row[2], row[3], row[4], row[7])
 
 
@@ -348,7 +349,7 @@ def _returned_name(signature: str) -> str | None:
     annotation = signature[arrow + 2 :].strip().strip("'\"")
     for name in _ANNOTATION_NAME.findall(annotation):
         if name not in _NOT_A_CLASS:
-            return name
+            return str(name)
     return None
 
 

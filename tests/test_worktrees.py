@@ -15,9 +15,9 @@ import pytest
 
 from coderows.db.connection import available_migrations, connect, ensure_schema
 from coderows.indexer import load
-from coderows.indexer.pipeline import index_repository, read_and_parse, refresh_paths
 from coderows.indexer.discover import SourceFile
 from coderows.indexer.load import SharedFile
+from coderows.indexer.pipeline import index_repository, read_and_parse, refresh_paths
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
 NEWEST = available_migrations()[-1][0]
