@@ -71,6 +71,10 @@ CREATE SEQUENCE IF NOT EXISTS modules_id_seq OWNED BY contents.id;
 ALTER TABLE contents ALTER COLUMN source SET STORAGE EXTERNAL;  -- no TOAST compression: faster loads
 CREATE INDEX IF NOT EXISTS contents_path_idx ON contents (path, content_hash);  -- what can be shared
 CREATE INDEX IF NOT EXISTS contents_name_idx ON contents (name);
+-- search_code (ILIKE '%text%' over source) finds candidate files through trigrams instead
+-- of reading every source: 4.5 MB for the stdlib's 31 MB; 214 -> 10 ms for a text no file
+-- holds, 320 -> 25 ms for one that few do.
+CREATE INDEX IF NOT EXISTS contents_source_trgm_idx ON contents USING gin (source gin_trgm_ops);
 
 -- files: one row per indexed Python file of a repository: which content it holds. size
 -- and mtime_ns are the file's stat at the time it was read; an incremental run re-reads
@@ -218,7 +222,7 @@ CREATE OR REPLACE FUNCTION create_views() RETURNS void
 LANGUAGE plpgsql SET search_path = coderows, public AS $views$
 BEGIN
 
--- modules: one row per indexed Python file of a repository (the contract's modules).
+-- modules: one row per indexed Python file of a repository (README, "SQL").
 -- id is the content's id, the same in every repository holding the content: join other
 -- views on (id, repo_id). A left join that every file matches (files.content_id is a
 -- foreign key), written so that a query reading no content column skips contents.
@@ -270,8 +274,8 @@ CREATE OR REPLACE VIEW classes AS SELECT * FROM symbols WHERE kind = 'class';
 CREATE OR REPLACE VIEW functions AS SELECT * FROM symbols WHERE kind IN ('function', 'method');
 CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
 
--- usages: every use of a name with what it resolves to in its file's repository: the
--- contract's usages. resolved is true when target_full_name names an indexed definition;
+-- usages: every use of a name with what it resolves to in its file's repository
+-- (README, "Cross-references"). resolved is true when target_full_name names an indexed definition;
 -- the other rows are matches by name (attributes of objects of unknown type) or uses of
 -- what is not indexed (builtins, other packages), never passed off as resolved.
 -- source_full_name is the enclosing definition's full_name, or the module's name at
