@@ -255,9 +255,9 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
 def status(database_url: str | None) -> None:
     """Repositories, counts, last index time, and files changed on disk since."""
     from coderows.indexer.pipeline import plan
-    from coderows.server.query import repo_statuses
     from coderows.server.render import place_note
     from coderows.server.scope import repo_place
+    from coderows.server.status import repo_statuses
 
     with _connection(database_url) as conn:
         repos = repo_statuses(conn)

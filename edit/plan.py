@@ -21,7 +21,7 @@ import psycopg
 
 from coderows.common.lines import line_end, line_starts, split_lines
 from coderows.edit.write import EditRefused, FileChange, TextEdit
-from coderows.server.query import FileStamp, Symbol
+from coderows.server.rows import FileStamp, Symbol
 
 Position = Literal["before", "after", "end"]
 NOTHING_WRITTEN = "nothing was written"

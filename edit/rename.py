@@ -31,7 +31,7 @@ from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_
 from coderows.db.rows import one_row
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
-from coderows.server.query import FileStamp, Symbol
+from coderows.server.rows import FileStamp, Symbol
 
 NOTHING_WRITTEN = "nothing was written"
 # Listed at most, per kind of use left alone; the answer gives the count of all.

@@ -27,10 +27,11 @@ from coderows.edit.plan import ModuleFile, Position
 from coderows.edit.rename import RenamePlan, plan_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
 from coderows.indexer.files import inside
-from coderows.server import freshness, query, render
+from coderows.server import freshness, lookup, references, render
 from coderows.server.limits import NAME_CHARS
-from coderows.server.query import Resolution, Symbol
+from coderows.server.rows import NameMatch, Symbol
 from coderows.server.scope import resolve_scope
+from coderows.server.source import find_modules
 
 if TYPE_CHECKING:
     from coderows.server.app import Tools
@@ -105,7 +106,7 @@ def decide_delete(conn: psycopg.Connection, symbol: Symbol) -> Decision:
     file = planning.module_file(conn, symbol.repo_id, symbol.module_id)
     planning.refuse_unparsed(file)
     edit = planning.delete_edit(file, symbol)
-    used, files, _ = query.use_counts(conn, symbol)
+    used, files, _ = references.use_counts(conn, symbol)
 
     def answer(prepared: list[Prepared], _: bool) -> str:
         text = f"deleted {symbol.kind} {symbol.full_name} ({render.location(symbol)})"
@@ -195,7 +196,7 @@ def clip(text: str) -> str:
 # --- names -------------------------------------------------------------------------
 
 
-def one_definition(resolution: Resolution, *, tool: str, repo: str | None, same_name_is_one: bool = False) -> Symbol | str:
+def one_definition(resolution: NameMatch, *, tool: str, repo: str | None, same_name_is_one: bool = False) -> Symbol | str:
     """The definition a name denotes, else the answer listing the candidates. With
     `same_name_is_one`, definitions sharing one full name in one repository (a property
     and its setter) count as one."""
@@ -233,7 +234,7 @@ class EditTools:
 
     def resolve(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str, same_name_is_one: bool = False) -> Symbol | str:
         resolution = self.tools.resolve_fresh(
-            conn, lambda c: query.resolve(c, name, repos=self.tools.scope(c, repo).ids, limit=50)
+            conn, lambda c: lookup.match_name(c, name, repos=self.tools.scope(c, repo).ids, limit=50)
         )
         return one_definition(resolution, tool=tool, repo=repo, same_name_is_one=same_name_is_one)
 
@@ -281,7 +282,7 @@ class EditTools:
                     if position == "end":
                         modules = self.tools.lookup(
                             conn,
-                            lambda c: query.find_modules(c, anchor, self.tools.scope(c, repo).ids),
+                            lambda c: find_modules(c, anchor, self.tools.scope(c, repo).ids),
                             lambda ms: [m.stamp for m in ms],
                             lambda ms: False,
                         )
@@ -429,9 +430,9 @@ def cli_rename(
     scope = resolve_scope(conn, repo, roots)
 
     def resolve() -> Symbol:
-        resolution = query.resolve(conn, name, repos=scope.ids, limit=50)
+        resolution = lookup.match_name(conn, name, repos=scope.ids, limit=50)
         if freshness.refresh(conn, resolution.stamps):
-            resolution = query.resolve(conn, name, repos=scope.ids, limit=50)
+            resolution = lookup.match_name(conn, name, repos=scope.ids, limit=50)
         found = one_definition(resolution, tool="rename_symbol", repo=repo, same_name_is_one=True)
         if isinstance(found, str):
             raise Ambiguous(found)

@@ -1,6 +1,6 @@
 """The MCP server: tools, their descriptions, the schema resource, transports.
 
-Each tool is a thin shell: query.py fetches typed rows, freshness.py re-indexes any file
+Each tool is a thin shell: lookup.py, source.py, search.py, references.py and status.py fetch typed rows (rows.py), freshness.py re-indexes any file
 behind them that changed on disk (and the rows are fetched again), render.py turns them
 into compact text. Failures the agent can act on become ToolError messages; nothing
 else (no traceback, no stack) ever reaches the agent.
@@ -27,12 +27,12 @@ from coderows.common.lines import split_lines
 from coderows.db.connection import CannotConnect, DatabaseError, first_line, redact, resource_problem
 from coderows.db.readonly import ReaderUnavailable
 from coderows.db.sandbox import RejectedQuery, run_readonly
-from coderows.server import freshness, query, render
+from coderows.server import freshness, lookup, references, render, rows, search, source, status
 from coderows.server import http as http_transport
 from coderows.server.connections import Connections, DatabaseUnavailable, ReaderConnections
 from coderows.server.freshness import BackgroundIndexer
 from coderows.server.limits import MAX_ANSWER_BYTES, MAX_OFFSET, NAME_CHARS, TEXT_CHARS, ToolCallLimits
-from coderows.server.query import FileStamp, Resolution, Symbol
+from coderows.server.rows import FileStamp, NameMatch, Symbol
 from coderows.server.schema_doc import SCHEMA_DOC
 from coderows.server.scope import Scope, UnknownRepository, repo_place, resolve_scope
 
@@ -217,7 +217,7 @@ class Tools:
             result = self.fresh(conn, fetch, stamps)
         return result
 
-    def resolve_fresh(self, conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], Resolution]) -> Resolution:
+    def resolve_fresh(self, conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], NameMatch]) -> NameMatch:
         """A name lookup; no exact or case-insensitive match counts as a miss."""
         return self.lookup(conn, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
 
@@ -230,7 +230,7 @@ class Tools:
         """The one definition `name` denotes; else the answer listing the candidates
         (ambiguous), or a ToolError with suggestions (nothing matches)."""
         resolution = self.resolve_fresh(
-            conn, lambda c: query.resolve(c, name, repos=self.scope(c, repo).ids, limit=50)
+            conn, lambda c: lookup.match_name(c, name, repos=self.scope(c, repo).ids, limit=50)
         )
         if resolution.total == 0:
             raise ToolError(render.not_found(resolution))
@@ -251,16 +251,16 @@ class Tools:
     ) -> str:
         arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit, "repo": repo}
 
-        def fetch(conn: psycopg.Connection) -> Resolution:
+        def fetch(conn: psycopg.Connection) -> NameMatch:
             repos = self.scope(conn, repo).ids
             if is_pattern(query_text):
-                return query.match_pattern(
+                return lookup.match_pattern(
                     conn, query_text, kind=kind, module=module, repos=repos, limit=limit, offset=offset
                 )
-            found = query.resolve(conn, query_text, kind=kind, module=module, repos=repos, limit=limit, offset=offset)
+            found = lookup.match_name(conn, query_text, kind=kind, module=module, repos=repos, limit=limit, offset=offset)
             if found.total == 0 and "." not in query_text and ":" not in query_text:
                 # No definition has that name: names that contain it are the next best answer.
-                contained = query.match_pattern(
+                contained = lookup.match_pattern(
                     conn, f"*{query_text}*", kind=kind, module=module, repos=repos, limit=limit, offset=offset,
                     how="contains",
                 )
@@ -295,7 +295,7 @@ class Tools:
             symbol = self.one_symbol(conn, name, repo, tool="get_symbol")
             if isinstance(symbol, str):
                 return symbol
-            uses = query.use_counts(conn, symbol)
+            uses = references.use_counts(conn, symbol)
             if not include_body:
                 return render.symbol_answer(
                     symbol,
@@ -310,15 +310,15 @@ class Tools:
                     show_repo=self.scope(conn, repo).many,
                 )
             if symbol.grouped:  # overloads or property accessors: the lines spanning them all
-                body = "\n".join(query.source_lines(conn, symbol.module_id, symbol.start_line, symbol.end_line))
+                body = "\n".join(source.source_lines(conn, symbol.module_id, symbol.start_line, symbol.end_line))
             else:
-                body = query.symbol_body(conn, symbol) or ""
+                body = source.symbol_body(conn, symbol) or ""
             before = after = []
             if context_lines:
-                before = query.source_lines(
+                before = source.source_lines(
                     conn, symbol.module_id, symbol.start_line - context_lines, symbol.start_line - 1
                 )
-                after = query.source_lines(conn, symbol.module_id, symbol.end_line + 1, symbol.end_line + context_lines)
+                after = source.source_lines(conn, symbol.module_id, symbol.end_line + 1, symbol.end_line + context_lines)
             return render.symbol_answer(
                 symbol,
                 body_lines=split_lines(body),
@@ -345,7 +345,7 @@ class Tools:
                 return symbol
             found = self.fresh(
                 conn,
-                lambda c: query.references(c, symbol, limit, offset),
+                lambda c: references.references(c, symbol, limit, offset),
                 lambda r: [use.stamp for use in r.uses],
             )
             return render.references_answer(
@@ -379,7 +379,7 @@ class Tools:
         def work(conn: psycopg.Connection) -> str:
             modules = self.lookup(
                 conn,
-                lambda c: query.find_modules(c, target, self.scope(c, repo).ids),
+                lambda c: source.find_modules(c, target, self.scope(c, repo).ids),
                 lambda ms: [m.stamp for m in ms],
                 lambda ms: not ms and (target.endswith(".py") or "/" in target),
             )
@@ -387,8 +387,8 @@ class Tools:
                 return render.modules_ambiguous(target, modules, tool="get_outline", arguments=arguments)
             if modules:
                 module = modules[0]
-                members = query.outline_symbols(conn, module.id, module.repo_id)
-                submodules = query.submodule_names(conn, module) if module.is_package else []
+                members = source.outline_symbols(conn, module.id, module.repo_id)
+                submodules = source.submodule_names(conn, module) if module.is_package else []
                 title = render.module_title(module, submodules)
                 return render.outline(
                     title,
@@ -400,7 +400,7 @@ class Tools:
                     max_bytes=page_budget("get_outline", arguments),
                 )
             resolution = self.resolve_fresh(
-                conn, lambda c: query.resolve(c, target, repos=self.scope(c, repo).ids, limit=50)
+                conn, lambda c: lookup.match_name(c, target, repos=self.scope(c, repo).ids, limit=50)
             )
             if resolution.total == 0:
                 hint = similar_modules_hint(conn, target, self.scope(conn, repo).ids)
@@ -409,8 +409,8 @@ class Tools:
                 return render.ambiguous(resolution, tool="get_outline", repo=repo)
             symbol = resolution.matches[0]
             related = render.related_classes(
-                query.subclasses(conn, symbol) if subclasses and symbol.kind == "class" else None,
-                query.inherited_members(conn, symbol) if inherited and symbol.kind == "class" else None,
+                references.subclasses(conn, symbol) if subclasses and symbol.kind == "class" else None,
+                references.inherited_members(conn, symbol) if inherited and symbol.kind == "class" else None,
             )
             return self.symbol_outline(conn, symbol, arguments, offset, limit, related)
 
@@ -425,8 +425,8 @@ class Tools:
         limit: int,
         related: Sequence[str] = (),
     ) -> str:
-        members = query.outline_symbols(conn, symbol.module_id, symbol.repo_id, under=symbol.qualname)
-        bases = unique_classes(query.classes_named(conn, [base_name(b) for b in symbol.bases], symbol.repo_id))
+        members = source.outline_symbols(conn, symbol.module_id, symbol.repo_id, under=symbol.qualname)
+        bases = unique_classes(source.classes_named(conn, [base_name(b) for b in symbol.bases], symbol.repo_id))
         title = render.class_title(symbol, {b: bases[base_name(b)] for b in symbol.bases if base_name(b) in bases})
         title = [*title, *related]
         return render.outline(
@@ -444,9 +444,9 @@ class Tools:
         if len(text.strip()) < 2:
             raise ToolError("search_code needs at least 2 characters of text to look for.")
 
-        def fetch(conn: psycopg.Connection) -> tuple[list[Symbol], list[query.Hit]]:
+        def fetch(conn: psycopg.Connection) -> tuple[list[Symbol], list[rows.Hit]]:
             repos = self.scope(conn, repo).ids
-            return query.symbols_named_like(conn, text.strip(), repos), query.search_lines(conn, text.strip(), repos)
+            return lookup.symbols_named_like(conn, text.strip(), repos), search.search_lines(conn, text.strip(), repos)
 
         def work(conn: psycopg.Connection) -> str:
             names, hits = self.lookup(
@@ -456,7 +456,7 @@ class Tools:
                 lambda r: not r[0] and not r[1],
             )
             groups = render.search_groups(names, hits)
-            capped = len(hits) >= query.SEARCH_LINE_CAP
+            capped = len(hits) >= search.SEARCH_LINE_CAP
             return render.search_answer(
                 text.strip(),
                 groups,
@@ -483,9 +483,9 @@ class Tools:
             progress = self.indexer.status_lines()
             served = self.scope(conn, None).ids
             shown = None if repo is None else self.scope(conn, repo).ids
-            repos = [r for r in query.repo_statuses(conn) if shown is None or r.id in shown]
-            changed = freshness.stale_paths(query.all_stamps(conn, shown))
-            problems, total = query.problem_modules(conn, shown)
+            repos = [r for r in status.repo_statuses(conn) if shown is None or r.id in shown]
+            changed = freshness.stale_paths(status.all_stamps(conn, shown))
+            problems, total = status.problem_modules(conn, shown)
             places = {r.root: repo_place(r.root) for r in repos}
             return render.status_answer(repos, progress, changed, problems, total, served=served, places=places)
 
@@ -560,8 +560,8 @@ def unique_classes(classes: list[Symbol]) -> dict[str, Symbol]:
     return {name: found[0] for name, found in by_name.items() if len(found) == 1}
 
 
-def similar_modules_hint(conn: psycopg.Connection, target: str, repos: query.RepoIds = None) -> str:
-    names = query.similar_module_names(conn, target, repos)
+def similar_modules_hint(conn: psycopg.Connection, target: str, repos: rows.RepoIds = None) -> str:
+    names = lookup.similar_module_names(conn, target, repos)
     return ("\nModules with similar names: " + ", ".join(names)) if names else ""
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 import psycopg
 
 from coderows.db.connection import DatabaseError, connect, first_line
-from coderows.server.query import FileStamp
+from coderows.server.rows import FileStamp
 
 if TYPE_CHECKING:
     from coderows.indexer.watch import BatchReport, Watcher

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from coderows.server.query import Hit, Module, References, RepoStatus, Resolution, Subclass, Symbol
+from coderows.server.rows import Hit, Module, NameMatch, References, RepoStatus, Subclass, Symbol
 from coderows.server.scope import RepoPlace
 
 # Claude Code warns at 10,000 tokens (~35 KB of code). 16 KB (~4,500 tokens) leaves the
@@ -172,7 +172,7 @@ def listed_signature(symbol: Symbol) -> str:
     return f"{text[:SIGNATURE_CHARS]}…[+{len(text) - SIGNATURE_CHARS} chars]"
 
 
-def match_note(resolution: Resolution) -> str:
+def match_note(resolution: NameMatch) -> str:
     if resolution.how == "contains":
         return " (no exact name; names containing it)"
     if resolution.how in ("exact", "pattern"):
@@ -184,7 +184,7 @@ def match_note(resolution: Resolution) -> str:
 
 
 def symbol_list(
-    resolution: Resolution,
+    resolution: NameMatch,
     *,
     tool: str,
     arguments: dict[str, Any],
@@ -215,7 +215,7 @@ def more_tail(tool: str, arguments: dict[str, Any], offset: int, shown: int, tot
     return f"[cut: showed {unit} {offset + 1}-{offset + shown} of {total}; next page: {next_call}]"
 
 
-def not_found(resolution: Resolution) -> str:
+def not_found(resolution: NameMatch) -> str:
     """No match: the modules of that name, the namesakes, the similar names."""
     path, colon, line = resolution.name.strip().rpartition(":")
     if colon and path.endswith(".py") and line.isdigit():
@@ -239,7 +239,7 @@ def not_found(resolution: Resolution) -> str:
     return "\n".join(lines)
 
 
-def ambiguous(resolution: Resolution, *, tool: str, repo: str | None = None) -> str:
+def ambiguous(resolution: NameMatch, *, tool: str, repo: str | None = None) -> str:
     """Candidates for a name that denotes several definitions; never an arbitrary pick.
     Candidates from several repositories are grouped by repository, and the example call
     names one: a name repeated across checkouts is told apart by `repo`, nothing else."""

@@ -289,10 +289,10 @@ def test_a_whole_repository_run_resolves_everything_at_its_end(shop: Path, conn:
 
 
 def test_outline_lists_inherited_members_nearest_base_first(shop: Path, conn: psycopg.Connection) -> None:
-    from coderows.server import query
+    from coderows.server import lookup, references
 
-    special = query.resolve(conn, "app.Special").matches[0]
-    inherited = [(member.full_name, owner) for member, owner in query.inherited_members(conn, special)]
+    special = lookup.match_name(conn, "app.Special").matches[0]
+    inherited = [(member.full_name, owner) for member, owner in references.inherited_members(conn, special)]
     assert inherited == [
         ("shop.base.Mixin.clean", "shop.base.Mixin"),
         ("shop.models.Model.save", "shop.models.Model"),
