@@ -27,11 +27,12 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
+from coderows.db.rows import one_row
 from coderows.indexer.resolve import SYMBOL_ID_BITS, RepoNames, Resolver, resolve_all
 
 if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: not on a no-op run
@@ -169,7 +170,7 @@ def shareable_contents(conn: psycopg.Connection, wanted: dict[str, str]) -> dict
     Contents that were not read ('' hash: too large, unreadable) are never shared."""
     if not wanted:
         return {}
-    paths, names = zip(*wanted.items())
+    paths, names = zip(*wanted.items(), strict=True)
     rows = conn.execute(
         "SELECT c.path, c.content_hash, min(c.id) FROM contents c"
         " JOIN unnest(%s::text[], %s::text[]) AS w (path, name) ON c.path = w.path AND c.name = w.name"
@@ -268,8 +269,8 @@ def write_batch(
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
         root = _repo_root(conn, repo_id)
         files, touched, shared = _drop_superseded(conn, repo_id, root, files, touched, shared)
-        deleted = _still_as_decided(conn, repo_id, list(deleted))
-        replaced = deleted + [file.path for file in files] + [file.path for file in shared]
+        still_held = _still_as_decided(conn, repo_id, list(deleted))
+        replaced = still_held + [file.path for file in files] + [file.path for file in shared]
         held = _held_contents(conn, repo_id, replaced)
         present = _lock_contents(conn, set(held.values()) | {file.content_id for file in shared})
         missing = [file for file in shared if file.content_id not in present]
@@ -281,7 +282,7 @@ def write_batch(
             _update_stats(conn, repo_id, touched)
         _insert(conn, repo_id, files, shared)
         _free_contents(conn, set(held.values()).difference(file.content_id for file in shared))
-        arrived = [(file.path, file.module_name, file.names_hash) for file in files]
+        arrived: list[tuple[str, str, str | None]] = [(file.path, file.module_name, file.names_hash) for file in files]
         arrived += [(file.path, *present[file.content_id]) for file in shared]
         changed = sorted(path for path, _, _ in arrived)
         gone = sorted(set(removed).difference(changed))  # a replaced file is changed, not deleted
@@ -322,7 +323,9 @@ def forget_repository(conn: psycopg.Connection, repo_id: int) -> ForgetSummary:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
         root = _repo_root(conn, repo_id)
-        held = dict(conn.execute("SELECT path, content_id FROM files WHERE repo_id = %s", [repo_id]).fetchall())
+        held: dict[str, int] = dict(
+            conn.execute("SELECT path, content_id FROM files WHERE repo_id = %s", [repo_id]).fetchall()
+        )
         _lock_contents(conn, set(held.values()))
         conn.execute("DELETE FROM files WHERE repo_id = %s", [repo_id])
         answers = conn.execute("DELETE FROM repo_answers WHERE repo_id = %s RETURNING answer_id", [repo_id]).fetchall()
@@ -448,7 +451,7 @@ def _point(conn: psycopg.Connection, repo_id: int, rows: list[Resolved]) -> None
         "  AND a.full_name IS NOT DISTINCT FROM t.full_name AND a.consulted = t.consulted",
         [_answers_json(rows)],
     ).fetchall()
-    ids: dict[tuple, int] = {}
+    ids: dict[tuple[Any, ...], int] = {}
     for answer_id, target, via_super, full_name, consulted in existing:
         ids.setdefault((target, via_super, full_name, tuple(consulted)), answer_id)
     missing = [row for row in rows if _answer_key(row) not in ids]
@@ -480,7 +483,7 @@ def _answers_json(rows: list[Resolved]) -> str:
     )
 
 
-def _answer_key(row: Resolved) -> tuple:
+def _answer_key(row: Resolved) -> tuple[Any, ...]:
     return row[0], row[1], row[2], tuple(row[3])
 
 
@@ -490,7 +493,7 @@ def _free_answers(conn: psycopg.Connection, candidates: set[int]) -> None:
     no lock cycle can form; skipped answers stay until a later run frees them."""
     if not candidates:
         return
-    if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ANSWER_LOCK_KEY]).fetchone()[0]:
+    if not one_row(conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ANSWER_LOCK_KEY]))[0]:
         return
     conn.execute(
         "DELETE FROM answers a WHERE a.id = ANY(%s) AND NOT EXISTS (SELECT FROM repo_answers p WHERE p.answer_id = a.id)",
@@ -680,7 +683,7 @@ def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:
 
 
 def _update_stats(conn: psycopg.Connection, repo_id: int, touched: Sequence[tuple[str, int, int]]) -> None:
-    paths, sizes, mtimes = zip(*touched)
+    paths, sizes, mtimes = zip(*touched, strict=True)
     conn.execute(
         "UPDATE files SET size = t.size, mtime_ns = t.mtime_ns"
         " FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS t (path, size, mtime_ns)"
@@ -697,7 +700,7 @@ def _copy(cursor: psycopg.Cursor, table: str, columns: Sequence[str], chunks: Se
             copy.write(data)
 
 
-def _content_row(module_id: int, m: ParsedModule) -> tuple:
+def _content_row(module_id: int, m: ParsedModule) -> tuple[Any, ...]:
     return (
         module_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
         m.content_hash, m.encoding, m.parse_status, m.parse_error, m.names_hash,
@@ -746,7 +749,7 @@ def _uses_copy_text(module_id: int, module: ParsedModule) -> str:
     return "".join(lines)
 
 
-def _import_rows(module_id: int, module: ParsedModule) -> Iterable[tuple]:
+def _import_rows(module_id: int, module: ParsedModule) -> Iterable[tuple[Any, ...]]:
     for imp in module.imports:
         yield (
             module_id, module.name, module.path, imp.line, imp.imported_module,
@@ -759,7 +762,7 @@ def _import_rows(module_id: int, module: ParsedModule) -> Iterable[tuple]:
 NULL = "\\N"
 
 
-def _copy_line(row: tuple) -> str:
+def _copy_line(row: tuple[Any, ...]) -> str:
     return "\t".join(map(_copy_field, row)) + "\n"
 
 
