@@ -48,6 +48,10 @@ PRELOAD_TARGETS = 2000
 # From this many new files on (a new checkout or worktree), resolution first takes what a
 # sibling repository answered, wherever that cannot differ.
 INHERIT_FILES = 100
+# Targets resolved and pointed to per statement: the answers of a whole repository at
+# once (80k on the stdlib, each with its consulted modules, as rows, then JSON) were most
+# of the indexer's peak memory.
+POINT_CHUNK_TARGETS = 5000
 
 # First key of pg_advisory_xact_lock(int, int); the second is the repository id.
 REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
@@ -397,9 +401,13 @@ def _resolve(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> N
         names = RepoNames(conn, repo_id)
         if len(stale) + len(new) >= PRELOAD_TARGETS:
             names.preload()
-        rows = resolve_all(Resolver(names), [(target, via_super) for target, via_super, _ in stale] + new)
+        targets = [(target, via_super) for target, via_super, _ in stale] + new
+        # Resolution reads definitions, imports and uses, never repo_answers: the stale
+        # rows can go first, and the answers be pointed to a chunk at a time.
         conn.execute("DELETE FROM repo_answers WHERE repo_id = %s AND stale", [repo_id])
-        _point(conn, repo_id, rows)
+        resolver = Resolver(names)
+        for start in range(0, len(targets), POINT_CHUNK_TARGETS):
+            _point(conn, repo_id, resolve_all(resolver, targets[start : start + POINT_CHUNK_TARGETS]))
         released += [answer_id for _, _, answer_id in stale]
     _free_answers(conn, set(released))
 
@@ -441,33 +449,12 @@ def _inherit_answers(conn: psycopg.Connection, repo_id: int, module_ids: list[in
 
 def _point(conn: psycopg.Connection, repo_id: int, rows: list[Resolved]) -> None:
     """Point the repository to these answers: existing ones (under ANSWER_LOCK_KEY, shared,
-    so that none is freed under us), else new ones."""
+    so that none is freed under us), else new ones. One statement, so that the answers
+    make one trip to the server and none back."""
     if not rows:
         return
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ANSWER_LOCK_KEY])
-    existing = conn.execute(
-        "SELECT a.id, a.target, a.via_super, a.full_name, a.consulted FROM answers a"
-        f" JOIN {_ANSWER_ROWS} ON a.target = t.target AND a.via_super = t.via_super"
-        "  AND a.full_name IS NOT DISTINCT FROM t.full_name AND a.consulted = t.consulted",
-        [_answers_json(rows)],
-    ).fetchall()
-    ids: dict[tuple[Any, ...], int] = {}
-    for answer_id, target, via_super, full_name, consulted in existing:
-        ids.setdefault((target, via_super, full_name, tuple(consulted)), answer_id)
-    missing = [row for row in rows if _answer_key(row) not in ids]
-    if missing:
-        created = conn.execute(
-            "INSERT INTO answers (target, via_super, full_name, consulted)"
-            f" SELECT t.target, t.via_super, t.full_name, t.consulted FROM {_ANSWER_ROWS}"
-            " RETURNING id, target, via_super, full_name, consulted",
-            [_answers_json(missing)],
-        ).fetchall()
-        for answer_id, target, via_super, full_name, consulted in created:
-            ids.setdefault((target, via_super, full_name, tuple(consulted)), answer_id)
-    conn.execute(
-        "INSERT INTO repo_answers (repo_id, answer_id) SELECT %s, unnest(%s::bigint[])",
-        [repo_id, sorted({ids[_answer_key(row)] for row in rows})],
-    )
+    conn.execute(_POINT_SQL, [_answers_json(rows), repo_id, repo_id])
 
 
 # Answers travel as one JSON parameter: a target, and so a consulted name, may hold any
@@ -475,16 +462,33 @@ def _point(conn: psycopg.Connection, repo_id: int, rows: list[Resolved]) -> None
 _ANSWER_ROWS = (
     "jsonb_to_recordset(%s::jsonb) AS t (target text, via_super boolean, full_name text, consulted text[])"
 )
+# The rows' answers that exist (the oldest of equal ones), the others created, and the
+# repository pointed to both. `found` reads the table as it was before `created` adds to
+# it. consulted is compared with IS NOT DISTINCT FROM (it is never NULL) so that the
+# match goes through answers_target_idx: with `=`, the planner probed the GIN index of
+# consulted, 3-4 ms a row mid-run (20 s a chunk). Rows are told apart by number, which a
+# hash can match, so that `created` is linear in the rows.
+_POINT_SQL = (
+    "WITH t AS MATERIALIZED ("
+    f"  SELECT row_number() OVER () AS n, d.* FROM (SELECT DISTINCT * FROM {_ANSWER_ROWS}) AS d"
+    "), found AS ("
+    "  SELECT DISTINCT ON (t.n) t.n, a.id FROM t JOIN answers a"
+    "   ON a.target = t.target AND a.via_super = t.via_super"
+    "   AND a.full_name IS NOT DISTINCT FROM t.full_name AND a.consulted IS NOT DISTINCT FROM t.consulted"
+    "  ORDER BY t.n, a.id"
+    "), created AS ("
+    "  INSERT INTO answers (target, via_super, full_name, consulted)"
+    "  SELECT t.target, t.via_super, t.full_name, t.consulted FROM t WHERE t.n NOT IN (SELECT n FROM found)"
+    "  RETURNING id"
+    ")"
+    " INSERT INTO repo_answers (repo_id, answer_id) SELECT %s, id FROM found UNION SELECT %s, id FROM created"
+)
 
 
 def _answers_json(rows: list[Resolved]) -> str:
     return json.dumps(
         [{"target": t, "via_super": s, "full_name": f, "consulted": c} for t, s, f, c in rows], ensure_ascii=False
     )
-
-
-def _answer_key(row: Resolved) -> tuple[Any, ...]:
-    return row[0], row[1], row[2], tuple(row[3])
 
 
 def _free_answers(conn: psycopg.Connection, candidates: set[int]) -> None:
