@@ -25,7 +25,8 @@ import anyio
 from mcp import Client
 
 from coderows.db.connection import connect, resolve_database_url
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
+from coderows.server.tools import Tools
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import add_json_argument, write_result  # noqa: E402

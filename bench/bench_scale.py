@@ -391,7 +391,7 @@ def cpu_seconds(backend) -> float | None:
 
 def in_process(url: str, names: list[tuple[str, str]]) -> dict[str, list[float]]:
     """The same calls as over stdio, straight to the server's tool functions."""
-    from coderows.server.app import Tools
+    from coderows.server.tools import Tools
 
     tools = Tools(url, (), watch=False)
     timings: dict[str, list[float]] = {"find_symbol": [], "get_symbol": []}

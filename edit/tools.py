@@ -34,7 +34,7 @@ from coderows.server.scope import resolve_scope
 from coderows.server.source import find_modules
 
 if TYPE_CHECKING:
-    from coderows.server.app import Tools
+    from coderows.server.tools import Tools
 
 EDIT_TOOLS = ("replace_symbol", "insert_symbol", "delete_symbol", "rename_symbol")
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)

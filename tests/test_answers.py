@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
 from coderows.server.render import DEFAULT_MAX_BYTES, SIGNATURE_CHARS
+from coderows.server.tools import Tools
 from tests.server_fixtures import ask, index
 
 HUGE_DEFAULT = "'" + "d" * 17_000 + "'"

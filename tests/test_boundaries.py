@@ -20,8 +20,9 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from coderows.db.connection import connect
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
 from coderows.server.http import check_binding
+from coderows.server.tools import Tools
 from server_fixtures import (
     CODEROWS,
     Answer,

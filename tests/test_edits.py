@@ -21,7 +21,8 @@ from mcp import Client
 from coderows.db.connection import connect
 from coderows.edit.write import PAUSE_ENV
 from coderows.indexer.watch import BatchReport, Watcher
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
+from coderows.server.tools import Tools
 from server_fixtures import CODEROWS, Answer, Indexed, call, http_server, index, own_corpus, run, server_env  # noqa: F401 (fixture)
 
 EDIT_TOOLS = ["replace_symbol", "insert_symbol", "delete_symbol", "rename_symbol"]

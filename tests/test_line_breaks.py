@@ -14,7 +14,8 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from coderows.common.lines import line_count, line_end, line_starts, split_lines, split_lines_keepends
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
+from coderows.server.tools import Tools
 from server_fixtures import BACKENDS, Answer, ask, index
 
 # 14 lines ending in lone carriage returns; the needle is on line 12, inside g (11-13).

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
+from coderows.server.tools import Tools
 from tests.server_fixtures import BACKENDS, ask, index, write_corpus
 
 # The second checkout: the same project, plus a file that uses and extends it, so that

@@ -14,8 +14,9 @@ from mcp.server.mcpserver import MCPServer
 
 from coderows.db.connection import connect
 from coderows.indexer.pipeline import index_repository
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
 from coderows.server.render import DEFAULT_MAX_BYTES
+from coderows.server.tools import Tools
 from server_fixtures import Answer, Indexed, ask, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from mcp.server.mcpserver.exceptions import ToolError
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -27,7 +28,7 @@ from coderows.db import sandbox as user_sql
 from coderows.db.connection import connect
 from coderows.indexer.load import REPO_LOCK_NAMESPACE
 from coderows.indexer.pipeline import index_repository
-from coderows.server.app import ToolError, Tools
+from coderows.server.tools import Tools
 from conftest import BACKENDS
 
 # Hostile queries are stopped after this long here (5 s in production), to keep the suite

@@ -26,7 +26,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from coderows.db import readonly
 from coderows.db.connection import connect
 from coderows.indexer.pipeline import index_repository
-from coderows.server.app import Tools, build_server
+from coderows.server.app import build_server
+from coderows.server.tools import Tools
 from conftest import BACKENDS
 from server_fixtures import call, run
 from test_sql_sandbox import corpus, digest
