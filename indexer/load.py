@@ -27,16 +27,17 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
 from coderows.db.rows import one_row
-from coderows.indexer.resolve import SYMBOL_ID_BITS, RepoNames, Resolver, resolve_all
+from coderows.indexer.encode import EncodedFile, copy_escape
+from coderows.indexer.resolve import RepoNames, Resolver, resolve_all
 
 if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: not on a no-op run
-    from coderows.indexer.parse import ParsedModule
+    pass
 
 # A symbol's id is (module id << SYMBOL_ID_BITS) | its ordinal in the file, so a file's
 # rows can reference their parents before they reach the database. 2^20 definitions
@@ -97,15 +98,6 @@ class KnownFile:
     size: int
     mtime_ns: int
     content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileVersion:
-    """A parsed file together with the stat it was read under."""
-
-    module: ParsedModule
-    size: int
-    mtime_ns: int
 
 
 def prefer_speed_to_durability(conn: psycopg.Connection) -> None:
@@ -197,54 +189,11 @@ class SharedFile:
     mtime_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedFile:
-    """A parsed file's rows as COPY text, made where it was parsed (a worker process) so
-    that the process writing to the database only streams bytes."""
-
-    path: str
-    module_id: int  # the id of its new contents row
-    repo_id: int  # the repository it was read for: a batch never mixes repositories
-    module_name: str
-    names_hash: str
-    parse_status: str
-    parse_error: str | None
-    definition_count: int
-    source_chars: int
-    content: bytes
-    definitions: bytes
-    imports: bytes
-    uses: bytes
-    size: int = -1  # the stat the file was read under; -1: unknown, never superseded
-    mtime_ns: int = -1
-
-
 def reserve_module_ids(conn: psycopg.Connection, count: int) -> list[int]:
     """Ids for files about to be parsed; unused ones are harmless gaps."""
     if count == 0:
         return []
     return [row[0] for row in conn.execute("SELECT nextval('modules_id_seq') FROM generate_series(1, %s)", [count])]
-
-
-def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
-    module = version.module
-    return EncodedFile(
-        path=module.path,
-        module_id=module_id,
-        repo_id=repo_id,
-        module_name=module.name,
-        names_hash=module.names_hash,
-        parse_status=module.parse_status,
-        parse_error=module.parse_error,
-        definition_count=len(module.definitions),
-        source_chars=len(module.source),
-        content=_copy_line(_content_row(module_id, module)).encode("utf-8"),
-        definitions=_definitions_copy_text(module_id, module).encode("utf-8"),
-        imports="".join(map(_copy_line, _import_rows(module_id, module))).encode("utf-8"),
-        uses=_uses_copy_text(module_id, module).encode("utf-8"),
-        size=version.size,
-        mtime_ns=version.mtime_ns,
-    )
 
 
 def write_batch(
@@ -309,6 +258,18 @@ class ForgetSummary:
     root: str
     files: int  # files rows removed
     contents_freed: int  # contents no other repository held
+
+
+def indexed_below(conn: psycopg.Connection, root: Path, folders: Iterable[str]) -> set[str]:
+    """Indexed paths of the repository at `root` under any of these folders (a watcher's
+    folder deleted or moved away)."""
+    prefixes = [folder.rstrip("/") + "/" for folder in folders]
+    rows = conn.execute(
+        "SELECT m.path FROM modules m JOIN repos r ON r.id = m.repo_id"
+        " WHERE r.root = %s AND EXISTS (SELECT FROM unnest(%s::text[]) AS p (prefix) WHERE starts_with(m.path, p.prefix))",
+        [str(root), prefixes],
+    )
+    return {row[0] for row in rows}
 
 
 def find_repo(conn: psycopg.Connection, path: str | Path) -> int | None:
@@ -655,7 +616,7 @@ def _insert(conn: psycopg.Connection, repo_id: int, files: Sequence[EncodedFile]
             _copy(cursor, "content_imports", IMPORT_COLUMNS, [file.imports for file in files])
             _copy(cursor, "content_uses", USE_COLUMNS, [file.uses for file in files])
         rows = "".join(
-            f"{repo_id}\t{_escape(path)}\t{content_id}\t{size}\t{mtime_ns}\n" for path, content_id, size, mtime_ns in pointers
+            f"{repo_id}\t{copy_escape(path)}\t{content_id}\t{size}\t{mtime_ns}\n" for path, content_id, size, mtime_ns in pointers
         )
         _copy(cursor, "files", FILE_COLUMNS, [rows.encode("utf-8")])
 
@@ -703,95 +664,3 @@ def _copy(cursor: psycopg.Cursor, table: str, columns: Sequence[str], chunks: Se
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(data)
 
-
-def _content_row(module_id: int, m: ParsedModule) -> tuple[Any, ...]:
-    return (
-        module_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
-        m.content_hash, m.encoding, m.parse_status, m.parse_error, m.names_hash,
-    )
-
-
-def _definitions_copy_text(module_id: int, module: ParsedModule) -> str:
-    """The definitions rows of one file in COPY text format. The hottest loop of a full
-    index, so written out by hand: only free text goes through escaping, and values
-    shared by every row of the file are escaped once."""
-    base = module_id << SYMBOL_ID_BITS
-    module_name = _escape(module.name)
-    same_file = f"{module_name}\t{_escape(module.path)}"  # module, path
-    lines = []
-    for d in module.definitions:
-        parent = NULL if d.parent_ordinal is None else str(base | d.parent_ordinal)
-        qualname = _escape(d.qualname)
-        class_name = NULL if d.class_name is None else _escape(d.class_name)
-        decorators = _escape(_array_literal(d.decorators)) if d.decorators else "{}"
-        bases = _escape(_array_literal(d.bases)) if d.bases else "{}"
-        docstring = NULL if d.docstring is None else _escape(d.docstring)
-        lines.append(
-            f"{base | d.ordinal}\t{module_id}\t{parent}\t{same_file}\t{d.kind}\t{_escape(d.name)}\t"
-            f"{qualname}\t{module_name}.{qualname}\t{class_name}\t{d.def_line}\t{d.start_line}\t"
-            f"{d.end_line}\t{_escape(d.signature)}\t{decorators}\t{bases}\t{'t' if d.is_async else 'f'}\t"
-            f"{docstring}\t{d.body_start + 1}\t{d.body_length}\n"
-        )
-    return "".join(lines)
-
-
-def _uses_copy_text(module_id: int, module: ParsedModule) -> str:
-    """The name_uses rows of one file in COPY text format, written out by hand for the
-    same reason as the definitions."""
-    base = module_id << SYMBOL_ID_BITS
-    same_file = f"{module_id}"
-    lines = []
-    for use in module.uses:
-        source = NULL if use.source_ordinal is None else str(base | use.source_ordinal)
-        name = _escape(use.name)
-        short_name = name.rsplit(".", 1)[-1]
-        target = NULL if use.target is None else _escape(use.target)
-        lines.append(
-            f"{same_file}\t{source}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
-            f"{target}\t{'t' if use.via_super else 'f'}\n"
-        )
-    return "".join(lines)
-
-
-def _import_rows(module_id: int, module: ParsedModule) -> Iterable[tuple[Any, ...]]:
-    for imp in module.imports:
-        yield (
-            module_id, module.name, module.path, imp.line, imp.imported_module,
-            imp.imported_name, imp.alias, imp.level, imp.target_module,
-        )
-
-
-# --- COPY text format (https://www.postgresql.org/docs/current/sql-copy.html) ---------
-
-NULL = "\\N"
-
-
-def _copy_line(row: tuple[Any, ...]) -> str:
-    return "\t".join(map(_copy_field, row)) + "\n"
-
-
-def _copy_field(value: object) -> str:
-    if value is None:
-        return NULL
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        value = _array_literal(value)
-    return _escape(str(value))
-
-
-def _escape(text: str) -> str:
-    if "\\" in text or "\n" in text or "\r" in text or "\t" in text or "\0" in text:
-        # PostgreSQL text cannot hold NUL (a docstring may: "\0"): it is stored as \x00.
-        text = text.replace("\0", "\\x00")
-        return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-    return text
-
-
-def _array_literal(items: list[str]) -> str:
-    """A text[] literal: every element quoted, so no element needs other escaping rules."""
-    return "{" + ",".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"

@@ -33,8 +33,9 @@ import psycopg
 
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
+from coderows.indexer.encode import EncodedFile, FileVersion, encode
 from coderows.indexer.files import FileTooLargeError, NotRegularFileError, OutsideRootError, read_file
-from coderows.indexer.load import EncodedFile, FileVersion, KnownFile, SharedFile
+from coderows.indexer.load import KnownFile, SharedFile
 from coderows.indexer.naming import PATH_ONLY_ROOTS, PackageRoots, module_name
 from coderows.indexer.packaging import package_roots
 
@@ -331,7 +332,7 @@ def _reparser(tasks: list[Task]) -> Callable[[str], TaskResult]:
 def _run_task(task: Task) -> TaskResult:
     result = read_and_parse(task.root, task.file, task.known_hash, task.max_file_bytes, task.package_roots, task.shared)
     if isinstance(result, FileVersion):
-        return load.encode(task.module_id, task.repo_id, result)
+        return encode(task.module_id, task.repo_id, result)
     return result
 
 
@@ -457,7 +458,7 @@ def _run_isolated(task: Task, context: WorkerContext) -> TaskResult:
 
     reason = f"the parser crashed on this file (its process died of signal {-process.exitcode})"
     crashed = skipped_module(task.file.path, reason, package_roots=task.package_roots)
-    return load.encode(task.module_id, task.repo_id, _stat_version(task, crashed))
+    return encode(task.module_id, task.repo_id, _stat_version(task, crashed))
 
 
 def _run_into_pipe(task: Task, writer: multiprocessing.connection.Connection, parent: int) -> None:

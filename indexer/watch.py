@@ -466,7 +466,7 @@ class Watcher:
         conn = self._connection()
         paths = {path for path in changes.files if not _ignored(rules, path, is_dir=False)}
         if changes.gone_dirs:
-            paths |= _indexed_below(conn, root, changes.gone_dirs)
+            paths |= load.indexed_below(conn, root, changes.gone_dirs)
         for folder in changes.new_dirs:
             found = _walk_subtree(root, folder, rules)
             if found is None:  # symbolic links: only a full walk follows them like discover()
@@ -560,17 +560,6 @@ def _ignored(rules: IgnoreRules, rel: str, *, is_dir: bool) -> bool:
         return rules.is_ignored(rel, is_dir)
     except ValueError:  # not a path below the root
         return True
-
-
-def _indexed_below(conn: psycopg.Connection, root: Path, folders: Iterable[str]) -> set[str]:
-    """Indexed paths under any of these folders (deleted or moved away)."""
-    prefixes = [folder.rstrip("/") + "/" for folder in folders]
-    rows = conn.execute(
-        "SELECT m.path FROM modules m JOIN repos r ON r.id = m.repo_id"
-        " WHERE r.root = %s AND EXISTS (SELECT FROM unnest(%s::text[]) AS p (prefix) WHERE starts_with(m.path, p.prefix))",
-        [str(root), prefixes],
-    )
-    return {row[0] for row in rows}
 
 
 def _walk_subtree(root: Path, folder: str, rules: IgnoreRules) -> set[str] | None:

@@ -27,7 +27,8 @@ from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent
 from coderows.db.connection import connect
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile
-from coderows.indexer.load import CHANGE_CHANNEL, FileVersion, change_payload
+from coderows.indexer.encode import FileVersion, encode
+from coderows.indexer.load import CHANGE_CHANNEL, change_payload
 from coderows.indexer.pipeline import index_repository, read_and_parse, refresh_paths
 from coderows.indexer.watch import BatchReport, Watcher
 
@@ -375,7 +376,7 @@ def test_slow_writer_never_replaces_newer_rows(conn: psycopg.Connection, repo: P
     time.sleep(0.01)  # a coarse clock must still see a newer mtime
     (repo / "app.py").write_text("def newer():\n    pass\n")
     refresh_paths(conn, repo, ["app.py"])  # a fast writer reads the new version and commits
-    slow = load.encode(load.reserve_module_ids(conn, 1)[0], repo_id, older)
+    slow = encode(load.reserve_module_ids(conn, 1)[0], repo_id, older)
     load.write_batch(conn, repo_id, [slow])  # ...then the slow one commits its old read
     assert symbols(conn, repo) == [("app.py", "newer")]
 
