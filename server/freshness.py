@@ -89,16 +89,21 @@ def _inside(root: str, path: str) -> bool:
     return real.startswith(root.rstrip("/") + "/")
 
 
+# How long an answer waits for the first pass to learn whether it will write anything.
+CHECK_WAIT_SECONDS = 5.0
+
+
 @dataclass
 class RootProgress:
     """What the background indexer has done for one root."""
 
     root: Path
-    state: Literal["waiting", "checking", "indexing", "done", "failed"] = "waiting"
+    state: Literal["waiting", "indexing", "done", "failed"] = "waiting"
     started: float | None = None
     finished: float | None = None
     detail: str = ""
     last_change: str = ""
+    unchanged: bool = False  # the first pass found the index already matching the disk
 
 
 @dataclass
@@ -115,6 +120,7 @@ class BackgroundIndexer:
     _watcher: Watcher | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _catch_up_lock: threading.Lock = field(default_factory=threading.Lock)
+    _checked: threading.Event = field(default_factory=threading.Event)  # the first pass knows what it will do
 
     def __post_init__(self) -> None:
         self.progress = [RootProgress(root) for root in self.roots]
@@ -134,17 +140,19 @@ class BackgroundIndexer:
         from coderows.indexer.watch import Watcher
 
         usable = []
-        for item in self.progress:
-            if item.root.is_dir():
-                item.state, item.started = "checking", time.time()
-                # An index already matching the disk makes the pass a no-op: answers need no
-                # "still indexing" note meanwhile.
-                current = self._already_current(item.root)
-                item.state = "done" if current else "indexing"
-                item.finished = time.time() if current else None
-                usable.append(item)
-            else:
-                item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
+        try:
+            for item in self.progress:
+                if item.root.is_dir():
+                    item.state, item.started = "indexing", time.time()
+                    # An index already matching the disk makes the pass a no-op: answers need
+                    # no "still indexing" note meanwhile (the pass still runs: the watcher
+                    # starts following changes at its end, and index_status says so only then).
+                    item.unchanged = self._already_current(item.root)
+                    usable.append(item)
+                else:
+                    item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
+        finally:
+            self._checked.set()
         if not usable:
             return
         if not self.watch:
@@ -232,8 +240,12 @@ class BackgroundIndexer:
 
     def progress_note(self) -> str:
         """A last line for every answer while the initial index is still writing rows
-        (not while it only finds that nothing changed)."""
-        indexing = [str(p.root) for p in self.progress if p.state == "indexing"]
+        (not while it only finds that nothing changed). Waits for that finding (a walk and a
+        stat per file), so that whether an answer carries the note never depends on timing."""
+        if not self.running:
+            return ""
+        self._checked.wait(CHECK_WAIT_SECONDS)
+        indexing = [str(p.root) for p in self.progress if p.state == "indexing" and not p.unchanged]
         if not indexing or not self.running:
             return ""
         return f"\n[note: still indexing {', '.join(indexing)}; this answer may be incomplete (index_status shows progress)]"
@@ -251,8 +263,6 @@ class BackgroundIndexer:
                 lines.append(f"indexing {item.root} failed: {item.detail}")
             elif item.state == "waiting":
                 lines.append(f"waiting to index {item.root}")
-            elif item.state == "checking":
-                lines.append(f"checking whether {item.root} changed since it was last indexed")
             else:
                 done = item.detail or "nothing had changed since the last index"
                 following = "following changes" if self.watch else "not following changes (--no-watch)"
