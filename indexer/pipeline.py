@@ -48,6 +48,7 @@ DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
 # Small enough that the last batch, written after the workers finish, is short.
 BATCH_FILES = 64
 BATCH_SOURCE_BYTES = 4 * 1024 * 1024
+CHEAP_ROWS_PER_FILE = 16  # shared files or stat updates that weigh as much as one parsed file
 # Below this many files to parse, starting worker processes costs more than it saves.
 IN_PROCESS_LIMIT = 48
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
@@ -534,7 +535,11 @@ class _Batch:
             self.gone.append((result.path, known.get(result.path)))
 
     def is_full(self) -> bool:
-        files = len(self.parsed) + len(self.shared) + len(self.touched)
+        # A shared file or a new stat is one short row, not a file's parsed rows: a batch
+        # takes CHEAP_ROWS_PER_FILE of them for each parsed file it could hold (a second
+        # Django checkout wrote its 2,813 shared files in 45 transactions, 0.45 s of 1.5 s).
+        cheap = len(self.shared) + len(self.touched)
+        files = len(self.parsed) + cheap / CHEAP_ROWS_PER_FILE
         return files >= BATCH_FILES or self.source_chars >= BATCH_SOURCE_BYTES
 
     def is_empty(self) -> bool:
