@@ -21,12 +21,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from coderows.common.files import inside
 from coderows.common.lines import line_starts, split_lines
 from coderows.edit import plan as planning
 from coderows.edit.plan import ModuleFile, Position
 from coderows.edit.rename import RenamePlan, plan_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
-from coderows.indexer.files import inside
 from coderows.server import freshness, lookup, references, render
 from coderows.server.limits import NAME_CHARS
 from coderows.server.rows import NameMatch, Symbol

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coderows.common.files import UnsafeFileError, inside, read_file
 from coderows.indexer.discover import IgnoreRules
-from coderows.indexer.files import UnsafeFileError, inside, read_file
 from coderows.indexer.parse import content_hash
 
 # Larger files are not edited (the indexer's own default limit is 5 MB).

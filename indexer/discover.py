@@ -60,7 +60,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec, RegexPattern
 from pathspec.patterns.gitignore import GitIgnorePatternError
 
-from coderows.indexer.files import NotRegularFileError, UnsafeFileError, read_file
+from coderows.common.files import NotRegularFileError, UnsafeFileError, read_file
 
 __all__ = ["ALWAYS_SKIPPED_DIRS", "IgnoreRules", "SourceFile", "discover"]
 

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from coderows.indexer.files import read_file
+from coderows.common.files import read_file
 from coderows.indexer.naming import PackageRoot, PackageRoots
 
 log = logging.getLogger(__name__)

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
+from coderows.common.files import FileTooLargeError, NotRegularFileError, OutsideRootError, read_file
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile, discover
 from coderows.indexer.encode import EncodedFile, FileVersion, encode
-from coderows.indexer.files import FileTooLargeError, NotRegularFileError, OutsideRootError, read_file
 from coderows.indexer.load import KnownFile, SharedFile
 from coderows.indexer.naming import PATH_ONLY_ROOTS, PackageRoots, module_name
 from coderows.indexer.packaging import package_roots

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
+from coderows.common.files import inside
 from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.server.rows import FileStamp
 
@@ -85,8 +86,7 @@ def refresh(conn: psycopg.Connection, stamps: Iterable[FileStamp]) -> bool:
 
 def _inside(root: str, path: str) -> bool:
     """Whether root/path, every symbolic link followed, is still a file under `root`."""
-    real = os.path.realpath(os.path.join(root, path))
-    return real.startswith(root.rstrip("/") + "/")
+    return inside(os.path.realpath(os.path.join(root, path)), root)
 
 
 # How long an answer waits for the first pass to learn whether it will write anything.

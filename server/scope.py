@@ -13,12 +13,13 @@ repository (render.py groups by it) and every follow-up call they suggest carrie
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from coderows.common.files import read_file
 
 EVERY_REPOSITORY = "*"
 
@@ -138,18 +139,10 @@ def _small_text(path: Path, limit: int = 64 * 1024) -> str | None:
     """The text of a regular file of at most `limit` bytes; None for anything else (a
     FIFO would block a plain open, /dev/zero would never end)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
+        data, _ = read_file(str(path), limit)
+    except OSError:  # missing, unreadable, not a regular file, or too large
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        return os.read(fd, limit).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return data.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
