@@ -501,6 +501,9 @@ class _Extractor:
         # that name; too_long: such attributes whose name is past MAX_USE_NAME_CHARS
         dotted: dict[tuple[int, int], str] = {}
         too_long: set[tuple[int, int]] = set()
+        # (start, end) of an attribute use with a target -> (its name, its target): what
+        # calling it gives is known too (`Client(app).open(path).data`)
+        known: dict[tuple[int, int], tuple[str, str]] = {}
         source = self.source
         for name, attribute, obj in self.attribute_names:
             key = (attribute.start_byte, attribute.end_byte)
@@ -528,9 +531,11 @@ class _Extractor:
             if spent + 2 * len(use_name or attr) > self.text_budget:
                 self.cut_at_line = name.start_point.row + 1
                 break
-            use = self._attribute_use(name, attribute.start_byte, attr, use_name, obj)
+            use = self._attribute_use(name, attribute.start_byte, attr, use_name, obj, known)
             spent += len(use.name) + len(use.target or "")
             rows.append(use)
+            if use.target is not None and not use.via_super:
+                known[key] = (use.name, use.target)
         return rows
 
     def _dotted_name(self, obj: Node, dotted: dict[tuple[int, int], str]) -> str | None:
@@ -555,10 +560,14 @@ class _Extractor:
             )
         return notes
 
-    def _attribute_use(self, node: Node, chain_start: int, attr: str, chain: str | None, obj: Node) -> Use:
+    def _attribute_use(
+        self, node: Node, chain_start: int, attr: str, chain: str | None, obj: Node, known: dict[tuple[int, int], tuple[str, str]]
+    ) -> Use:
         """The use of `node`, the attribute name ending a chain that starts at
         chain_start: named `chain` when its object is a dotted name, `super().attr`
-        through super(), else by the attribute name alone (no target)."""
+        through super(), `C().attr` when its object is a call of a name whose target is
+        known (`known`: attribute uses before it), else by the attribute name alone (no
+        target)."""
         start = node.start_byte
         kind = self.roles.get((chain_start, node.end_byte), "reference")
         scope = self._scope_at(start)
@@ -570,7 +579,27 @@ class _Extractor:
             class_name = self.scopes[owner].full_name if owner is not None and self.scopes[owner].is_class else None
             target = f"{class_name}.{attr}" if class_name else None
             return self._use(node, start, scope, kind, f"super().{attr}", target, via_super=target is not None)
+        if obj.type == "call":
+            called = self._called(obj, scope, known)
+            if called is not None and len(called[0]) + len(attr) + 3 <= MAX_USE_NAME_CHARS:
+                # The resolver reads `pkg.C().attr` as a member of an instance of C, or of
+                # the class a function's return annotation names.
+                return self._use(node, start, scope, kind, f"{called[0]}().{attr}", f"{called[1]}().{attr}")
         return self._use(node, start, scope, kind, attr, None)
+
+    def _called(self, call: Node, scope: int | None, known: dict[tuple[int, int], tuple[str, str]]) -> tuple[str, str] | None:
+        """(name, target) of what `call` calls, when that is a name or an attribute use
+        whose target is known; else None."""
+        function = call.child_by_field_name("function")
+        if function is None:
+            return None
+        if function.type == "attribute":
+            return known.get((function.start_byte, function.end_byte))
+        if function.type != "identifier":
+            return None
+        name = _text(function)
+        target = self._chain_target(name, scope, function.start_byte)
+        return (name, target) if target is not None else None
 
     def _import_uses(self) -> list[Use]:
         rows = []

@@ -283,6 +283,35 @@ def test_rename_method_names_its_overrides_and_renames_them_only_when_asked(smal
     assert "class Gadget(Widget):\n    def rotate(self):\n        return super().rotate() + 1\n" in text_of(repo, "pkg/impl.py")
 
 
+def test_rename_changes_a_method_called_on_what_a_call_returns(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "shop.py": (
+            "class Cart:\n"
+            "    def total(self):\n"
+            "        return 0\n"
+            "\n"
+            "    def copy(self) -> 'Cart':\n"
+            "        return Cart()\n"
+            "\n"
+            "\n"
+            "def fresh():\n"
+            "    return Cart().total() + Cart().copy().total()\n"
+        ),
+    })
+    answer, references = ask(
+        repo,
+        ("rename_symbol", {"name": "shop.Cart.total", "new_name": "amount"}),
+        ("find_references", {"name": "shop.Cart.amount"}),
+    )
+    assert answer.text.splitlines() == [
+        "renamed method shop.Cart.total -> amount: 3 changes on 2 lines in 1 file",
+        "shop.py",
+        "  2: def total(self):  ->  def amount(self):",
+        "  10: return Cart().total() + Cart().copy().total()  ->  return Cart().amount() + Cart().copy().amount()",
+    ]
+    assert references.text.splitlines()[0] == "method shop.Cart.amount  shop.py:2-3: 2 resolved uses in 1 file"
+
+
 def test_rename_dry_run_writes_nothing(small: Callable[..., Indexed]) -> None:
     repo = small(PACKAGE)
     before = {path: text_of(repo, path) for path in PACKAGE}

@@ -439,6 +439,11 @@ FLOW = {
                     return self.outer()
 
                 return inner
+
+
+        def chained():
+            make().send()
+            Response.empty().send()
         """,
 }
 
@@ -463,6 +468,12 @@ def test_what_a_function_returns_is_the_class_its_annotation_names(flow: Path, c
 
 def test_a_class_defined_in_a_function_inherits_members(flow: Path, conn: psycopg.Connection) -> None:
     assert target_at(conn, "flow/use.py", 24, "s.send") == "flow.resp.Response.send"
+
+
+def test_a_member_of_what_a_call_returns(flow: Path, conn: psycopg.Connection) -> None:
+    assert target_at(conn, "flow/use.py", 22, "Special().send") == "flow.resp.Response.send"  # an instance
+    assert target_at(conn, "flow/use.py", 42, "make().send") == "flow.resp.Response.send"  # -> "Response"
+    assert target_at(conn, "flow/use.py", 43, "Response.empty().send") == "flow.resp.Response.send"  # -> Self
 
 
 def test_a_name_imported_inside_a_function(flow: Path, conn: psycopg.Connection) -> None:
