@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import anyio
 from mcp import Client
@@ -31,21 +34,62 @@ from coderows.db.connection import connect, resolve_database_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import add_json_argument, write_result  # noqa: E402
 
+EACH = "<each>"  # sample_names(repo=EACH): every call names the definition's own repository
 
-def sample_names(url: str, count: int, seed: int) -> list[tuple[str, str]]:
-    """(full_name, name) of `count` seeded-random definitions whose full name is unique."""
+
+class Sample(NamedTuple):
+    """A definition to look up by its full name and by its simple name, the name of its
+    repository, and the `repo` argument of both calls (None: none, the server's own
+    scope answers)."""
+
+    full_name: str
+    name: str
+    repository: str
+    repo: str | None = None
+
+
+def sample_names(
+    url: str, count: int, seed: int, *, roots: Sequence[Path] = (), repo: str | None = None
+) -> list[Sample]:
+    """`count` seeded-random definitions (none local to a function) whose full name is
+    unique where the calls look it up, so that each call answers with that definition:
+
+    - repo None: in the repositories of `roots` (a server's scope: every repository when
+      there are no roots), unique among them; the calls pass no `repo`;
+    - repo '*': in every repository, unique in the whole database; the calls pass '*';
+    - repo EACH: in every repository, unique within its own; the calls pass its name.
+    """
+    per_repository = repo == EACH
+    where = "s.qualname NOT LIKE '%%<locals>%%'"
+    if repo is None and roots:
+        where += " AND r.root = ANY(%(roots)s)"
     with connect(url, autocommit=True) as conn:
         rows = conn.execute(
-            """
-            SELECT full_name, name FROM symbols
-            WHERE qualname NOT LIKE '%%<locals>%%'
-            GROUP BY full_name, name HAVING count(*) = 1
-            ORDER BY full_name
-            """
+            f"""
+            SELECT s.full_name, s.name, min(r.name) AS home FROM symbols s JOIN repos r ON r.id = s.repo_id
+            WHERE {where}
+            GROUP BY s.full_name, s.name{", r.id" if per_repository else ""} HAVING count(*) = 1
+            ORDER BY 1, 3
+            """,
+            {"roots": [str(root.resolve()) for root in roots]},
         ).fetchall()
     if not rows:
-        raise SystemExit("the database holds no definitions: pass --root to index something")
-    return random.Random(seed).sample(rows, min(count, len(rows)))
+        raise SystemExit("the database holds no definitions there: pass --root to index something")
+    chosen = random.Random(seed).sample(rows, min(count, len(rows)))
+    return [Sample(full_name, name, home, home if per_repository else repo) for full_name, name, home in chosen]
+
+
+def lists_definitions(answer: str, name: str) -> bool:
+    """find_symbol's answer lists definitions named `name` exactly: not suggestions, not
+    names that merely contain it, not "not found"."""
+    first_line = answer.split("\n", 1)[0]
+    return re.fullmatch(rf"\d+ (definition matches|definitions match) {re.escape(repr(name))}:", first_line) is not None
+
+
+def is_definition(answer: str, full_name: str) -> bool:
+    """get_symbol's answer is the definition of `full_name` (its header line first), not
+    candidates of an ambiguous name and not "not found"."""
+    return f" {full_name}  " in answer.split("\n", 1)[0]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -62,7 +106,7 @@ def report(tool: str, seconds: list[float]) -> str:
 
 
 async def measure(
-    url: str, roots: list[Path], names: list[tuple[str, str]], serve_options: tuple[str, ...] = ()
+    url: str, roots: list[Path], names: list[Sample], serve_options: tuple[str, ...] = ()
 ) -> dict[str, list[float]]:
     params = StdioServerParameters(
         command=str(Path(sys.executable).with_name("coderows")),  # the venv's console script
@@ -78,18 +122,23 @@ async def measure(
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not finish indexing in 10 minutes")
             await anyio.sleep(0.5)
-        for full_name, _ in names[:20]:  # warm up connections and caches
-            await client.call_tool("get_symbol", {"name": full_name})
-        for full_name, name in names:
+        for sample in names[:20]:  # warm up connections and caches
+            await client.call_tool("get_symbol", with_repo({"name": sample.full_name}, sample))
+        for sample in names:
             started = time.perf_counter()
-            result = await client.call_tool("find_symbol", {"query": name})
+            result = await client.call_tool("find_symbol", with_repo({"query": sample.name}, sample))
             timings["find_symbol"].append(time.perf_counter() - started)
-            assert not result.is_error, result.content
+            assert not result.is_error and lists_definitions(result.content[0].text, sample.name), (sample, result.content)
             started = time.perf_counter()
-            result = await client.call_tool("get_symbol", {"name": full_name})
+            result = await client.call_tool("get_symbol", with_repo({"name": sample.full_name}, sample))
             timings["get_symbol"].append(time.perf_counter() - started)
-            assert not result.is_error and full_name in result.content[0].text, result.content
+            assert not result.is_error and is_definition(result.content[0].text, sample.full_name), (sample, result.content)
     return timings
+
+
+def with_repo(arguments: dict[str, str], sample: Sample) -> dict[str, str]:
+    """A call's arguments, with the sample's `repo` when it has one."""
+    return arguments if sample.repo is None else {**arguments, "repo": sample.repo}
 
 
 ECHO_TEXT = "x" * 500  # about the size of a get_symbol answer
@@ -133,11 +182,11 @@ def main() -> None:
         with connect(url, autocommit=True) as conn:
             for root in roots:
                 print(index_repository(conn, root).line())
-    names = sample_names(url, args.calls, args.seed)
     with connect(url, autocommit=True) as conn:
         # Serve every indexed repository (not the working directory, the default).
         roots = roots or [Path(row[0]) for row in conn.execute("SELECT root FROM repos ORDER BY root")]
         counts = conn.execute("SELECT (SELECT count(*) FROM modules), (SELECT count(*) FROM symbols)").fetchone()
+    names = sample_names(url, args.calls, args.seed, roots=roots)  # the served roots' definitions: the scope
     header = f"database: {counts[0]} files, {counts[1]} definitions; {len(names)} seeded-random names (seed {args.seed})"
     print(header)
     timings = anyio.run(measure, url, roots, names)
