@@ -196,6 +196,35 @@ def test_find_symbol_pages_with_limit_and_offset(server: MCPServer) -> None:
     assert "[cut" not in second.text
 
 
+def test_find_symbol_pages_a_name_of_more_than_a_thousand_definitions_by_full_name(own_corpus: Indexed) -> None:
+    # Past lookup.FEW matches a page is sorted by full name alone, not ranked.
+    jobs = "".join(f"class Job{i:04d}:\n    def run(self):\n        pass\n" for i in range(1002))
+    (own_corpus.root / "jobs.py").write_text(jobs)
+    index(own_corpus.url, own_corpus.root)
+    tools = Tools(own_corpus.url)
+    try:
+        server = build_server(tools)
+        first, last, past = (ask(server, "find_symbol", query="run", limit=2, offset=offset) for offset in (0, 1000, 1002))
+    finally:
+        tools.close()
+    assert first.text.splitlines() == [
+        "1002 definitions match 'run':",
+        "method jobs.Job0000.run  jobs.py:2-3",
+        "  def run(self)",
+        "method jobs.Job0001.run  jobs.py:5-6",
+        "  def run(self)",
+        "[cut: showed definitions 1-2 of 1002; next page: find_symbol(query='run', limit=2, offset=2)]",
+    ]
+    assert last.text.splitlines() == [
+        "1002 definitions match 'run':",
+        "method jobs.Job1000.run  jobs.py:3002-3003",
+        "  def run(self)",
+        "method jobs.Job1001.run  jobs.py:3005-3006",
+        "  def run(self)",
+    ]
+    assert past.text == "1002 definitions match 'run'; offset 1002 is past the end."
+
+
 # --- get_symbol ---------------------------------------------------------------------
 
 
