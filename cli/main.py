@@ -254,10 +254,8 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
 @database_option
 def status(database_url: str | None) -> None:
     """Repositories, counts, last index time, and files changed on disk since."""
+    from coderows.db.repo_status import place_note, repo_place, repo_statuses
     from coderows.indexer.pipeline import plan
-    from coderows.server.render import place_note
-    from coderows.server.scope import repo_place
-    from coderows.server.status import repo_statuses
 
     with _connection(database_url) as conn:
         repos = repo_statuses(conn)
@@ -265,9 +263,8 @@ def status(database_url: str | None) -> None:
             click.echo("no repositories indexed yet: run `coderows index PATH`")
             return
         for repo in repos:
-            indexed = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
             click.echo(
-                f"{repo.root}: {repo.modules} files, {repo.symbols} definitions, {repo.not_ok} not ok; indexed {indexed};"
+                f"{repo.root}: {repo.modules} files, {repo.symbols} definitions, {repo.not_ok} not ok; indexed {repo.last_indexed};"
                 f" repo {repo.name}{place_note(repo_place(repo.root))}"
             )
             if repo.excludes:

@@ -28,6 +28,7 @@ from coderows.edit.plan import ModuleFile, Position
 from coderows.edit.rename import RenamePlan, plan_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
 from coderows.server import freshness, lookup, references, render
+from coderows.server.app import text_tools
 from coderows.server.limits import NAME_CHARS
 from coderows.server.rows import NameMatch, Symbol
 from coderows.server.scope import resolve_scope
@@ -233,9 +234,8 @@ class EditTools:
         self.tools = tools
 
     def resolve(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str, same_name_is_one: bool = False) -> Symbol | str:
-        resolution = self.tools.resolve_fresh(
-            conn, lambda c: lookup.match_name(c, name, repos=self.tools.scope(c, repo).ids, limit=50)
-        )
+        scope = self.tools.scope(conn, repo)
+        resolution = self.tools.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, name, repos=scope.ids, limit=50))
         return one_definition(resolution, tool=tool, repo=repo, same_name_is_one=same_name_is_one)
 
     def edit(self, name: str, repo: str | None, tool: str, decide: Callable[[psycopg.Connection, Symbol], Decision], **options: bool) -> str:
@@ -280,9 +280,11 @@ class EditTools:
             try:
                 def decision() -> Decision:
                     if position == "end":
+                        scope = self.tools.scope(conn, repo)
                         modules = self.tools.lookup(
                             conn,
-                            lambda c: find_modules(c, anchor, self.tools.scope(c, repo).ids),
+                            scope,
+                            lambda c: find_modules(c, anchor, scope.ids),
                             lambda ms: [m.stamp for m in ms],
                             lambda ms: False,
                         )
@@ -345,28 +347,21 @@ RepoArg = Annotated[
 def register(server: MCPServer, tools: Tools) -> None:
     """Add the edit tools to `server` (stdio always; HTTP only with serve --allow-edits)."""
     edits = EditTools(tools)
+    destructive = text_tools(server, DESTRUCTIVE)
 
-    @server.tool(
-        annotations=DESTRUCTIVE,
-        structured_output=False,
-        description=(
-            "Replace one class, function or method with new source, by name: no need to reproduce the old text. "
-            "The new source may be written at any indentation; it is placed at the definition's, with the file's "
-            "line endings and encoding. The edit is refused (nothing written) if the file changed since it was "
-            "indexed, is read-only, or would not parse. Answers with the new lines, numbered."
-        ),
+    @destructive(
+        "Replace one class, function or method with new source, by name: no need to reproduce the old text. "
+        "The new source may be written at any indentation; it is placed at the definition's, with the file's "
+        "line endings and encoding. The edit is refused (nothing written) if the file changed since it was "
+        "indexed, is read-only, or would not parse. Answers with the new lines, numbered."
     )
     def replace_symbol(name: NameArg, source: SourceArg, repo: RepoArg = None) -> str:
         return edits.replace_symbol(name, source, repo)
 
-    @server.tool(
-        annotations=DESTRUCTIVE,
-        structured_output=False,
-        description=(
-            "Insert new source (a definition or other statements) before or after a definition, or at the end of "
-            "a module or class (position='end', anchor a module name, file path or class). Placed at the right "
-            "indentation with PEP 8 blank lines; refused if the result would not parse."
-        ),
+    @destructive(
+        "Insert new source (a definition or other statements) before or after a definition, or at the end of "
+        "a module or class (position='end', anchor a module name, file path or class). Placed at the right "
+        "indentation with PEP 8 blank lines; refused if the result would not parse."
     )
     def insert_symbol(
         anchor: Annotated[
@@ -379,28 +374,20 @@ def register(server: MCPServer, tools: Tools) -> None:
     ) -> str:
         return edits.insert_symbol(anchor, source, position, repo)
 
-    @server.tool(
-        annotations=DESTRUCTIVE,
-        structured_output=False,
-        description=(
-            "Delete one class, function or method (with its decorators and docstring) by name. Says how many "
-            "resolved uses still name it."
-        ),
+    @destructive(
+        "Delete one class, function or method (with its decorators and docstring) by name. Says how many "
+        "resolved uses still name it."
     )
     def delete_symbol(name: NameArg, repo: RepoArg = None) -> str:
         return edits.delete_symbol(name, repo)
 
-    @server.tool(
-        annotations=DESTRUCTIVE,
-        structured_output=False,
-        description=(
-            "Rename a class, function or method and every use that resolves to it across its repository: calls, "
-            "references, imports and re-exports, __all__, base classes, decorators, attributes through self/cls/"
-            "super()/instances of known classes. Writes all files or none. Answers with every change (file:line, "
-            "old -> new) and, separately, what it left alone: uses known by name only (unknown types) and strings "
-            "or comments holding the name. dry_run=true answers the same without writing. For a method, "
-            "include_overrides=true also renames the methods it overrides or that override it."
-        ),
+    @destructive(
+        "Rename a class, function or method and every use that resolves to it across its repository: calls, "
+        "references, imports and re-exports, __all__, base classes, decorators, attributes through self/cls/"
+        "super()/instances of known classes. Writes all files or none. Answers with every change (file:line, "
+        "old -> new) and, separately, what it left alone: uses known by name only (unknown types) and strings "
+        "or comments holding the name. dry_run=true answers the same without writing. For a method, "
+        "include_overrides=true also renames the methods it overrides or that override it."
     )
     def rename_symbol(
         name: NameArg,

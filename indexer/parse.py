@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Tree
 
+from coderows.common.definition import DefinitionFields
 from coderows.common.lines import line_count, line_end, line_starts
 from coderows.indexer import extract_ast, extract_treesitter
 from coderows.indexer.extract_uses import DefinitionKey, Use, extract_uses
@@ -33,24 +34,12 @@ MAX_DEFINITION_DEPTH = 100
 
 
 @dataclass(slots=True)
-class Definition:
+class Definition(DefinitionFields):
     """One definitions row (read as the symbols view), numbered within its file; ids are
     assigned when loading."""
 
     ordinal: int
     parent_ordinal: int | None
-    kind: str  # class | function | method
-    name: str
-    qualname: str
-    class_name: str | None
-    def_line: int
-    start_line: int
-    end_line: int
-    signature: str
-    decorators: list[str]
-    bases: list[str]
-    is_async: bool
-    docstring: str | None
     body_start: int  # 0-based character offset of start_line in the module's source
     body_length: int  # characters through the end of end_line, without its line break
     source: str = field(repr=False, compare=False)  # the module's text (shared, not copied)

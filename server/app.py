@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
@@ -47,6 +47,17 @@ Names may be full (pkg.mod.Class.meth), pkg.mod:Class.meth, a qualname (Class.me
 bare name, or path.py:LINE. Long answers end with a [cut: ...] line giving the next call."""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+ToolFunction = TypeVar("ToolFunction", bound=Callable[..., str])
+
+
+def text_tools(server: MCPServer, annotations: ToolAnnotations) -> Callable[[str], Callable[[ToolFunction], ToolFunction]]:
+    """A decorator that declares a tool of `server` by its description: every coderows tool
+    answers with text for the agent (no structured output), with these annotations."""
+
+    def declare(description: str) -> Callable[[ToolFunction], ToolFunction]:
+        return server.tool(annotations=annotations, structured_output=False, description=description)
+
+    return declare
 
 NameArg = Annotated[
     str,
@@ -76,17 +87,14 @@ RepoArg = Annotated[
 def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     server = MCPServer("coderows", instructions=INSTRUCTIONS, log_level="WARNING", version=package_version("coderows"))
     server.middleware.append(ToolCallLimits(server))
+    read_only = text_tools(server, READ_ONLY)
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "Find where classes, functions and methods are defined, by name. Use it instead of grep "
-            "for 'def NAME' / 'class NAME': one line per definition with kind, full name, path:start-end, "
-            "signature and the docstring's first line. Matches exact names first, then case-insensitive, "
-            "then names containing the text; '*' and '?' are wildcards (JSON*Error, django.db.*.save); "
-            "nothing found gives 'did you mean' suggestions."
-        ),
+    @read_only(
+        "Find where classes, functions and methods are defined, by name. Use it instead of grep "
+        "for 'def NAME' / 'class NAME': one line per definition with kind, full name, path:start-end, "
+        "signature and the docstring's first line. Matches exact names first, then case-insensitive, "
+        "then names containing the text; '*' and '?' are wildcards (JSON*Error, django.db.*.save); "
+        "nothing found gives 'did you mean' suggestions."
     )
     def find_symbol(
         query: Annotated[
@@ -110,16 +118,12 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     ) -> str:
         return tools.find_symbol(query, kind, module, limit, offset, repo)
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "Read one class, function or method: its location and its exact source with line numbers. "
-            "Use it instead of reading a whole file to see a definition: it returns only those lines "
-            "(context_lines=N adds N lines around them; include_body=false gives just signature and "
-            "docstring). Reflects the file on disk right now, including edits you just made. An "
-            "ambiguous name lists the candidates to choose from."
-        ),
+    @read_only(
+        "Read one class, function or method: its location and its exact source with line numbers. "
+        "Use it instead of reading a whole file to see a definition: it returns only those lines "
+        "(context_lines=N adds N lines around them; include_body=false gives just signature and "
+        "docstring). Reflects the file on disk right now, including edits you just made. An "
+        "ambiguous name lists the candidates to choose from."
     )
     def get_symbol(
         name: NameArg,
@@ -134,15 +138,11 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     ) -> str:
         return tools.get_symbol(name, include_body, context_lines, offset, repo)
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "The shape of a module or class without its bodies: every class, function and method with "
-            "signature, line range and first docstring line, nested by class; a class also shows its "
-            "bases and where they are defined. Use it instead of reading a file to learn what is in it, "
-            "then get_symbol for the parts you need."
-        ),
+    @read_only(
+        "The shape of a module or class without its bodies: every class, function and method with "
+        "signature, line range and first docstring line, nested by class; a class also shows its "
+        "bases and where they are defined. Use it instead of reading a file to learn what is in it, "
+        "then get_symbol for the parts you need."
     )
     def get_outline(
         target: Annotated[
@@ -163,15 +163,11 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
         return tools.get_outline(target, limit, offset, subclasses, inherited, repo)
 
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "Find code by text: definitions whose name, docstring or source contains the text "
-            "(case-insensitive, literal, not a regex). Unlike grep, each hit names the innermost "
-            "definition it is in (kind, full name, path:lines), so you can get_symbol it next. "
-            "Up to 3 matching lines are shown per definition."
-        ),
+    @read_only(
+        "Find code by text: definitions whose name, docstring or source contains the text "
+        "(case-insensitive, literal, not a regex). Unlike grep, each hit names the innermost "
+        "definition it is in (kind, full name, path:lines), so you can get_symbol it next. "
+        "Up to 3 matching lines are shown per definition."
     )
     def search_code(
         query: Annotated[str, Field(description="Text to look for, at least 2 characters.", max_length=TEXT_CHARS)],
@@ -181,33 +177,25 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     ) -> str:
         return tools.search_code(query, limit, offset, repo)
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "Where a class, function or method is used: every call, reference, import, subclassing "
-            "and decoration that resolves to it (through imports, re-exports, self/cls, super() and "
-            "base classes), grouped by file with line:column, the enclosing definition and the line's "
-            "text. Use it instead of grep for the name: it leaves out other things of the same name. "
-            "Uses on objects whose type is unknown are counted separately, not mixed in."
-        ),
+    @read_only(
+        "Where a class, function or method is used: every call, reference, import, subclassing "
+        "and decoration that resolves to it (through imports, re-exports, self/cls, super() and "
+        "base classes), grouped by file with line:column, the enclosing definition and the line's "
+        "text. Use it instead of grep for the name: it leaves out other things of the same name. "
+        "Uses on objects whose type is unknown are counted separately, not mixed in."
     )
     def find_references(
         name: NameArg, limit: LimitArg = FIND_REFERENCES_LIMIT, offset: OffsetArg = 0, repo: RepoArg = None
     ) -> str:
         return tools.find_references(name, limit, offset, repo)
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "Run one read-only SQL query (PostgreSQL) over the index for questions the other tools do "
-            "not answer: counts, all subclasses of X, methods of a class, biggest functions, imports. "
-            "Tables: repos, modules, symbols (+ views classes, functions, methods), imports, usages "
-            "(every use of a name, resolved), calls, subclasses, overrides; read the "
-            "coderows://schema resource for columns and examples. Rows come back one per line, "
-            "' | '-separated, cut at `limit` rows; select body/source only for the rows you need."
-        ),
+    @read_only(
+        "Run one read-only SQL query (PostgreSQL) over the index for questions the other tools do "
+        "not answer: counts, all subclasses of X, methods of a class, biggest functions, imports. "
+        "Tables: repos, modules, symbols (+ views classes, functions, methods), imports, usages "
+        "(every use of a name, resolved), calls, subclasses, overrides; read the "
+        "coderows://schema resource for columns and examples. Rows come back one per line, "
+        "' | '-separated, cut at `limit` rows; select body/source only for the rows you need."
     )
     def run_sql(
         query: Annotated[str, Field(description="One SELECT / WITH / VALUES / TABLE / EXPLAIN statement.")],
@@ -215,14 +203,10 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
     ) -> str:
         return tools.run_sql(query, limit)
 
-    @server.tool(
-        annotations=READ_ONLY,
-        structured_output=False,
-        description=(
-            "What is indexed: repositories, file and definition counts, whether background indexing is "
-            "still running, files changed on disk since, and files that did not parse cleanly. Use it "
-            "when an answer looks incomplete."
-        ),
+    @read_only(
+        "What is indexed: repositories, file and definition counts, whether background indexing is "
+        "still running, files changed on disk since, and files that did not parse cleanly. Use it "
+        "when an answer looks incomplete."
     )
     def index_status(repo: RepoArg = None) -> str:
         return tools.index_status(repo)

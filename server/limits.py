@@ -22,6 +22,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
 from pydantic import ValidationError
 
+from coderows.server.echo import shown
+
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_BYTES = 16_000  # README, "MCP tools": every answer stays under this
@@ -29,7 +31,6 @@ NAME_CHARS = 1_000  # a dotted name or a path; CPython's and Django's longest ar
 TEXT_CHARS = 1_000  # search_code's text: a line or two of code
 MAX_OFFSET = 1_000_000_000  # far past any real page; keeps SQL OFFSET inside bigint
 UNDECLARED_STRING_CHARS = 100_000  # any string argument whose schema declares no maxLength
-SHOWN_INPUT_CHARS = 60  # of a refused value, in the refusal
 CUT_NOTE = "\n[cut at the {limit:,}-byte answer limit: {size:,} bytes in all]"
 
 
@@ -48,7 +49,7 @@ def refusal(tool: str, arguments: dict[str, Any], arg_model: Any) -> str | None:
 def too_long(tool: str, name: str, value: str, limit: int) -> str:
     return (
         f"Error executing tool {tool}: argument {name!r} is {len(value):,} characters long, "
-        f"at most {limit:,} are accepted (it starts {value[:SHOWN_INPUT_CHARS]!r})"
+        f"at most {limit:,} are accepted (it starts {shown(value)})"
     )
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from coderows.server.rows import Hit, Module, NameMatch, References, RepoStatus, Subclass, Symbol
-from coderows.server.scope import RepoPlace
+from coderows.db.repo_status import RepoPlace, RepoStatus, place_note
+from coderows.server.rows import Hit, Module, NameMatch, References, Subclass, Symbol
 
 # Claude Code warns at 10,000 tokens (~35 KB of code). 16 KB (~4,500 tokens) leaves the
 # agent room for several answers per turn while still fitting any ordinary function.
@@ -600,18 +600,6 @@ def sql_rows(
 # --- index_status --------------------------------------------------------------------
 
 
-def place_note(place: RepoPlace | None) -> str:
-    """`  [git main @ 1a2b3c4d]`, or a note that the root is gone from disk."""
-    if place is None:
-        return ""
-    if not place.exists:
-        return "  [root no longer on disk: `coderows forget ROOT` removes it]"
-    if place.git is None:
-        return ""
-    commit = (place.git.commit or "?")[:10]
-    return f"  [git {place.git.branch} @ {commit}]" if place.git.branch else f"  [git detached @ {commit}]"
-
-
 def status_answer(
     repos: list[RepoStatus],
     progress: list[str],
@@ -629,11 +617,10 @@ def status_answer(
     if not repos:
         page.add("No repository is indexed yet.")
     for repo in repos:
-        when = repo.indexed_at.isoformat(timespec="seconds") if repo.indexed_at else "never completed"
         place = (places or {}).get(repo.root)
         in_scope = served is None or repo.id in served
         page.add(f"repo {repo.name}  {repo.root}{place_note(place)}{'' if in_scope else f'  (outside this server scope: repo={repo.name!r} reaches it)'}")
-        page.add(f"  {repo.modules} files, {repo.symbols} definitions, last indexed {when}")
+        page.add(f"  {repo.modules} files, {repo.symbols} definitions, last indexed {repo.last_indexed}")
         if repo.excludes:
             page.add(f"  excluding: {' '.join(repo.excludes)}")
         stale = changed.get(repo.root, [])

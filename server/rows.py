@@ -9,8 +9,10 @@ formats text for the agent; render.py does that.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
+
+from coderows.common.definition import DefinitionFields
 
 Kind = Literal["class", "function", "method"]
 
@@ -49,28 +51,17 @@ class OnDisk:
         return FileStamp(self.root, self.path, self.size, self.mtime_ns)
 
 
-@dataclass(frozen=True)
-class Symbol(OnDisk):
-    """One row of `symbols` (without body), plus its file's stamp."""
+@dataclass
+class Symbol(DefinitionFields, OnDisk):
+    """One row of `symbols` (without body), plus its file's stamp. Built by position
+    from SYMBOL_COLUMNS, which follow its fields."""
 
     id: int
     module_id: int
     parent_id: int | None
     module: str
     path: str
-    kind: str
-    name: str
-    qualname: str
     full_name: str
-    class_name: str | None
-    def_line: int
-    start_line: int
-    end_line: int
-    signature: str
-    decorators: list[str]
-    bases: list[str]
-    is_async: bool
-    docstring: str | None
     root: str
     size: int
     mtime_ns: int
@@ -120,12 +111,11 @@ class NameMatch:
         return {s.stamp for s in [*self.matches, *self.suggestions]} | {m.stamp for m in self.modules}
 
 
-SYMBOL_COLUMNS = """
-    s.id, s.module_id, s.parent_id, s.module, s.path, s.kind, s.name, s.qualname, s.full_name,
-    s.class_name, s.def_line, s.start_line, s.end_line, s.signature, s.decorators, s.bases,
-    s.is_async, s.docstring, r.root, m.size, m.mtime_ns, s.repo_id, r.name
-"""
-SYMBOL_COLUMN_COUNT = 23
+# Symbol's fields in order, as SQL over SYMBOL_FROM: symbols s, unless named here.
+_SYMBOL_FIELDS_ELSEWHERE = {"root": "r.root", "size": "m.size", "mtime_ns": "m.mtime_ns", "repo": "r.name"}
+_SYMBOL_SQL = [_SYMBOL_FIELDS_ELSEWHERE.get(f.name, f"s.{f.name}") for f in fields(Symbol) if f.name != "grouped"]
+SYMBOL_COLUMNS = ", ".join(_SYMBOL_SQL)
+SYMBOL_COLUMN_COUNT = len(_SYMBOL_SQL)
 SYMBOL_FROM = """
     symbols s JOIN modules m ON m.id = s.module_id AND m.repo_id = s.repo_id JOIN repos r ON r.id = m.repo_id
 """
@@ -173,18 +163,6 @@ class Hit(OnDisk):
     size: int
     mtime_ns: int
     repo: str
-
-
-@dataclass(frozen=True)
-class RepoStatus:
-    id: int
-    root: str
-    name: str
-    indexed_at: Any
-    modules: int
-    symbols: int
-    not_ok: int
-    excludes: list[str]
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,12 @@
-"""What is indexed: per repository counts, files not parsed cleanly, every file's stamp.
-"""
+"""What is indexed, beyond db/repo_status.py's per repository counts: files not parsed
+cleanly, every file's stamp."""
 
 from __future__ import annotations
 
 import psycopg
 from psycopg.rows import class_row, dict_row
 
-from coderows.server.rows import IN_SCOPE, MODULE_COLUMNS, FileStamp, Module, RepoIds, RepoStatus, scope_param
-
-
-def repo_statuses(conn: psycopg.Connection) -> list[RepoStatus]:
-    # One pass over each table for all repositories (a count per repository would scan
-    # definitions once per repository: 1.4 s for eight of them, 4.5M lines).
-    sql = """
-        WITH counted AS (
-            SELECT repo_id, count(*) AS modules, count(*) FILTER (WHERE parse_status <> 'ok') AS not_ok
-            FROM modules GROUP BY repo_id
-        ), defined AS (
-            SELECT repo_id, count(*) AS symbols FROM definitions GROUP BY repo_id
-        )
-        SELECT r.id, r.root, r.name, r.indexed_at, coalesce(f.modules, 0) AS modules,
-               coalesce(d.symbols, 0) AS symbols, coalesce(f.not_ok, 0) AS not_ok, r.excludes
-        FROM repos r LEFT JOIN counted f ON f.repo_id = r.id LEFT JOIN defined d ON d.repo_id = r.id
-        ORDER BY r.root
-    """
-    with conn.cursor(row_factory=class_row(RepoStatus)) as cur:
-        return cur.execute(sql).fetchall()
+from coderows.server.rows import IN_SCOPE, MODULE_COLUMNS, FileStamp, Module, RepoIds, scope_param
 
 
 def problem_modules(conn: psycopg.Connection, repos: RepoIds = None, limit: int = 20) -> tuple[list[Module], int]:

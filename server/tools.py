@@ -20,6 +20,7 @@ import psycopg
 from mcp.server.mcpserver.exceptions import ToolError
 
 from coderows.common.lines import split_lines
+from coderows.db import repo_status
 from coderows.db.connection import CannotConnect, DatabaseError, first_line, redact, resource_problem
 from coderows.db.readonly import ReaderUnavailable
 from coderows.db.sandbox import RejectedQuery, run_readonly
@@ -28,7 +29,7 @@ from coderows.server.connections import Connections, DatabaseUnavailable, Reader
 from coderows.server.freshness import BackgroundIndexer
 from coderows.server.limits import MAX_ANSWER_BYTES, MAX_OFFSET
 from coderows.server.rows import FileStamp, NameMatch, Symbol
-from coderows.server.scope import Scope, UnknownRepository, repo_place, resolve_scope
+from coderows.server.scope import CallScope, UnknownRepository, known_repos, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -163,36 +164,38 @@ class Tools:
     def lookup(
         self,
         conn: psycopg.Connection,
+        scope: CallScope,
         fetch: Callable[[psycopg.Connection], T],
         stamps: Callable[[T], Iterable[FileStamp]],
         missed: Callable[[T], bool],
     ) -> T:
         """fetch on fresh rows; when it misses, the served roots are brought up to date
-        first (the answer may be in a file written a moment ago) and it is asked again."""
+        first (the answer may be in a file written a moment ago) and it is asked again,
+        over the scope renewed: the catch-up may have registered a served root."""
         result = self.fresh(conn, fetch, stamps)
         if missed(result) and self.indexer.catch_up(conn):
+            scope.renew(conn)
             result = self.fresh(conn, fetch, stamps)
         return result
 
-    def resolve_fresh(self, conn: psycopg.Connection, fetch: Callable[[psycopg.Connection], NameMatch]) -> NameMatch:
+    def resolve_fresh(
+        self, conn: psycopg.Connection, scope: CallScope, fetch: Callable[[psycopg.Connection], NameMatch]
+    ) -> NameMatch:
         """A name lookup; no exact or case-insensitive match counts as a miss."""
-        return self.lookup(conn, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
+        return self.lookup(conn, scope, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
 
-    def scope(self, conn: psycopg.Connection, repo: str | None) -> Scope:
-        """The repositories a call answers from (server/scope.py). Asked afresh by every
-        fetch: a served root is registered by its first index run, maybe mid-call."""
-        return resolve_scope(conn, repo, self.roots)
+    def scope(self, conn: psycopg.Connection, repo: str | None) -> CallScope:
+        """The repositories a call answers from (server/scope.py), resolved once per call."""
+        return CallScope(conn, repo, self.roots)
 
-    def one_symbol(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str) -> Symbol | str:
+    def one_symbol(self, conn: psycopg.Connection, scope: CallScope, name: str, *, tool: str) -> Symbol | str:
         """The one definition `name` denotes; else the answer listing the candidates
         (ambiguous), or a ToolError with suggestions (nothing matches)."""
-        resolution = self.resolve_fresh(
-            conn, lambda c: lookup.match_name(c, name, repos=self.scope(c, repo).ids, limit=50)
-        )
+        resolution = self.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, name, repos=scope.ids, limit=50))
         if resolution.total == 0:
             raise ToolError(render.not_found(resolution))
         if resolution.total > 1:
-            return one_definition(resolution.matches) or render.ambiguous(resolution, tool=tool, repo=repo)
+            return one_definition(resolution.matches) or render.ambiguous(resolution, tool=tool, repo=scope.repo)
         return resolution.matches[0]
 
     # --- tools -----------------------------------------------------------------------
@@ -208,8 +211,8 @@ class Tools:
     ) -> str:
         arguments = {"query": query_text, "kind": kind, "module": module, "limit": limit, "repo": repo}
 
-        def fetch(conn: psycopg.Connection) -> NameMatch:
-            repos = self.scope(conn, repo).ids
+        def fetch(conn: psycopg.Connection, scope: CallScope) -> NameMatch:
+            repos = scope.ids
             if is_pattern(query_text):
                 return lookup.match_pattern(
                     conn, query_text, kind=kind, module=module, repos=repos, limit=limit, offset=offset
@@ -226,14 +229,15 @@ class Tools:
             return found
 
         def work(conn: psycopg.Connection) -> str:
-            resolution = self.resolve_fresh(conn, fetch)
+            scope = self.scope(conn, repo)
+            resolution = self.resolve_fresh(conn, scope, lambda c: fetch(c, scope))
             return render.symbol_list(
                 resolution,
                 tool="find_symbol",
                 arguments=arguments,
                 offset=offset,
                 max_bytes=page_budget("find_symbol", arguments),
-                show_repo=self.scope(conn, repo).many,
+                show_repo=scope.many,
             )
 
         return self.run(work)
@@ -249,7 +253,8 @@ class Tools:
         }
 
         def work(conn: psycopg.Connection) -> str:
-            symbol = self.one_symbol(conn, name, repo, tool="get_symbol")
+            scope = self.scope(conn, repo)
+            symbol = self.one_symbol(conn, scope, name, tool="get_symbol")
             if isinstance(symbol, str):
                 return symbol
             uses = references.use_counts(conn, symbol)
@@ -264,7 +269,7 @@ class Tools:
                     arguments=arguments,
                     uses=uses,
                     max_bytes=page_budget("get_symbol", arguments),
-                    show_repo=self.scope(conn, repo).many,
+                    show_repo=scope.many,
                 )
             if symbol.grouped:  # overloads or property accessors: the lines spanning them all
                 body = "\n".join(source.source_lines(conn, symbol.module_id, symbol.start_line, symbol.end_line))
@@ -286,7 +291,7 @@ class Tools:
                 arguments=arguments,
                 uses=uses,
                 max_bytes=page_budget("get_symbol", arguments, f"; members only: get_outline({symbol.full_name!r})"),
-                show_repo=self.scope(conn, repo).many,
+                show_repo=scope.many,
             )
 
         return self.run(work)
@@ -297,7 +302,8 @@ class Tools:
         arguments = {"name": name, "limit": unless_default(limit, FIND_REFERENCES_LIMIT), "repo": repo}
 
         def work(conn: psycopg.Connection) -> str:
-            symbol = self.one_symbol(conn, name, repo, tool="find_references")
+            scope = self.scope(conn, repo)
+            symbol = self.one_symbol(conn, scope, name, tool="find_references")
             if isinstance(symbol, str):
                 return symbol
             found = self.fresh(
@@ -311,7 +317,7 @@ class Tools:
                 offset=offset,
                 arguments=arguments,
                 max_bytes=page_budget("find_references", arguments),
-                shared_database=self.scope(conn, repo).shared,
+                shared_database=scope.shared,
             )
 
         return self.run(work)
@@ -334,9 +340,11 @@ class Tools:
         }
 
         def work(conn: psycopg.Connection) -> str:
+            scope = self.scope(conn, repo)
             modules = self.lookup(
                 conn,
-                lambda c: source.find_modules(c, target, self.scope(c, repo).ids),
+                scope,
+                lambda c: source.find_modules(c, target, scope.ids),
                 lambda ms: [m.stamp for m in ms],
                 lambda ms: not ms and (target.endswith(".py") or "/" in target),
             )
@@ -356,11 +364,9 @@ class Tools:
                     limit=limit,
                     max_bytes=page_budget("get_outline", arguments),
                 )
-            resolution = self.resolve_fresh(
-                conn, lambda c: lookup.match_name(c, target, repos=self.scope(c, repo).ids, limit=50)
-            )
+            resolution = self.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, target, repos=scope.ids, limit=50))
             if resolution.total == 0:
-                hint = similar_modules_hint(conn, target, self.scope(conn, repo).ids)
+                hint = similar_modules_hint(conn, target, scope.ids)
                 raise ToolError(render.not_found(resolution) + hint)
             if resolution.total > 1:
                 return render.ambiguous(resolution, tool="get_outline", repo=repo)
@@ -401,14 +407,16 @@ class Tools:
         if len(text.strip()) < 2:
             raise ToolError("search_code needs at least 2 characters of text to look for.")
 
-        def fetch(conn: psycopg.Connection) -> tuple[list[Symbol], list[rows.Hit]]:
-            repos = self.scope(conn, repo).ids
+        def fetch(conn: psycopg.Connection, scope: CallScope) -> tuple[list[Symbol], list[rows.Hit]]:
+            repos = scope.ids
             return lookup.symbols_named_like(conn, text.strip(), repos), search.search_lines(conn, text.strip(), repos)
 
         def work(conn: psycopg.Connection) -> str:
+            scope = self.scope(conn, repo)
             names, hits = self.lookup(
                 conn,
-                fetch,
+                scope,
+                lambda c: fetch(c, scope),
                 lambda r: [s.stamp for s in r[0]] + [h.stamp for h in r[1]],
                 lambda r: not r[0] and not r[1],
             )
@@ -422,7 +430,7 @@ class Tools:
                 limit=limit,
                 arguments=arguments,
                 max_bytes=page_budget("search_code", arguments),
-                show_repo=self.scope(conn, repo).many,
+                show_repo=scope.many,
             )
 
         return self.run(work)
@@ -438,12 +446,13 @@ class Tools:
         def work(conn: psycopg.Connection) -> str:
             # Progress first: "up to date" must not be claimed over counts read before that.
             progress = self.indexer.status_lines()
-            served = self.scope(conn, None).ids
-            shown = None if repo is None else self.scope(conn, repo).ids
-            repos = [r for r in status.repo_statuses(conn) if shown is None or r.id in shown]
+            known = known_repos(conn)
+            served = scope_of(known, None, self.roots).ids
+            shown = None if repo is None else scope_of(known, repo, self.roots).ids
+            repos = [r for r in repo_status.repo_statuses(conn) if shown is None or r.id in shown]
             changed = freshness.stale_paths(status.all_stamps(conn, shown))
             problems, total = status.problem_modules(conn, shown)
-            places = {r.root: repo_place(r.root) for r in repos}
+            places = {r.root: repo_status.repo_place(r.root) for r in repos}
             return render.status_answer(repos, progress, changed, problems, total, served=served, places=places)
 
         return self.run(work, note_progress=False)

@@ -62,3 +62,12 @@ def test_index_of_a_changed_file_imports_the_parser(db_url: str, repo: Path) -> 
     done, imported = run_importing("index", "--database-url", db_url, str(repo))
     assert done.stdout.startswith(f"{repo}: 1 indexed, 1 unchanged, 0 removed, 0 failed; 3 definitions in ")
     assert PARSER_MODULES <= imported
+
+
+def test_status_imports_neither_the_server_nor_the_mcp_sdk(db_url: str, repo: Path) -> None:
+    """`coderows status` reads what index_status reads through db/repo_status.py, below both."""
+    run_importing("index", "--database-url", db_url, str(repo))
+    done, imported = run_importing("status", "--database-url", db_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == "  up to date"
+    assert {name for name in imported if name == "mcp" or name.startswith("coderows.server")} == set()

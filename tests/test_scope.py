@@ -255,3 +255,34 @@ def test_two_roots_with_the_same_folder_name_get_distinct_repository_names(db_ur
     with psycopg.connect(db_url) as conn:
         names = conn.execute("SELECT name FROM coderows.repos ORDER BY id").fetchall()
     assert names == [("httpx",), ("spare/httpx",)]
+
+
+def _project(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("def hello():\n    return 1\n")
+    return root.resolve()
+
+
+def test_a_repository_indexed_between_two_calls_is_in_the_scope_of_the_next(db_url: str, tmp_path: Path) -> None:
+    index(db_url, _project(tmp_path / "one"))
+    tools = Tools(db_url, watch=False)  # no roots: every repository is in scope
+    try:
+        server = build_server(tools)
+        assert ask(server, "find_symbol", query="hello").text == (
+            "1 definition matches 'hello':\nfunction pkg.hello  pkg/__init__.py:1-2\n  def hello()"
+        )
+        index(db_url, _project(tmp_path / "two"))
+        assert ask(server, "find_symbol", query="hello").text.splitlines()[0] == "2 definitions match 'hello':"
+    finally:
+        tools.close()
+
+
+def test_a_served_root_first_indexed_by_a_lookup_miss_answers_that_same_call(db_url: str, tmp_path: Path) -> None:
+    root = _project(tmp_path / "fresh")
+    tools = Tools(db_url, [root], watch=False)  # never started: only the miss's catch-up indexes the root
+    try:
+        assert ask(build_server(tools), "find_symbol", query="hello").text == (
+            "1 definition matches 'hello':\nfunction pkg.hello  pkg/__init__.py:1-2\n  def hello()"
+        )
+    finally:
+        tools.close()

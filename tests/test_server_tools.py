@@ -759,7 +759,7 @@ def test_an_undeclared_string_over_100000_characters_is_refused_with_one_line(se
     assert answer.is_error
     assert answer.text == (
         "Error executing tool run_sql: argument 'query' is 100,012 characters long, at most 100,000 are "
-        "accepted (it starts 'SELECT 1 -- yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy')"
+        "accepted (it starts 'SELECT 1 -- yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy...')"
     )
 
 
