@@ -163,6 +163,13 @@ def plan(
     )
 
 
+def plans_of_indexed(conn: psycopg.Connection, roots: Sequence[Path], excludes: Sequence[str] | None = None) -> dict[Path, Plan]:
+    """The plans of the `roots` already indexed, made before indexing them (a server's
+    first pass shows whether it will write anything); hand each to index_repository."""
+    found = {root: load.find_repo(conn, root) for root in roots}
+    return {root: plan(conn, repo_id, root, excludes=excludes) for root, repo_id in found.items() if repo_id is not None}
+
+
 def _renamed(conn: psycopg.Connection, repo_id: int, files: list[SourceFile], roots: PackageRoots) -> set[str]:
     """Indexed files whose stored module name differs from the one `roots` give: the
     packaging configuration (or a layout folder's __init__.py) changed since they were
@@ -190,15 +197,17 @@ def index_repository(
     jobs: int | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     progress: Progress | None = None,
+    work: Plan | None = None,
 ) -> IndexSummary:
     """Bring the index of one repository root up to date (`full`: re-parse every file).
     `excludes` are recorded for the repository and replace what it had (`()` clears
-    them); None keeps to the recorded ones."""
+    them); None keeps to the recorded ones. `work`: its plan, made a moment ago with
+    the same `full` and `excludes` (plans_of_indexed); None: made here."""
     started = time.perf_counter()
     root = resolve_root(root)
     load.prefer_speed_to_durability(conn)
     repo_id = load.ensure_repo(conn, root)
-    work = plan(conn, repo_id, root, full=full, excludes=excludes)  # a bad pattern stops the run here
+    work = plan(conn, repo_id, root, full=full, excludes=excludes) if work is None else work  # a bad pattern stops the run here
     if excludes is not None:
         load.record_excludes(conn, repo_id, work.excludes)
     summary = IndexSummary(root, files_unchanged=work.listed - len(work.to_read), excludes=work.excludes)

@@ -74,8 +74,10 @@ from coderows.indexer.packaging import is_packaging_input
 from coderows.indexer.pipeline import (
     IndexingError,
     IndexSummary,
+    Plan,
     index_repository,
     is_utf8_path,
+    plans_of_indexed,
     refresh_paths,
     resolve_root,
 )
@@ -256,7 +258,9 @@ class Watcher:
     worker then first brings each root up to date with `index_repository` (events that
     arrive meanwhile are kept, so nothing slips between the two). `wait_ready()` blocks
     until that first pass is done. `on_batch` is called (on the worker thread) for every
-    root the watcher wrote to. Thread-safe: `stop()` may be called from any thread.
+    root the watcher wrote to; `on_plans` once, before the first pass writes, with the
+    plans it will follow (those of roots already indexed; pipeline.plans_of_indexed,
+    made after the roots are watched, so no change slips between). Thread-safe: `stop()` may be called from any thread.
     """
 
     def __init__(
@@ -267,6 +271,7 @@ class Watcher:
         *,
         initial_index: bool = True,
         on_batch: Callable[[BatchReport], None] | None = None,
+        on_plans: Callable[[dict[Path, Plan]], None] | None = None,
         debounce: float = DEBOUNCE_SECONDS,
         max_wait: float = MAX_WAIT_SECONDS,
     ) -> None:
@@ -276,6 +281,7 @@ class Watcher:
         self.excludes = None if excludes is None else tuple(excludes)
         self.initial_index = initial_index
         self.on_batch = on_batch
+        self.on_plans = on_plans
         self.debounce = debounce
         self.max_wait = max_wait
         # Each root's rules: from the excludes given (a bad pattern fails here), else from
@@ -400,7 +406,7 @@ class Watcher:
     def _work(self) -> None:
         try:
             if self.initial_index:
-                self._catch_up("start")
+                self._first_pass()
             self._ready.set()
             while True:
                 batch = self._next_batch()
@@ -435,11 +441,24 @@ class Watcher:
             self._loss_announced = False
             return batch
 
-    def _apply(self, root: Path, changes: Changes) -> None:
-        """Bring `root` up to date with `changes`; survive whatever goes wrong."""
+    def _first_pass(self) -> None:
+        """Every root brought up to date, each by the plan on_plans was shown."""
+        plans: dict[Path, Plan] = {}
+        try:
+            plans = plans_of_indexed(self._connection(), self.roots, self.excludes)
+        except (psycopg.Error, DatabaseError, OSError, ValueError) as error:  # each run plans (and reports) itself
+            log.info("watch: cannot plan the first pass: %s", first_line(error))
+        if self.on_plans is not None:
+            self.on_plans(plans)
+        for root in self.roots:
+            self._apply(root, Changes(rescan="start"), plans.get(root))
+
+    def _apply(self, root: Path, changes: Changes, work: Plan | None = None) -> None:
+        """Bring `root` up to date with `changes` (a rescan by `work` when given); survive
+        whatever goes wrong."""
         try:
             if changes.rescan:
-                self._reindex(root, changes.rescan)
+                self._reindex(root, changes.rescan, work)
             else:
                 self._refresh(root, changes)
         except (psycopg.OperationalError, DatabaseError) as error:
@@ -485,8 +504,8 @@ class Watcher:
         if paths:
             self._report(root, "changes", refresh_paths(conn, root, sorted(paths)))
 
-    def _reindex(self, root: Path, reason: str) -> None:
-        summary = index_repository(self._connection(), root, excludes=self.excludes)
+    def _reindex(self, root: Path, reason: str, work: Plan | None = None) -> None:
+        summary = index_repository(self._connection(), root, excludes=self.excludes, work=work)
         # Ignore rules may have changed: every .gitignore is read afresh.
         rules = IgnoreRules(root, summary.excludes)
         self._rules[root] = rules
@@ -495,10 +514,6 @@ class Watcher:
         else:
             self._linked.discard(root)
         self._report(root, reason, summary)
-
-    def _catch_up(self, reason: str) -> None:
-        for root in self.roots:
-            self._apply(root, Changes(rescan=reason))
 
     def _report(self, root: Path, reason: str, summary: IndexSummary) -> None:
         for path, status, why in summary.failures[:MAX_FAILURE_LINES]:

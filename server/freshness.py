@@ -29,6 +29,7 @@ from coderows.db.connection import DatabaseError, connect, first_line
 from coderows.server.rows import FileStamp
 
 if TYPE_CHECKING:
+    from coderows.indexer.pipeline import Plan
     from coderows.indexer.watch import BatchReport, Watcher
 
 log = logging.getLogger(__name__)
@@ -137,31 +138,30 @@ class BackgroundIndexer:
         return self._thread is not None and self._thread.is_alive()
 
     def _first_pass(self) -> None:
-        from coderows.indexer.watch import Watcher
-
         usable = []
         try:
             for item in self.progress:
                 if item.root.is_dir():
                     item.state, item.started = "indexing", time.time()
-                    # An index already matching the disk makes the pass a no-op: answers need
-                    # no "still indexing" note meanwhile (the pass still runs: the watcher
-                    # starts following changes at its end, and index_status says so only then).
-                    item.unchanged = self._already_current(item.root)
                     usable.append(item)
                 else:
                     item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
+            if usable:
+                self._index(usable)
         finally:
-            self._checked.set()
-        if not usable:
-            return
+            self._checked.set()  # whatever happened, answers stop waiting for _on_plans
+
+    def _index(self, usable: list[RootProgress]) -> None:
+        from coderows.indexer.watch import Watcher
+
         if not self.watch:
             self._index_once(usable)
             return
         try:
             # The Watcher indexes each root first, keeping the events that arrive meanwhile;
             # while the database is down it waits for it, then catches up.
-            self._watcher = Watcher(self.database_url, [item.root for item in usable], on_batch=self._on_batch)
+            roots = [item.root for item in usable]
+            self._watcher = Watcher(self.database_url, roots, on_batch=self._on_batch, on_plans=self._on_plans)
             self._watcher.start()
             self._watcher.wait_ready()
         except Exception as error:  # reported by index_status; lookups still catch up on misses
@@ -172,30 +172,33 @@ class BackgroundIndexer:
         for item in usable:
             item.state, item.finished = "done", time.time()
 
-    def _already_current(self, root: Path) -> bool:
-        """Whether the index of `root` already matches the disk: a walk and a stat per
-        file (0.1 s for django), where the first pass may take seconds to say the same."""
-        from coderows.indexer.pipeline import plan
-
-        try:
-            with connect(self.database_url, autocommit=True) as conn:
-                row = conn.execute("SELECT id FROM repos WHERE root = %s", [str(root)]).fetchone()
-                if row is None:
-                    return False
-                work = plan(conn, int(row[0]), root)
-        except (DatabaseError, psycopg.Error, OSError, ValueError) as error:
-            log.info("cannot tell whether %s is up to date: %s", root, first_line(error))
-            return False
-        return not (work.to_read or work.deleted or work.renamed)
+    def _on_plans(self, plans: dict[Path, Plan]) -> None:
+        """The first pass's plans, before it writes: a root whose index already matches the
+        disk makes its pass a no-op, so answers need no "still indexing" note meanwhile (the
+        pass still runs: the watcher follows changes from its end, and index_status says
+        so only then). A root without a plan (new, or it could not be planned) counts as
+        being indexed."""
+        for item in self.progress:
+            work = plans.get(item.root)
+            item.unchanged = work is not None and not (work.to_read or work.deleted or work.renamed)
+        self._checked.set()
 
     def _index_once(self, usable: list[RootProgress]) -> None:
-        """The first pass without a watcher: one incremental index of each root."""
-        from coderows.indexer.pipeline import IndexingError, index_repository
+        """The first pass without a watcher: one incremental index of each root, by the
+        plans _on_plans was shown."""
+        from coderows.indexer.pipeline import IndexingError, index_repository, plans_of_indexed
 
+        plans: dict[Path, Plan] = {}
+        try:
+            with connect(self.database_url, autocommit=True) as conn:
+                plans = plans_of_indexed(conn, [item.root for item in usable])
+        except (DatabaseError, psycopg.Error, OSError, ValueError) as error:  # each run plans (and reports) itself
+            log.info("cannot plan the first pass: %s", first_line(error))
+        self._on_plans(plans)
         for item in usable:
             try:
                 with connect(self.database_url, autocommit=True) as conn:
-                    summary = index_repository(conn, item.root)
+                    summary = index_repository(conn, item.root, work=plans.get(item.root))
             except (DatabaseError, IndexingError, psycopg.Error) as error:
                 item.state, item.detail, item.finished = "failed", first_line(error), time.time()
                 continue

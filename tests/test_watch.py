@@ -29,7 +29,7 @@ from coderows.indexer import load
 from coderows.indexer.discover import SourceFile
 from coderows.indexer.encode import FileVersion, encode
 from coderows.indexer.load import CHANGE_CHANNEL, change_payload
-from coderows.indexer.pipeline import index_repository, read_and_parse, refresh_paths
+from coderows.indexer.pipeline import Plan, index_repository, read_and_parse, refresh_paths
 from coderows.indexer.watch import BatchReport, Watcher
 
 T = TypeVar("T")
@@ -103,6 +103,24 @@ def atomic_write(path: Path, text: str) -> None:
 def test_initial_pass_indexes_the_root(conn: psycopg.Connection, repo: Path, start_watcher: Callable[..., Watcher]) -> None:
     start_watcher(repo)
     assert symbols(conn, repo) == [("app.py", "main")]
+
+
+def test_the_first_pass_writes_by_the_plan_it_showed_and_a_file_written_after_arrives_as_a_change(
+    conn: psycopg.Connection, db_url: str, repo: Path, start_watcher: Callable[..., Watcher]
+) -> None:
+    index_repository(conn, repo)
+    (repo / "app.py").write_text("def main():\n    return 1\n")
+    shown: list[dict[Path, list[str]]] = []
+    reports: list[BatchReport] = []
+
+    def on_plans(plans: dict[Path, Plan]) -> None:
+        shown.append({root: [file.path for file in work.to_read] for root, work in plans.items()})
+        (repo / "late.py").write_text("def late():\n    pass\n")  # after the plan: not in it
+
+    start_watcher(repo, on_plans=on_plans, on_batch=reports.append)
+    assert shown == [{repo: ["app.py"]}]
+    assert (reports[0].reason, reports[0].summary.files_indexed) == ("start", 1)
+    eventually(lambda: symbols(conn, repo), [("app.py", "main"), ("late.py", "late")])
 
 
 def test_created_file_is_indexed(conn: psycopg.Connection, repo: Path, start_watcher: Callable[..., Watcher]) -> None:
