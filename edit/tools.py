@@ -31,7 +31,7 @@ from coderows.server import freshness, lookup, references, render
 from coderows.server.app import text_tools
 from coderows.server.limits import NAME_CHARS
 from coderows.server.rows import NameMatch, Symbol
-from coderows.server.scope import resolve_scope
+from coderows.server.scope import CallScope, resolve_scope
 from coderows.server.source import find_modules
 
 if TYPE_CHECKING:
@@ -233,20 +233,20 @@ class EditTools:
     def __init__(self, tools: Tools) -> None:
         self.tools = tools
 
-    def resolve(self, conn: psycopg.Connection, name: str, repo: str | None, *, tool: str, same_name_is_one: bool = False) -> Symbol | str:
-        scope = self.tools.scope(conn, repo)
+    def resolve(self, conn: psycopg.Connection, scope: CallScope, name: str, *, tool: str, same_name_is_one: bool = False) -> Symbol | str:
         resolution = self.tools.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, name, repos=scope.ids, limit=50))
-        return one_definition(resolution, tool=tool, repo=repo, same_name_is_one=same_name_is_one)
+        return one_definition(resolution, tool=tool, repo=scope.repo, same_name_is_one=same_name_is_one)
 
     def edit(self, name: str, repo: str | None, tool: str, decide: Callable[[psycopg.Connection, Symbol], Decision], **options: bool) -> str:
         def work(conn: psycopg.Connection) -> str:
             try:
                 def decision() -> Decision:
                     one = options.get("same_name_is_one", False)
-                    symbol = _definite(self.resolve(conn, name, repo, tool=tool, same_name_is_one=one))
+                    scope = self.tools.scope(conn, repo)
+                    symbol = _definite(self.resolve(conn, scope, name, tool=tool, same_name_is_one=one))
                     if options.get("catch_up"):  # every use counts: the whole repository up to date first
                         catch_up(conn, symbol.root)
-                        symbol = _definite(self.resolve(conn, name, repo, tool=tool, same_name_is_one=one))
+                        symbol = _definite(self.resolve(conn, scope, name, tool=tool, same_name_is_one=one))
                     return decide(conn, symbol)
 
                 return perform(conn, decision, write=options.get("write", True))
@@ -279,8 +279,8 @@ class EditTools:
         def work(conn: psycopg.Connection) -> str:
             try:
                 def decision() -> Decision:
+                    scope = self.tools.scope(conn, repo)
                     if position == "end":
-                        scope = self.tools.scope(conn, repo)
                         modules = self.tools.lookup(
                             conn,
                             scope,
@@ -293,7 +293,7 @@ class EditTools:
                         if modules:
                             module = modules[0]
                             return decide_insert(conn, planning.module_file(conn, module.repo_id, module.id), None, "end", source)
-                    symbol = self.resolve(conn, anchor, repo, tool="insert_symbol")
+                    symbol = self.resolve(conn, scope, anchor, tool="insert_symbol")
                     if isinstance(symbol, str):
                         raise _Ambiguous(symbol)
                     file = planning.module_file(conn, symbol.repo_id, symbol.module_id)
