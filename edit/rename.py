@@ -32,6 +32,7 @@ from coderows.db.rows import one_row
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
 from coderows.server.rows import FileStamp, Symbol
+from coderows.server.variables import targets_through_variables
 
 NOTHING_WRITTEN = "nothing was written"
 # Listed at most, per kind of use left alone; the answer gives the count of all.
@@ -90,6 +91,8 @@ def plan_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, *, incl
     plan = RenamePlan(symbol, new_name, renamed, [] if include_overrides else related)
     definitions = definition_sites(conn, symbol.repo_id, renamed)
     uses = resolved_uses(conn, symbol.repo_id, renamed)
+    if symbol.kind == "method":  # (only a method is reached as an attribute of an instance)
+        uses += uses_of_targets(conn, symbol.repo_id, targets_through_variables(conn, symbol.repo_id, renamed, old))
     files = module_files(conn, symbol.repo_id, sorted({d[0] for d in definitions} | {u[0] for u in uses}))
     refuse_conflicts(conn, symbol, new_name, definitions, {u[0] for u in uses if u[3] == "import"}, files)
     edits: dict[int, dict[int, TextEdit]] = {}
@@ -168,6 +171,21 @@ def resolved_uses(conn: psycopg.Connection, repo_id: int, full_names: list[str])
         WHERE repo_id = %(repo_id)s AND target_full_name = ANY(%(names)s)
         """,
         {"repo_id": repo_id, "names": full_names},
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def uses_of_targets(conn: psycopg.Connection, repo_id: int, targets: list[str]) -> list[tuple[int, int, int, str, str]]:
+    """(module_id, line, col, kind, short_name) of every use of these targets (found
+    through variables: unresolved in the index, see server/variables.py)."""
+    if not targets:
+        return []
+    rows = conn.execute(
+        """
+        SELECT module_id, line, col, kind, short_name FROM name_uses
+        WHERE repo_id = %(repo_id)s AND target = ANY(%(targets)s) AND NOT via_super
+        """,
+        {"repo_id": repo_id, "targets": targets},
     ).fetchall()
     return [tuple(row) for row in rows]
 

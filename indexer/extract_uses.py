@@ -566,8 +566,8 @@ class _Extractor:
         """The use of `node`, the attribute name ending a chain that starts at
         chain_start: named `chain` when its object is a dotted name, `super().attr`
         through super(), `C().attr` when its object is a call of a name whose target is
-        known (`known`: attribute uses before it), else by the attribute name alone (no
-        target)."""
+        known, or an attribute of one (`known`: attribute uses before it), else by the
+        attribute name alone (no target)."""
         start = node.start_byte
         kind = self.roles.get((chain_start, node.end_byte), "reference")
         scope = self._scope_at(start)
@@ -585,6 +585,9 @@ class _Extractor:
                 # The resolver reads `pkg.C().attr` as a member of an instance of C, or of
                 # the class a function's return annotation names.
                 return self._use(node, start, scope, kind, f"{called[0]}().{attr}", f"{called[1]}().{attr}")
+        elif obj.type == "attribute" and (holder := known.get((obj.start_byte, obj.end_byte))) is not None:
+            if len(holder[0]) + len(attr) + 1 <= MAX_USE_NAME_CHARS:  # `C().engine.start`
+                return self._use(node, start, scope, kind, f"{holder[0]}.{attr}", f"{holder[1]}.{attr}")
         return self._use(node, start, scope, kind, attr, None)
 
     def _called(self, call: Node, scope: int | None, known: dict[tuple[int, int], tuple[str, str]]) -> tuple[str, str] | None:

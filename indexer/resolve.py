@@ -23,7 +23,7 @@ run, or the whole repository in four queries when most of it is to be resolved.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,12 +202,19 @@ def _bind(
 
 Answer = tuple[str | None, frozenset[str]]  # (definition full name, modules consulted)
 
+# What a variable holds, for resolving through it: (module, class full name or None for
+# the module's top level, name) -> a target such as "pkg.mod.Flask()" (an instance of
+# what pkg.mod's Flask stands for), or None when unknown. The index has no rows for
+# variables; the query side reads them from sources (server/variables.py).
+Variables = Callable[[str, str | None, str], str | None]
+
 
 class Resolver:
     """Resolves targets against RepoNames, remembering every answer for the run."""
 
-    def __init__(self, names: RepoNames) -> None:
+    def __init__(self, names: RepoNames, variables: Variables | None = None) -> None:
         self.names = names
+        self.variables = variables
         self._answers: dict[tuple[str, bool], Answer] = {}
         self._mros: dict[int, tuple[list[Def], frozenset[str]]] = {}
         self.steps = 0  # resolve() calls for the current target; see MAX_STEPS
@@ -242,11 +249,11 @@ class Resolver:
             consulted.add(prefix)
             namespace = self.names.module(prefix)
             if namespace is not None:
-                full_name, more = self._in_module(namespace, parts[end:], via_super, depth)
+                full_name, more = self._in_module(prefix, namespace, parts[end:], via_super, depth)
                 return full_name, frozenset(consulted | more)
         return None, frozenset(consulted)
 
-    def _in_module(self, namespace: ModuleNamespace, rest: list[str], via_super: bool, depth: int) -> Answer:
+    def _in_module(self, module: str, namespace: ModuleNamespace, rest: list[str], via_super: bool, depth: int) -> Answer:
         head, tail = rest[0], rest[1:]
         name = head.removesuffix(CALLED)
         definition = namespace.definitions.get(name)
@@ -255,6 +262,8 @@ class Resolver:
                 return self._member_of_result(definition, tail, depth)
             return self._member(definition, tail, via_super, depth)
         bound = namespace.imports.get(name)
+        if bound is None and self.variables is not None and tail:
+            bound = self.variables(module, None, name)
         if bound is not None:
             return self.resolve(".".join([bound + head[len(name):], *tail]), via_super, depth + 1)
         consulted: set[str] = set()
@@ -268,7 +277,9 @@ class Resolver:
                 return full_name, frozenset(consulted)
         return None, frozenset(consulted)
 
-    def _member(self, definition: Def, rest: list[str], via_super: bool, depth: int) -> Answer:
+    def _member(self, definition: Def, rest: list[str], via_super: bool, depth: int, instance: bool = False) -> Answer:
+        """`rest` looked up in `definition`; `instance`: in an instance of it (what a call
+        or a variable gives), whose attributes the variables hook may know."""
         if not rest:
             return definition.full_name, frozenset([definition.module])
         if definition.kind != "class":
@@ -290,17 +301,26 @@ class Resolver:
                 else:
                     full_name, more = self._member(member, rest[1:], False, depth)
                 return full_name, consulted | more
+        # An attribute holding an instance (`Blueprint(...).cli.command`). Not asked of
+        # attributes reached through the class itself (`self.x.y`, `C.x.y`): on a big
+        # repository that would read most sources for one name, at query time.
+        if self.variables is not None and instance and len(rest) > 1:
+            for owner in mro:
+                bound = self.variables(owner.module, owner.full_name, name)
+                if bound is not None:
+                    full_name, more = self.resolve(".".join([bound + rest[0][len(name):], *rest[1:]]), False, depth + 1)
+                    return full_name, consulted | more
         return None, consulted
 
     def _member_of_result(self, callee: Def, rest: list[str], depth: int) -> Answer:
         """A member of what calling `callee` gives: an instance of it when it is a class,
         else of the class its return annotation names (`-> Response`, `-> Self`)."""
         if callee.kind == "class":
-            return self._member(callee, rest, False, depth) if rest else (None, frozenset([callee.module]))
+            return self._member(callee, rest, False, depth, instance=True) if rest else (None, frozenset([callee.module]))
         returned, consulted = self._returned_class(callee, depth)
         if returned is None or not rest:
             return None, consulted
-        full_name, more = self._member(returned, rest, False, depth)
+        full_name, more = self._member(returned, rest, False, depth, instance=True)
         return full_name, consulted | more
 
     def _returned_class(self, function: Def, depth: int) -> tuple[Def | None, frozenset[str]]:

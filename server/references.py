@@ -8,6 +8,7 @@ import psycopg
 
 from coderows.db.rows import one_row
 from coderows.server.rows import SYMBOL_COLUMNS, SYMBOL_FROM, Reference, References, Subclass, Symbol, symbol_row
+from coderows.server.variables import targets_through_variables
 
 
 def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int) -> References:
@@ -23,11 +24,17 @@ def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int
         JOIN modules m ON m.id = u.module_id AND m.repo_id = r.repo_id
         JOIN repos p ON p.id = r.repo_id
         LEFT JOIN definitions s ON s.id = u.source_id AND s.repo_id = r.repo_id
-        WHERE r.repo_id = %(repo_id)s AND r.full_name = ANY(%(targets)s) AND NOT r.stale
-          AND (r.full_name = %(full_name)s OR u.kind = 'call')
+        WHERE r.repo_id = %(repo_id)s AND NOT r.stale
+          AND (r.full_name = ANY(%(targets)s) AND (r.full_name = %(full_name)s OR u.kind = 'call')
+               OR r.target = ANY(%(through)s) AND NOT r.via_super)
     """
+    # Uses through variables (current_app.make_response): unresolved in the index.
+    through = (
+        targets_through_variables(conn, symbol.repo_id, [symbol.full_name], symbol.name) if symbol.kind == "method" else []
+    )
     params = {
-        "repo_id": symbol.repo_id, "targets": targets, "full_name": symbol.full_name, "limit": limit, "offset": offset,
+        "repo_id": symbol.repo_id, "targets": targets, "full_name": symbol.full_name, "through": through,
+        "limit": limit, "offset": offset,
     }
     total, files = one_row(conn.execute(f"SELECT count(*), count(DISTINCT u.module_id) {uses_of}", params))
     # source_full_name as the usages view (schema.sql) defines it: the enclosing definition, else the module.

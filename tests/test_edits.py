@@ -312,6 +312,53 @@ def test_rename_changes_a_method_called_on_what_a_call_returns(small: Callable[.
     assert references.text.splitlines()[0] == "method shop.Cart.amount  shop.py:2-3: 2 resolved uses in 1 file"
 
 
+def test_rename_changes_uses_through_an_annotated_module_name_and_an_instance_attribute(
+    small: Callable[..., Indexed],
+) -> None:
+    repo = small({
+        "eng/__init__.py": "",
+        "eng/core.py": (
+            "class Engine:\n"
+            "    def start(self):\n"
+            "        return 1\n"
+            "\n"
+            "\n"
+            "class Car:\n"
+            "    def __init__(self):\n"
+            "        self.engine = Engine()\n"
+        ),
+        "eng/globals.py": (
+            "import typing as t\n"
+            "\n"
+            "if t.TYPE_CHECKING:\n"
+            "    from eng.core import Engine\n"
+            "\n"
+            "current: 'Engine' = object()  # a proxy, as flask's current_app\n"
+        ),
+        "eng/use.py": (
+            "from eng.core import Car\n"
+            "from eng.globals import current\n"
+            "\n"
+            "\n"
+            "def go():\n"
+            "    return current.start() + Car().engine.start()\n"
+        ),
+    })
+    answer, references = ask(
+        repo,
+        ("rename_symbol", {"name": "eng.core.Engine.start", "new_name": "run"}),
+        ("find_references", {"name": "eng.core.Engine.run"}),
+    )
+    assert answer.text.splitlines() == [
+        "renamed method eng.core.Engine.start -> run: 3 changes on 2 lines in 2 files",
+        "eng/core.py",
+        "  2: def start(self):  ->  def run(self):",
+        "eng/use.py",
+        "  6: return current.start() + Car().engine.start()  ->  return current.run() + Car().engine.run()",
+    ]
+    assert references.text.splitlines()[0] == "method eng.core.Engine.run  eng/core.py:2-3: 2 resolved uses in 1 file"
+
+
 def test_rename_dry_run_writes_nothing(small: Callable[..., Indexed]) -> None:
     repo = small(PACKAGE)
     before = {path: text_of(repo, path) for path in PACKAGE}
