@@ -23,9 +23,10 @@ server must let us CREATE DATABASE) and dropped at the end (--keep keeps them).
    alone, interleaved; p50 / p95 / max of seeded-random names that answer with one
    definition (checked) with the server's scope applied: on both databases, stdlib names
    (the scope: the served root's repository); on the full database also names of every
-   repository looked up with repo='*' and with repo=<its repository>.
-3. Throughput at scale: the stdlib, copied to a new root each time (each .py file one
-   line longer, so that shared storage cannot reuse the rows of the bytes already
+   repository looked up with repo='*' and with repo=<its repository>. Each round also
+   times bench/echo_server.py, a server that does no work: the stdio transport's floor.
+3. Throughput at scale: the stdlib, copied to a new root each time (each .py file ends
+   with one more comment line, so that shared storage cannot reuse the rows of the bytes already
    indexed), is indexed into the full database (3M+ lines and growing) and alone into an
    empty one, interleaved
    (--repeat times, medians): the target is a rate within 20% of the single-repository
@@ -69,6 +70,7 @@ CORPUS = (
 TARGET_LINES = 3_000_000
 TARGET_RATE_RATIO = 0.8  # at least 80% of the single-repository lines/s
 TARGET_P95_MS = 10.0
+FLOOR = ("no database", "echo server (bench/echo_server.py)")  # the transport floor
 SCOPED = "scope: the stdlib"  # lookups that pass no repo: the served root's repository answers
 MB = 1024 * 1024
 
@@ -184,7 +186,7 @@ class Scale:
 
     def lookups(self) -> tuple[list[list], dict]:
         import anyio
-        from bench_queries import EACH, measure, sample_names
+        from bench_queries import EACH, measure, measure_floor, sample_names
 
         # Every server serves the stdlib alone (serving the sdists would index the files
         # they leave out), so its scope is the stdlib's repository, as for a server started
@@ -204,6 +206,7 @@ class Scale:
                                      for case, samples in names.items() if cases[case][1] is not None}
         stdio: dict[tuple[str, str, str], list[float]] = {}
         direct: dict[tuple[str, str, str], list[float]] = {}
+        floor: list[float] = []
         self.load_during_lookups = [os.getloadavg()[0]]
         for round_number in range(self.args.rounds):
             for case, (url, _) in cases.items():
@@ -214,7 +217,14 @@ class Scale:
                 for tool, seconds in in_process(url, [stdlib_root], names[case], status=case[1] == SCOPED).items():
                     direct.setdefault((*case, tool), []).extend(seconds)
                 self.load_during_lookups.append(os.getloadavg()[0])
+            # The MCP SDK's own stdio round trip to a server that does no work, in the same
+            # conditions: what no lookup over stdio can beat.
+            floor.extend(anyio.run(measure_floor, self.args.calls))
         rows, summary = [], {}
+        ms = [s * 1000 for s in floor]
+        summary[(*FLOOR, "stdio", "echo")] = percentile(ms, 0.95)
+        rows.append([*FLOOR, None, None, "echo", "stdio", len(ms), round(statistics.median(ms), 2),
+                     round(percentile(ms, 0.95), 2), round(max(ms), 2)])
         for case in cases:
             with psycopg.connect(cases[case][0], autocommit=True) as conn:
                 lines, definitions = conn.execute(
@@ -323,6 +333,8 @@ class Scale:
             + "; ".join(f"{case[1]} " + ", ".join(f"{name} {count}" for name, count in counts.most_common())
                         for case, counts in self.sampled_repositories.items())
         )
+        notes.append(f"transport floor: the MCP SDK's stdio round trip to a server that does no work "
+                     f"(bench/echo_server.py), same rounds: p95 {lookups[(*FLOOR, 'stdio', 'echo')]:.2f} ms")
         notes.append(
             f"lookup p95 all projects (scope) / stdlib alone: stdio {worst_p95(lookups, ('all projects', SCOPED), 'stdio') / single_p95:.2f}, "
             f"in-process {worst_p95(lookups, ('all projects', SCOPED), 'in-process') / worst_p95(lookups, ('stdlib alone', SCOPED), 'in-process'):.2f}; "
