@@ -227,6 +227,7 @@ def index_repository(
     load.mark_indexed(conn, repo_id)
     if summary.files_indexed or summary.files_deleted:
         load.refresh_statistics(conn)  # lookups right after a big index plan well
+        load.flush_pending_index_entries(conn)  # and read no list of entries still pending
     summary.seconds = time.perf_counter() - started
     return summary
 
