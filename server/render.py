@@ -207,12 +207,15 @@ def symbol_list(
     return page.text(more_tail(tool, arguments, offset, shown, total, "definitions"))
 
 
-def more_tail(tool: str, arguments: dict[str, Any], offset: int, shown: int, total: int, unit: str) -> str | None:
-    """The paging line: what was shown, how many there are, the call for the next page."""
+def more_tail(
+    tool: str, arguments: dict[str, Any], offset: int, shown: int, total: int, unit: str, *, at_least: bool = False
+) -> str | None:
+    """The paging line: what was shown, how many there are (`at_least`: or more), the
+    call for the next page."""
     if offset + shown >= total:
         return None
     next_call = call(tool, **{**arguments, "offset": offset + shown})
-    return f"[cut: showed {unit} {offset + 1}-{offset + shown} of {total}; next page: {next_call}]"
+    return f"[cut: showed {unit} {offset + 1}-{offset + shown} of {total}{'+' if at_least else ''}; next page: {next_call}]"
 
 
 def not_found(resolution: NameMatch) -> str:
@@ -537,7 +540,7 @@ def search_answer(
     )
     entries = ((group.repo, search_group_lines(group)) for group in groups[offset : offset + limit])
     shown = page.fill(list(with_repo_lines(entries, show_repo)))
-    tail = more_tail("search_code", arguments, offset, shown, total, "definitions")
+    tail = more_tail("search_code", arguments, offset, shown, total, "definitions", at_least=capped)
     if capped and tail is None:
         tail = f"[cut: stopped after the first {len(groups)} definitions' matches; use a more specific query]"
     return page.text(tail)

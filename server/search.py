@@ -1,16 +1,25 @@
 """search_code's SQL: the source lines that contain a text, each with the innermost
 definition around it.
+
+Lines are looked for in content_chunks (schema.sql): each content's source in pieces of
+64 lines under a trigram index, never by splitting whole files. A rare text (in at most
+RARE_CHUNKS pieces) is answered in full through the index, like a grep. A common one
+(`self`, `import os`) is looked for file by file in answer order, and the search stops
+once it has the definitions the requested page shows, and one more: checking every
+candidate of a common text is what made it slow (0.5-1 s on the stdlib + Django: every
+file that holds `self` read and split), and a page shows 20 definitions.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import psycopg
 
-from coderows.common.lines import sql_split_lines
 from coderows.server.rows import (
-    IN_SCOPE,
     SYMBOL_COLUMNS,
     SYMBOL_FROM,
     Hit,
@@ -23,63 +32,331 @@ from coderows.server.rows import (
 
 # Beyond this many matching lines search_code stops looking and says so.
 SEARCH_LINE_CAP = 2000
+# A text in at most this many pieces is read in full (every line holding it); one in more
+# is read file by file, only as far as the answer's page needs.
+RARE_CHUNKS = 200
+# Lines per piece in content_chunks (schema.sql's source_chunks).
+CHUNK_LINES = 64
+# Files read at a time for a common text: first 4, then as many as the definitions found
+# per file say are still needed, at most 4 times the last batch and LAST_BATCH (a batch
+# that lands where most files hold the text reads every line of them).
+FIRST_BATCH = 4
+LAST_BATCH = 64
+# Definitions wanted of a common text when the caller names no page.
+DEFAULT_GROUPS = 50
+
+# pg_trgm finds trigrams only in runs of 3 letters or digits: a text without one (`in`,
+# `==`) would read the whole trigram index (0.5 s) to name every piece a candidate.
+TRIGRAM = re.compile(r"[^\W_]{3}")
+# The lines of a piece k, numbered from 1 (l.n).
+PIECE_LINES = "LATERAL unnest(string_to_array(k.text, E'\\n')) WITH ORDINALITY AS l(text, n)"
 
 
-def search_lines(conn: psycopg.Connection, text: str, repos: RepoIds = None, cap: int = SEARCH_LINE_CAP) -> list[Hit]:
+@dataclass(frozen=True)
+class Found:
+    """The lines found, in answer order, and whether they are all the lines in scope
+    that hold the text (else the search stopped: at the line cap, or once it had the
+    definitions the page needed)."""
+
+    hits: list[Hit]
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A file in scope holding a content: what a line found in the content needs."""
+
+    content_id: int
+    module: str
+    path: str
+    size: int
+    mtime_ns: int
+    repo_id: int
+    root: str
+    repo: str
+
+
+# (holder, line, text, innermost definition's id or None)
+Line = tuple[Holder, int, str, "int | None"]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """How SQL matches a line holding a text, case-insensitively: `column {op} text`."""
+
+    op: str  # "ILIKE" or "~": written into the SQL, never user input
+    text: str
+
+
+def text_pattern(text: str) -> Pattern:
+    """An ASCII text is an ILIKE pattern (the "C" collation of content_chunks.text folds
+    ASCII letters only, 3x faster than the locale's folding). A text with other letters
+    is a regular expression with a bracket per letter holding its cases ([Éé]), as the
+    locale's ILIKE matched them; pg_trgm's index serves both."""
+    if text.isascii():
+        return Pattern("ILIKE", "%" + like_escape(text) + "%")
+    parts = []
+    for char in text:
+        cases = dict.fromkeys(c for c in (char, char.lower(), char.upper()) if len(c) == 1)
+        if len(cases) > 1:
+            parts.append("[" + "".join(cases) + "]")
+        else:
+            parts.append(char if char.isalnum() else "\\" + char)
+    return Pattern("~", "".join(parts))
+
+
+def search_lines(
+    conn: psycopg.Connection,
+    text: str,
+    repos: RepoIds = None,
+    *,
+    groups: int = DEFAULT_GROUPS,
+    first: Sequence[Symbol] = (),
+    cap: int = SEARCH_LINE_CAP,
+) -> Found:
     """Source lines containing `text` (case-insensitive), each with the innermost
-    definition around it, in path and line order; at most `cap` lines."""
-    # Candidate files first (the trigram index on contents.source finds them), in answer
-    # order, so that lines are split only in the files the answer needs: a file's lines
-    # come in order and the LIMIT stops the scan once `cap` lines are found.
-    sql = f"""
-        WITH candidates AS MATERIALIZED (
-            SELECT m.id AS module_id, m.repo_id, m.name AS module, m.path, m.source, r.root, m.size, m.mtime_ns,
-                   r.name AS repo
-            FROM modules m JOIN repos r ON r.id = m.repo_id
-            WHERE m.id = ANY(%(candidates)s) AND {IN_SCOPE}
-        ), hits AS (
-            SELECT f.module_id, f.repo_id, f.module, f.path, l.n::int AS line, l.text, f.root, f.size, f.mtime_ns,
-                   f.repo
-            FROM (SELECT * FROM candidates ORDER BY root, path) f,
-                 LATERAL (SELECT * FROM unnest({sql_split_lines("f.source")}) WITH ORDINALITY AS l(text, n)
-                          WHERE l.text ILIKE %(pattern)s) l
-            -- No ORDER BY: the lateral join keeps the files' order and each file's line
-            -- order, so LIMIT stops splitting files once `cap` lines are found (a sort
-            -- here would split every candidate first); the outer query sorts what is kept.
-            LIMIT %(cap)s
-        )
-        SELECT h.module_id, h.module, h.path, h.line, h.text, h.root, h.size, h.mtime_ns, inner_def.id, h.repo,
-               h.repo_id
-        FROM hits h LEFT JOIN LATERAL (
-            SELECT s.id FROM symbols s
-            WHERE s.module_id = h.module_id AND s.repo_id = h.repo_id AND s.start_line <= h.line AND s.end_line >= h.line
-            ORDER BY s.start_line DESC, s.def_line DESC LIMIT 1
-        ) inner_def ON true
-        ORDER BY h.root, h.path, h.line
-    """
-    pattern = "%" + like_escape(text) + "%"
-    params = {"pattern": pattern, "cap": cap, "repos": scope_param(repos), "candidates": contents_containing(conn, pattern)}
-    rows = conn.execute(sql, params).fetchall()
-    ids = sorted({row[8] for row in rows if row[8] is not None})
+    definition around it; at most `cap` lines, in answer order: repositories
+    in the order of `first` (the definitions the answer lists before any line), then the
+    others by root; in each, by path and line. A common text is read only until its lines
+    make `groups` definitions (or module-level parts), besides those of `first`, whose
+    own lines are read too: a page of the answer needs no more."""
+    pattern = text_pattern(text)
+    order = list(dict.fromkeys(symbol.repo_id for symbol in first))
+    in_scope = scope_repos(conn, repos, order)
+    chunks = rare_chunks(conn, pattern) if TRIGRAM.search(text) else None
+    if chunks is not None:
+        lines = _with_innermost(conn, _chunk_lines(conn, pattern, chunks, in_scope))
+        complete = True
+    else:
+        # The name matches on the page: at most `groups` of them come before its end.
+        named = {symbol.id for symbol in first}
+        shown = sorted(first, key=lambda symbol: order.index(symbol.repo_id))[:groups]
+        # Only the lines of the named definitions themselves: a definition nested in one
+        # is placed among the others by path, and found when its file is read.
+        lines = [found for found in _with_innermost(conn, _span_lines(conn, pattern, shown, in_scope)) if found[3] in named]
+        complete = _common_lines(conn, pattern, in_scope, groups, cap, named, lines)
+    rank = {repo_id: index for index, repo_id in enumerate(in_scope)}
+    # A line inside a name match is found again when its whole file is read: once each.
+    unique = {(found[0].repo_id, found[0].path, found[1]): found for found in lines}
+    lines = sorted(unique.values(), key=lambda found: (rank[found[0].repo_id], found[0].path, found[1]))
+    if not complete:
+        lines = _first_groups(lines, groups, named)
+    complete = complete and len(lines) < cap
+    lines = lines[:cap]
+    ids = sorted({found[3] for found in lines if found[3] is not None})
     # Checkouts holding the same file share its definitions' ids: key by repository too.
     by_id = {(s.repo_id, s.id): s for s in symbols_by_ids(conn, ids, repos)}
-    return [_hit(row, by_id.get((row[10], row[8])) if row[8] else None) for row in rows]
+    return Found([_hit(found, by_id.get((found[0].repo_id, found[3] or 0))) for found in lines], complete)
 
 
-def _hit(row: tuple[Any, ...], symbol: Symbol | None) -> Hit:
-    module_id, module, path, line, text, root, size, mtime_ns, _, repo, _ = row
-    return Hit(module_id, module, path, line, text, symbol, root, size, mtime_ns, repo)
+def scope_repos(conn: psycopg.Connection, repos: RepoIds, order: list[int]) -> dict[int, tuple[str, str]]:
+    """{repo_id: (root, name)} of the repositories in scope, in answer order: those of
+    `order` first, then by root."""
+    rows = conn.execute(
+        "SELECT id, root, name FROM repos WHERE %(repos)s::bigint[] IS NULL OR id = ANY(%(repos)s) ORDER BY root",
+        {"repos": scope_param(repos)},
+    ).fetchall()
+    ranked = sorted(rows, key=lambda row: order.index(row[0]) if row[0] in order else len(order))
+    return {row[0]: (row[1], row[2]) for row in ranked}
 
 
-def contents_containing(conn: psycopg.Connection, pattern: str) -> list[int]:
-    """Ids of the file contents whose source matches an ILIKE `pattern`, through the
-    trigram index. The planner does not cost reading TOASTed sources, so left to itself
-    it reads every one (217 ms on the stdlib for a text 105 files nearly hold) rather
-    than let the index narrow them down (72 ms; 8 ms for a text no file holds)."""
+def rare_chunks(conn: psycopg.Connection, pattern: Pattern) -> list[tuple[int, int]] | None:
+    """(content_id, first_line) of every piece whose text matches `pattern`, or
+    None when there are more than RARE_CHUNKS: pieces are checked only until one more is
+    found. The planner does not cost reading TOASTed text, so left to itself it would
+    check every piece rather than let the trigram index narrow them down."""
     with conn.transaction():
         conn.execute("SET LOCAL enable_seqscan = off")
         conn.execute("SET LOCAL enable_indexscan = off")
-        return [row[0] for row in conn.execute("SELECT id FROM contents WHERE source ILIKE %s", [pattern])]
+        rows = conn.execute(
+            f"SELECT content_id, first_line FROM content_chunks WHERE text {pattern.op} %s LIMIT %s",
+            [pattern.text, RARE_CHUNKS + 1],
+        ).fetchall()
+    return None if len(rows) > RARE_CHUNKS else [(row[0], row[1]) for row in rows]
+
+
+def _common_lines(
+    conn: psycopg.Connection,
+    pattern: Pattern,
+    in_scope: dict[int, tuple[str, str]],
+    groups: int,
+    cap: int,
+    named: set[int],
+    lines: list[Line],
+) -> bool:
+    """Add to `lines` those of the files holding the text, in answer order, until they
+    make `groups` definitions or module-level parts other than the `named` ones, or `cap`
+    lines; True when every file in scope was read. Files are read a few at a time in
+    path order (FIRST_BATCH): a text in most files fills the page from the first batch,
+    one found only far down (`class Meta`: Django's, not the stdlib's) gets there in a few."""
+    seen: set[tuple[int, str, int | None]] = set()
+    read = 0
+    for repo_id in in_scope:
+        after, batch = "", FIRST_BATCH
+        while True:
+            holders = _next_files(conn, repo_id, in_scope[repo_id], after, batch)
+            found = _with_innermost(conn, _file_lines(conn, pattern, holders))
+            lines.extend(found)
+            seen.update((f[0].repo_id, f[0].path, f[3]) for f in found if f[3] not in named)
+            if len(seen) >= groups or len(lines) >= cap:
+                return False
+            if len(holders) < batch:
+                break
+            read += len(holders)
+            wanted = (groups - len(seen)) * read // max(len(seen), 1) + 1
+            after, batch = holders[-1].path, min(max(wanted, FIRST_BATCH), batch * 4, LAST_BATCH)
+    return True
+
+
+def _first_groups(lines: list[Line], groups: int, named: set[int]) -> list[Line]:
+    """The lines of the first `groups` definitions or module-level parts that are not
+    among the `named` ones (in answer order), and of the named ones: a common text's
+    answer is the same however many files were read to find them."""
+    kept: set[tuple[int, str, int | None]] = set()
+    first = []
+    for found in lines:
+        if found[3] not in named:
+            key = (found[0].repo_id, found[0].path, found[3])
+            if key not in kept:
+                if len(kept) == groups:
+                    continue
+                kept.add(key)
+        first.append(found)
+    return first
+
+
+def _next_files(conn: psycopg.Connection, repo_id: int, repo: tuple[str, str], after: str, count: int) -> list[Holder]:
+    """The next `count` files of a repository after path `after`, in path order."""
+    sql = """
+        SELECT f.content_id, c.name, f.path, f.size, f.mtime_ns
+        FROM files f JOIN contents c ON c.id = f.content_id
+        WHERE f.repo_id = %s AND f.path > %s ORDER BY f.path LIMIT %s
+    """
+    root, name = repo
+    return [
+        Holder(content_id, module, path, size, mtime_ns, repo_id, root, name)
+        for content_id, module, path, size, mtime_ns in conn.execute(sql, [repo_id, after, count])
+    ]
+
+
+def _holders(
+    conn: psycopg.Connection, contents: Iterable[int], in_scope: dict[int, tuple[str, str]]
+) -> dict[int, list[Holder]]:
+    """{content_id: the files in scope holding it}."""
+    sql = """
+        SELECT f.content_id, c.name, f.path, f.size, f.mtime_ns, f.repo_id
+        FROM files f JOIN contents c ON c.id = f.content_id
+        WHERE f.content_id = ANY(%s) AND f.repo_id = ANY(%s)
+    """
+    held: dict[int, list[Holder]] = {}
+    for content_id, module, path, size, mtime_ns, repo_id in conn.execute(sql, [list(contents), list(in_scope)]):
+        root, name = in_scope[repo_id]
+        held.setdefault(content_id, []).append(Holder(content_id, module, path, size, mtime_ns, repo_id, root, name))
+    return held
+
+
+def _chunk_lines(
+    conn: psycopg.Connection, pattern: Pattern, chunks: list[tuple[int, int]], in_scope: dict[int, tuple[str, str]]
+) -> list[tuple[Holder, int, str]]:
+    """The matching lines of these pieces, in every file in scope holding them."""
+    held = _holders(conn, {content_id for content_id, _ in chunks}, in_scope)
+    sql = f"""
+        SELECT k.content_id, k.first_line + l.n::int - 1, l.text
+        FROM unnest(%(contents)s::bigint[], %(first_lines)s::int[]) AS p(content_id, first_line)
+        JOIN content_chunks k ON k.content_id = p.content_id AND k.first_line = p.first_line, {PIECE_LINES}
+        WHERE k.content_id = ANY(%(held)s) AND l.text {pattern.op} %(pattern)s
+    """
+    params = {
+        "contents": [content_id for content_id, _ in chunks],
+        "first_lines": [first_line for _, first_line in chunks],
+        "held": list(held),
+        "pattern": pattern.text,
+    }
+    return [(holder, line, text) for content_id, line, text in conn.execute(sql, params) for holder in held[content_id]]
+
+
+def _file_lines(conn: psycopg.Connection, pattern: Pattern, holders: list[Holder]) -> list[tuple[Holder, int, str]]:
+    """The matching lines of these files. The planner checks every piece of the files
+    for a text most pieces hold, and only the pieces the trigram index names for a rarer
+    one (a BitmapAnd of both indexes); never every piece of every file."""
+    if not holders:
+        return []
+    sql = f"""
+        SELECT k.content_id, k.first_line + l.n::int - 1, l.text FROM content_chunks k, {PIECE_LINES}
+        WHERE k.content_id = ANY(%(contents)s) AND k.text {pattern.op} %(pattern)s AND l.text {pattern.op} %(pattern)s
+    """
+    by_content = {holder.content_id: holder for holder in holders}
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        rows = conn.execute(sql, {"contents": list(by_content), "pattern": pattern.text}).fetchall()
+    return [(by_content[content_id], line, text) for content_id, line, text in rows]
+
+
+def _span_lines(
+    conn: psycopg.Connection, pattern: Pattern, symbols: Sequence[Symbol], in_scope: dict[int, tuple[str, str]]
+) -> list[tuple[Holder, int, str]]:
+    """The matching lines inside these definitions (each in its own repository's file)."""
+    if not symbols:
+        return []
+    held = _holders(conn, {symbol.module_id for symbol in symbols}, in_scope)
+    sql = f"""
+        SELECT DISTINCT s.repo_id, k.content_id, k.first_line + l.n::int - 1 AS line, l.text
+        FROM unnest(%(repos)s::bigint[], %(contents)s::bigint[], %(starts)s::int[], %(ends)s::int[])
+             AS s(repo_id, content_id, start_line, end_line)
+        JOIN content_chunks k ON k.content_id = s.content_id
+             AND k.first_line BETWEEN s.start_line - {CHUNK_LINES - 1} AND s.end_line, {PIECE_LINES}
+        WHERE k.text {pattern.op} %(pattern)s AND l.text {pattern.op} %(pattern)s
+          AND k.first_line + l.n::int - 1 BETWEEN s.start_line AND s.end_line
+    """
+    params = {
+        "repos": [s.repo_id for s in symbols],
+        "contents": [s.module_id for s in symbols],
+        "starts": [s.start_line for s in symbols],
+        "ends": [s.end_line for s in symbols],
+        "pattern": pattern.text,
+    }
+    return [
+        (holder, line, text)
+        for repo_id, content_id, line, text in conn.execute(sql, params)
+        for holder in held.get(content_id, [])
+        if holder.repo_id == repo_id
+    ]
+
+
+def _with_innermost(conn: psycopg.Connection, lines: list[tuple[Holder, int, str]]) -> list[Line]:
+    """Each line with the id of the innermost definition spanning it (None: module level),
+    worked out here from each file's definitions, read once: a lateral join per line read
+    every definition of the file for each line (1.7 s for the 2,000 lines of `self` in
+    21 files)."""
+    contents = {holder.content_id for holder, _, _ in lines}
+    spans: dict[int, list[tuple[int, int, int, int]]] = {}
+    sql = "SELECT content_id, start_line, def_line, end_line, id FROM content_definitions WHERE content_id = ANY(%s)"
+    for content_id, start, def_line, end, definition in conn.execute(sql, [list(contents)]) if contents else []:
+        spans.setdefault(content_id, []).append((start, def_line, end, definition))
+    for content_spans in spans.values():
+        content_spans.sort()
+    starts = {content_id: [span[0] for span in content_spans] for content_id, content_spans in spans.items()}
+    return [(holder, line, text, _innermost(spans.get(holder.content_id, []), starts.get(holder.content_id, []), line))
+            for holder, line, text in lines]
+
+
+def _innermost(spans: list[tuple[int, int, int, int]], starts: list[int], line: int) -> int | None:
+    """The innermost of a file's definitions (start_line, def_line, end_line, id), sorted,
+    spanning `line`: walking back from the last one starting at or before it, the first
+    still open there (as ORDER BY start_line DESC, def_line DESC LIMIT 1 among those
+    spanning it)."""
+    for _, _, end, definition in reversed(spans[: bisect.bisect_right(starts, line)]):
+        if end >= line:
+            return definition
+    return None
+
+
+def _hit(found: Line, symbol: Symbol | None) -> Hit:
+    holder, line, text, _ = found
+    return Hit(
+        holder.content_id, holder.module, holder.path, line, text, symbol, holder.root, holder.size,
+        holder.mtime_ns, holder.repo,
+    )
 
 
 def symbols_by_ids(conn: psycopg.Connection, ids: list[int], repos: RepoIds = None) -> list[Symbol]:

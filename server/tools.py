@@ -407,13 +407,16 @@ class Tools:
         if len(text.strip()) < 2:
             raise ToolError("search_code needs at least 2 characters of text to look for.")
 
-        def fetch(conn: psycopg.Connection, scope: CallScope) -> tuple[list[Symbol], list[rows.Hit]]:
+        def fetch(conn: psycopg.Connection, scope: CallScope) -> tuple[list[Symbol], list[rows.Hit], bool]:
             repos = scope.ids
-            return lookup.symbols_named_like(conn, text.strip(), repos), search.search_lines(conn, text.strip(), repos)
+            names = lookup.symbols_named_like(conn, text.strip(), repos)
+            # A common text is read as far as this page and one definition more.
+            found = search.search_lines(conn, text.strip(), repos, groups=offset + limit + 1, first=names)
+            return names, found.hits, found.complete
 
         def work(conn: psycopg.Connection) -> str:
             scope = self.scope(conn, repo)
-            names, hits = self.lookup(
+            names, hits, complete = self.lookup(
                 conn,
                 scope,
                 lambda c: fetch(c, scope),
@@ -421,11 +424,10 @@ class Tools:
                 lambda r: not r[0] and not r[1],
             )
             groups = render.search_groups(names, hits)
-            capped = len(hits) >= search.SEARCH_LINE_CAP
             return render.search_answer(
                 text.strip(),
                 groups,
-                capped=capped,
+                capped=not complete,
                 offset=offset,
                 limit=limit,
                 arguments=arguments,

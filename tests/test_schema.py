@@ -28,6 +28,7 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
         ("answers", "BASE TABLE"),
         ("calls", "VIEW"),
         ("classes", "VIEW"),
+        ("content_chunks", "BASE TABLE"),
         ("content_definitions", "BASE TABLE"),
         ("content_imports", "BASE TABLE"),
         ("content_uses", "BASE TABLE"),
@@ -119,7 +120,7 @@ def test_every_table_and_view_has_repo_id_but_the_shared_contents(db: psycopg.Co
         " AND c.table_name = t.table_name AND c.column_name = 'repo_id') ORDER BY 1"
     ).fetchall()
     assert without == [
-        ("answers",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("repos",), ("schema_version",),
+        ("answers",), ("content_chunks",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("repos",), ("schema_version",),
     ]
 
 
@@ -188,6 +189,51 @@ def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: ps
     assert db.execute("SELECT module, path, line, source_full_name, name FROM coderows.usages").fetchall() == [
         ("pkg.a", "pkg/a.py", 1, "pkg.a", "f"),
     ]
+
+
+def insert_content(db: psycopg.Connection, content_id: int, source: str) -> None:
+    db.execute(
+        "INSERT INTO coderows.contents (id, path, name, is_package, source, line_count, content_hash, parse_status)"
+        " VALUES (%s, 'a.py', 'a', false, %s, 0, %s, 'ok')",
+        [content_id, source, str(content_id)],
+    )
+
+
+def test_a_content_is_stored_again_in_pieces_of_64_lines_with_line_breaks_as_newlines(db: psycopg.Connection) -> None:
+    insert_content(db, 1, "".join(f"line {n}\r\n" for n in range(1, 65)) + "line 65\rline 66\n")
+    assert db.execute("SELECT content_id, first_line, text FROM content_chunks ORDER BY first_line").fetchall() == [
+        (1, 1, "\n".join(f"line {n}" for n in range(1, 65))),
+        (1, 65, "line 65\nline 66\n"),  # the final break's empty piece, as common/lines.py splits
+    ]
+
+
+def test_a_deleted_or_truncated_content_leaves_no_pieces(db: psycopg.Connection) -> None:
+    insert_content(db, 1, "a = 1\n")
+    insert_content(db, 2, "b = 2\n")
+    db.execute("DELETE FROM contents WHERE id = 1")
+    assert db.execute("SELECT content_id FROM content_chunks").fetchall() == [(2,)]
+    db.execute("TRUNCATE contents CASCADE")
+    assert db.execute("SELECT count(*) FROM content_chunks").fetchone() == (0,)
+
+
+def test_a_version_6_database_gains_the_pieces_of_its_contents_and_drops_the_whole_source_index(
+    db: psycopg.Connection,
+) -> None:
+    # Version 6: no content_chunks (nor its triggers), a trigram index over whole sources.
+    db.execute("DROP TRIGGER contents_chunked ON coderows.contents")
+    db.execute("DROP TRIGGER contents_unchunked ON coderows.contents")
+    db.execute("DROP TRIGGER contents_truncated ON coderows.contents")
+    db.execute("DROP TABLE coderows.content_chunks")
+    db.execute("CREATE INDEX contents_source_trgm_idx ON coderows.contents USING gin (source coderows.gin_trgm_ops)")
+    db.execute("UPDATE coderows.schema_version SET version = 6")
+    insert_content(db, 1, "def f():\n    return 1\n")
+    assert ensure_schema(db) == NEWEST
+    assert db.execute("SELECT content_id, first_line, text FROM content_chunks").fetchall() == [
+        (1, 1, "def f():\n    return 1\n"),
+    ]
+    assert db.execute("SELECT to_regclass('coderows.contents_source_trgm_idx')").fetchone() == (None,)
+    insert_content(db, 2, "x = 1")
+    assert db.execute("SELECT text FROM content_chunks WHERE content_id = 2").fetchall() == [("x = 1",)]
 
 
 def test_a_database_of_a_newer_coderows_is_refused_and_left_as_it_is(db: psycopg.Connection) -> None:
