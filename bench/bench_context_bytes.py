@@ -7,8 +7,8 @@ and for the modules that hold them:
   get_outline(module)    vs  reading the whole module (at most 2,000 lines).
 Prints each median ratio (the goal: at least 10x and 3x). Then bytes over the exact source
 (issue 16, the goal: at most 1.07x, where Serena measured 1.07x and coderows 1.21x): a
-seeded set of definitions of the django package of every size, SIZE_BUCKETS.count of each
-size bucket (3-line functions up to classes of ~2,000 lines, django.db.models.query.QuerySet
+seeded set of definitions of the django package of every size, PER_BUCKET of each of the
+SIZE_BUCKETS (2-line functions up to classes of ~2,000 lines, django.db.models.query.QuerySet
 always among them), each read to its end by following the answer's own continuation call;
 total answer bytes / total exact source bytes, where the exact source is the definition's
 lines from its first decorator (else `def` / `class`) to `end_lineno`, as `ast` gives them,
@@ -18,6 +18,7 @@ Answers come through the SDK's MCP client from the server in-process, so the byt
 exactly what a client receives.
 
     python bench/bench_context_bytes.py --database-url URL --root /tmp/sdists/django-5.2.19
+    (--source-only: only the bytes over the exact source, by size)
     (--json PATH also writes the result; --quick is accepted and changes nothing: it is fast)
 """
 

@@ -14,7 +14,8 @@ embedded PostgreSQL under the same cache (or --database-url). Per peer:
                    for coderows, which answers from the rows written so far meanwhile)
   re-index s       append a function to django/core/paginator.py -> its source is served
                    (after the peer's own refresh call, when it needs one)
-  source           20 seeded-random definitions: correct answers, bytes, bytes per correct
+  source           20 seeded-random definitions: correct answers, bytes, bytes per correct,
+                   all answer bytes over the exact source bytes (`def` line to end_lineno)
   outline          5 modules: bytes, fraction of top-level and class-level names present
   references       3 functions: locations returned, and how many are real (grep check)
   peak memory MB   summed PSS of the server's process tree, sampled every 0.1 s (coderows:
@@ -71,7 +72,7 @@ REINDEX_TIMEOUT = 300.0
 
 COLUMNS = [
     "server", "version", "status", "first answer s", "ready s", "re-index s", "source correct", "source bytes",
-    "bytes/correct", "outline bytes", "outline complete", "refs returned", "refs real", "peak memory MB",
+    "bytes/correct", "bytes/exact source", "outline bytes", "outline complete", "refs returned", "refs real", "peak memory MB",
 ]
 
 
@@ -104,6 +105,7 @@ class Result:
     def row(self) -> list[Any]:
         correct = sum(s["correct"] for s in self.sources)
         source_bytes = sum(s["bytes"] for s in self.sources)
+        exact_bytes = sum(s["exact"] for s in self.sources)
         refs = [r for r in self.references if r.get("tool")]
         peak = None if self.server_mb is None else round(self.server_mb + (self.db_mb or 0), 1)
         status = self.status if not self.problems else f"{self.status}; " + "; ".join(self.problems)
@@ -111,6 +113,7 @@ class Result:
             self.peer, self.version, status, rounded(self.first, 2), rounded(self.ready, 2), rounded(self.reindex, 2),
             correct if self.sources else None, source_bytes if self.sources else None,
             round(source_bytes / correct) if correct else None,
+            round(source_bytes / exact_bytes, 2) if exact_bytes else None,
             sum(o["bytes"] for o in self.outlines) if self.outlines else None,
             round(statistics.mean(o["complete"] for o in self.outlines), 2) if self.outlines else None,
             sum(r["returned"] for r in refs) if refs else ("no tool" if self.references else None),
@@ -297,8 +300,9 @@ async def ask_sources(peer: Peer, client: Client, facts: Truth, result: Result) 
         except Exception as error:  # noqa: BLE001 - one failed call scores as wrong, with its reason
             answer = Answer(f"{type(error).__name__}: {error}", 0, 1, True)
         correct = truth.contains_definition(peer.source_text(answer), definition)
+        exact = sum(len(line.encode()) + 1 for line in definition.lines)
         result.sources.append({"definition": f"{definition.path}::{definition.qualname}", "correct": correct,
-                               "bytes": answer.bytes, "calls": answer.calls, "error": answer.error})
+                               "bytes": answer.bytes, "exact": exact, "calls": answer.calls, "error": answer.error})
 
 
 async def ask_outlines(peer: Peer, client: Client, facts: Truth, result: Result) -> None:

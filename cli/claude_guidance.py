@@ -48,10 +48,13 @@ call that picks one.
 
 ## Editing
 
-Answers give `path:start-end` and numbered lines. To change a definition with the Edit tool,
-Read just those lines (`offset` = start line, `limit` = its length) first; a whole-file Read
-is rarely needed. Files that are not Python, and text outside definitions (configuration,
-comments at module level), still call for grep and Read.
+`get_symbol` gives `path:start-end`, then the definition's exact source, unnumbered: its lines
+can go into the Edit tool's `old_string` as they are (a later page of a long definition says
+which lines it holds; `context_lines` blocks are set apart by `-- context A-B --` lines).
+The Edit tool still wants the file Read first: Read just those lines (`offset` = start line,
+`limit` = its length); a whole-file Read is rarely needed. `mcp__coderows__replace_symbol`
+replaces a definition by name, with no old text at all. Files that are not Python, and text
+outside definitions (configuration, comments at module level), still call for grep and Read.
 """
 
 SECTION = f"""{SECTION_BEGIN}

@@ -136,12 +136,12 @@ def definitions_note(names: list[tuple[str, str]]) -> str | None:
         elif kind == "class":
             lines.append(
                 f"- class {name}: {TOOL_PREFIX}get_outline target={_quoted(name)} (its methods and line ranges) "
-                f"or {TOOL_PREFIX}get_symbol name={_quoted(name)} (its source with line numbers)"
+                f"or {TOOL_PREFIX}get_symbol name={_quoted(name)} (its exact source and location)"
             )
         else:
             lines.append(
                 f"- {'def' if kind == 'def' else 'definition'} {name}: {TOOL_PREFIX}get_symbol name={_quoted(name)} "
-                f"(its source with line numbers; an ambiguous name lists the candidates) or "
+                f"(its exact source and location; an ambiguous name lists the candidates) or "
                 f"{TOOL_PREFIX}find_symbol query={_quoted(name + '*')} (every definition whose name starts so)"
             )
     lines.append(f"Uses of a name: {TOOL_PREFIX}find_references name=...")

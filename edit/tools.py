@@ -138,9 +138,11 @@ def line_of(text: str, offset: int) -> int:
 
 
 def span_answer(title: str, prepared: Prepared, file: ModuleFile, first: int, block: str) -> str:
+    """The title with `path:first-last`, then the lines written, unnumbered as get_symbol
+    shows a body: exactly as the file now holds them (a very long line cut and marked)."""
     lines = split_lines(block)
     last = first + len(lines) - 1
-    shown = [f"{first + i:>5}  {line[:LINE_CHARS]}" for i, line in enumerate(lines[:SHOWN_LINES])]
+    shown = [clip_source(line) for line in lines[:SHOWN_LINES]]
     more = [f"[{len(lines) - SHOWN_LINES} more lines: get_symbol('{file.path}:{first}')]"] if len(lines) > SHOWN_LINES else []
     return "\n".join([f"{title} {file.path}:{first}-{last}", *shown, *more])
 
@@ -184,6 +186,10 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
         if plan.strings_total > len(plan.strings):
             out.append(f"  ... {plan.strings_total - len(plan.strings)} more")
     return "\n".join(out)
+
+
+def clip_source(line: str) -> str:
+    return line if len(line) <= LINE_CHARS else f"{line[:LINE_CHARS]} ...[line cut: {len(line)} chars]"
 
 
 def plural(count: int, word: str) -> str:
@@ -353,7 +359,7 @@ def register(server: MCPServer, tools: Tools) -> None:
         "Replace one class, function or method with new source, by name: no need to reproduce the old text. "
         "The new source may be written at any indentation; it is placed at the definition's, with the file's "
         "line endings and encoding. The edit is refused (nothing written) if the file changed since it was "
-        "indexed, is read-only, or would not parse. Answers with the new lines, numbered."
+        "indexed, is read-only, or would not parse. Answers with the new lines and where they are (path:first-last)."
     )
     def replace_symbol(name: NameArg, source: SourceArg, repo: RepoArg = None) -> str:
         return edits.replace_symbol(name, source, repo)

@@ -37,7 +37,7 @@ coderows holds this repository's Python code as rows: every module, class, funct
 method with its exact source and line range, re-checked against the files on disk before \
 each answer (your own edits show up at once).
 Prefer these tools to grep and to reading whole files:
-- get_symbol NAME: just that definition's source, line-numbered (not the whole file).
+- get_symbol NAME: just that definition's exact source, under its path:first-last (not the whole file).
 - find_symbol NAME: where a name is defined (kind, full name, path:lines, signature).
 - get_outline MODULE|FILE|CLASS: the members with signatures and line ranges, no bodies.
 - search_code TEXT: which definitions mention some text, with the matching lines.
@@ -119,7 +119,8 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
         return tools.find_symbol(query, kind, module, limit, offset, repo)
 
     @read_only(
-        "Read one class, function or method: its location and its exact source with line numbers. "
+        "Read one class, function or method: its location (path:first-last) and its exact source, unnumbered, "
+        "as it can be copied into an edit. "
         "Use it instead of reading a whole file to see a definition: it returns only those lines "
         "(context_lines=N adds N lines around them; include_body=false gives just signature and "
         "docstring). Reflects the file on disk right now, including edits you just made. An "
@@ -132,7 +133,7 @@ def build_server(tools: Tools, *, allow_edits: bool = False) -> MCPServer:
             int, Field(ge=0, le=200, description="Lines of the file to add before and after.")
         ] = 0,
         offset: Annotated[
-            int, Field(ge=0, le=MAX_OFFSET, description="Lines to skip, to page through a very long definition.")
+            int, Field(ge=0, le=MAX_OFFSET, description="Lines to skip, to page through a very long definition (a cut answer names the next call).")
         ] = 0,
         repo: RepoArg = None,
     ) -> str:

@@ -143,12 +143,6 @@ def first_doc_line(docstring: str | None) -> str | None:
     return None
 
 
-def numbered(lines: Sequence[str], first_number: int) -> list[str]:
-    """Lines prefixed with right-aligned line numbers, as `cat -n` would, minus the tab."""
-    width = len(str(first_number + len(lines) - 1))
-    return [f"{first_number + i:>{width}}  {line}" for i, line in enumerate(lines)]
-
-
 def summary_lines(symbol: Symbol) -> list[str]:
     """Header, signature and first docstring line of a definition."""
     lines = [header(symbol), "  " + listed_signature(symbol)]
@@ -294,14 +288,19 @@ def symbol_answer(
     max_bytes: int = DEFAULT_MAX_BYTES,
     show_repo: bool = False,
 ) -> str:
-    """One definition: header, its use counts, then either its numbered source (with
-    context) or its signature and whole docstring."""
+    """One definition: header, its use counts, then either its exact source (with
+    context) or its signature and whole docstring.
+
+    The source is unnumbered, byte for byte what the file holds, so that it can be copied
+    into replace_symbol or an Edit tool as it is (line numbers on every line made answers
+    ~17% bigger than the source): the header's `path:start-end` gives the first line, and
+    each later page of a paged body says which lines it holds."""
     page = Page(max_bytes)
-    grouped = f"  ({symbol.grouped})" if symbol.grouped else ""
-    page.add(header(symbol) + grouped + (f"  (repo {symbol.repo})" if show_repo else ""))
-    if uses is not None:
-        page.add(use_counts_line(*uses))
+    title = header(symbol) + (f"  ({symbol.grouped})" if symbol.grouped else "") + (f"  (repo {symbol.repo})" if show_repo else "")
     if body_lines is None:
+        page.add(title)
+        if uses is not None:
+            page.add(use_counts_line(*uses))
         signature = decorated_signature(symbol)
         if not page.add(signature):
             page.cut = False
@@ -313,19 +312,55 @@ def symbol_answer(
             return page.text(f"[cut at the answer's byte budget; the source, paged: {rest}]")
         return page.text()
     # Context, then the definition's own lines; offset skips into that whole range.
-    shown_lines = [*context_before, *body_lines, *context_after]
-    first_number = body_first_line - len(context_before)
-    lines = numbered(shown_lines, first_number)
-    shown = page.fill([[line] for line in lines[offset:]])
-    if offset + shown >= len(lines):
+    entries = source_entries(context_before, body_lines, context_after, body_first_line)
+    first = body_first_line - len(context_before)
+    last = first + len(entries) - 1
+    if offset >= len(entries):
+        page.add(title)
+        page.add(f"[offset {offset} is past the end: the answer holds {len(entries)} lines, {first}-{last}]")
         return page.text()
-    last_shown = first_number + offset + shown - 1
-    last = first_number + len(lines) - 1
+    if offset == 0:
+        page.add(title)
+        if uses is not None:
+            page.add(use_counts_line(*uses))
+    else:
+        # A later page: its lines, not the counts again. Sized for its widest last line,
+        # then set to the line it really ends at.
+        page.add(title + page_lines(first + offset, last, first, last))
+    shown = page.fill(entries[offset:])
+    last_shown = first + offset + shown - 1
+    if offset:
+        held = title + page_lines(first + offset, last_shown, first, last)
+        page.size -= len(page.lines[0].encode("utf-8")) - len(held.encode("utf-8"))
+        page.lines[0] = held
+    if offset + shown >= len(entries):
+        return page.text()
     next_call = call("get_symbol", **{**arguments, "offset": offset + shown})
     members = f"; members only: get_outline({symbol.full_name!r})" if symbol.kind == "class" else ""
     return page.text(
-        f"[cut: showed lines {first_number + offset}-{last_shown} of {first_number}-{last}; rest: {next_call}{members}]"
+        f"[cut: showed lines {first + offset}-{last_shown} of {first}-{last}; rest: {next_call}{members}]"
     )
+
+
+def page_lines(start: int, end: int, first: int, last: int) -> str:
+    """What a later page of a paged body holds, on its header line."""
+    return f"  (lines {start}-{end} of {first}-{last})"
+
+
+def source_entries(before: list[str], body: list[str], after: list[str], body_first_line: int) -> list[list[str]]:
+    """One entry per source line, for paging. When context is shown, a marker line
+    (`-- context 21-22 --`, `-- definition 23-26 --`) opens each block, so that the
+    definition's own lines stay told apart from the lines around it."""
+    if not before and not after:
+        return [[line] for line in body]
+    entries = []
+    number = body_first_line - len(before)
+    for kind, block in (("context", before), ("definition", body), ("context", after)):
+        for index, line in enumerate(block):
+            marker = [f"-- {kind} {number}-{number + len(block) - 1} --"] if index == 0 else []
+            entries.append([*marker, line])
+        number += len(block)
+    return entries
 
 
 def use_counts_line(used: int, files: int, calls: int) -> str:

@@ -153,20 +153,20 @@ def test_overloads_and_their_implementation_are_one_answer(server: MCPServer) ->
     lines = ask(server, "get_symbol", name="Session.execute").text.splitlines()
     assert lines[0] == "method pkg.typed.Session.execute  pkg/typed.py:5-10  (2 overloads and the implementation)"
     assert lines[2:] == [
-        " 5      @overload",
-        " 6      def execute(self, statement: int) -> int: ...",
-        " 7      @overload",
-        " 8      def execute(self, statement: str) -> str: ...",
-        " 9      def execute(self, statement):",
-        "10          return statement",
+        "    @overload",
+        "    def execute(self, statement: int) -> int: ...",
+        "    @overload",
+        "    def execute(self, statement: str) -> str: ...",
+        "    def execute(self, statement):",
+        "        return statement",
     ]
 
 
 def test_a_property_getter_and_setter_are_one_answer(server: MCPServer) -> None:
     lines = ask(server, "get_symbol", name="Session.base_url").text.splitlines()
     assert lines[0] == "method pkg.typed.Session.base_url  pkg/typed.py:12-18  (property getter and setter)"
-    assert lines[2] == "12      @property"
-    assert lines[-1] == "18          self._url = url"
+    assert lines[2] == "    @property"
+    assert lines[-1] == "        self._url = url"
 
 
 def test_two_plain_definitions_of_one_name_stay_ambiguous(server: MCPServer) -> None:

@@ -194,7 +194,7 @@ def test_a_refused_request_runs_no_tool(open_server: HttpServer) -> None:
 
     answered = post(open_server, call_tool, **session, **bearer(TOKEN))
     assert answered.status_code == 200
-    assert "6      return invoice  # edited" in answered.text
+    assert "\\n    return invoice  # edited" in answered.text  # JSON-escaped
     assert "# edited" in indexed_body(open_server.url, "shop.billing.save")
 
 

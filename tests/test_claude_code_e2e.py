@@ -227,7 +227,7 @@ def test_claude_code_sees_the_hook_note_then_answers_from_coderows(
     notes = [block["text"] for block in after_grep if block.get("type") == "text" and "hook additional context" in block["text"]]
     assert len(notes) == 1
     assert "PreToolUse:Bash hook additional context: coderows has this project's Python definitions indexed" in notes[0]
-    assert "- def compute_total: mcp__coderows__get_symbol name='compute_total' (its source with line numbers;" in notes[0]
+    assert "- def compute_total: mcp__coderows__get_symbol name='compute_total' (its exact source and location;" in notes[0]
 
     after_call = _user_blocks(turns[2])
     answer = next(block for block in after_call if block.get("tool_use_id") == "toolu_coderows")

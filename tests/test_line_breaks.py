@@ -1,8 +1,8 @@
 """Line numbers in tool answers follow Python's rule (coderows.common.lines): a line ends
 at \\r\\n, \\r or \\n, and nowhere else. Files with lone carriage returns, and files whose
 strings hold the characters str.splitlines() also breaks at (\\x0c, \\x1c, \\x85,
-\\u2028), are numbered in search_code, get_symbol's body and its context exactly as
-Python numbers them. Through a real MCP client, on a real PostgreSQL."""
+\\u2028), are numbered in search_code, and in get_symbol's header and context markers,
+exactly as Python numbers them. Through a real MCP client, on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ NUMBERED = re.compile(r" *\d+  ")
 
 
 def numbered_lines(answer: Answer) -> list[str]:
-    """The answer's source lines (`  12  text`), without headers and notes."""
+    """search_code's matching lines (`  12  text`), without headers and notes."""
     return [line for line in answer.text.split("\n") if NUMBERED.match(line)]
 
 
@@ -105,56 +105,74 @@ def test_search_code_lines_of_a_crlf_file_carry_no_carriage_return(server: MCPSe
 # --- get_symbol -----------------------------------------------------------------------
 
 
+def source_part(answer: Answer) -> list[str]:
+    """get_symbol's lines after its header and references line: the source, and the
+    marker lines that number the blocks of context."""
+    assert answer.text.split("\n")[1].startswith("references: ")
+    return answer.text.split("\n")[2:]
+
+
 def test_get_symbol_numbers_body_and_context_of_a_lone_carriage_return_file(server: MCPServer) -> None:
     answer = ask(server, "get_symbol", name="cr.g", context_lines=1)
     assert not answer.is_error
-    assert numbered_lines(answer) == [
-        "10  # before g",
-        "11  def g():",
-        "12      crneedle = 'found'",
-        "13      return crneedle",
-        "14  # after g",
+    assert answer.text.split("\n")[0] == "function cr.g  cr.py:11-13"
+    assert source_part(answer) == [
+        "-- context 10-10 --",
+        "# before g",
+        "-- definition 11-13 --",
+        "def g():",
+        "    crneedle = 'found'",
+        "    return crneedle",
+        "-- context 14-14 --",
+        "# after g",
     ]
     assert "\r" not in answer.text
 
 
 def test_get_symbol_context_reaches_across_lone_carriage_returns(server: MCPServer) -> None:
     answer = ask(server, "get_symbol", name="cr.f", context_lines=3)
-    assert numbered_lines(answer) == [
-        " 1  \"\"\"Lines that end in lone carriage returns (old Mac OS).\"\"\"",
-        " 2  ",
-        " 3  ",
-        " 4  def f():",
-        " 5      one = 1",
-        " 6      two = 2",
-        " 7      return one + two",
-        " 8  ",
-        " 9  ",
-        "10  # before g",
+    assert source_part(answer) == [
+        "-- context 1-3 --",
+        "\"\"\"Lines that end in lone carriage returns (old Mac OS).\"\"\"",
+        "",
+        "",
+        "-- definition 4-7 --",
+        "def f():",
+        "    one = 1",
+        "    two = 2",
+        "    return one + two",
+        "-- context 8-10 --",
+        "",
+        "",
+        "# before g",
     ]
 
 
 def test_get_symbol_keeps_strings_holding_splitlines_breaks_on_their_line(server: MCPServer) -> None:
     answer = ask(server, "get_symbol", name="seps.h", context_lines=2)
-    assert numbered_lines(answer) == [
-        "3  B = 'line\u2028separator'",
-        "4  ",
-        "5  def h(a='x\u2029y', b='\x85'):",
-        "6      c = 'file\x1cseparator'",
-        "7      return 'sepneedle'",
-        "8  Z = 1",
+    assert source_part(answer) == [
+        "-- context 3-4 --",
+        "B = 'line\u2028separator'",
+        "",
+        "-- definition 5-7 --",
+        "def h(a='x\u2029y', b='\x85'):",
+        "    c = 'file\x1cseparator'",
+        "    return 'sepneedle'",
+        "-- context 8-8 --",
+        "Z = 1",
     ]
 
 
 def test_context_after_a_definition_stops_at_the_files_last_line(server: MCPServer) -> None:
     # seps.py ends in a line break after line 8: there is no line 9 to show.
     answer = ask(server, "get_symbol", name="seps.h", context_lines=5)
-    assert numbered_lines(answer)[-1] == "8  Z = 1"
+    assert source_part(answer)[-2:] == ["-- context 8-8 --", "Z = 1"]
 
 
 def test_get_symbol_body_of_a_crlf_file_carries_no_carriage_return(server: MCPServer) -> None:
     answer = ask(server, "get_symbol", name="crlf.k")
-    assert numbered_lines(answer) == ["1  def k():", "2      crlfneedle = 1", "3      return crlfneedle"]
+    assert answer.text.split("\n")[0] == "function crlf.k  crlf.py:1-3"
+    assert source_part(answer) == ["def k():", "    crlfneedle = 1", "    return crlfneedle"]
     assert "\r" not in answer.text
 
 

@@ -17,7 +17,7 @@ from coderows.indexer.pipeline import index_repository
 from coderows.server.app import build_server
 from coderows.server.render import DEFAULT_MAX_BYTES
 from coderows.server.tools import Tools
-from server_fixtures import Answer, Indexed, ask, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
+from server_fixtures import LONG_BODY, Answer, Indexed, ask, call, index, indexed, own_corpus, run  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +30,8 @@ def server(indexed: Indexed) -> Iterator[MCPServer]:
 
 
 def json_lines(indexed: Indexed, path: str, first: int, last: int) -> list[str]:
-    """Lines first..last of a corpus file, numbered as the server numbers them."""
-    lines = (indexed.root / path).read_text(encoding="utf-8").split("\n")[first - 1 : last]
-    width = len(str(last))
-    return [f"{first + i:>{width}}  {line}" for i, line in enumerate(lines)]
+    """Lines first..last of a corpus file, exactly as the file holds them."""
+    return (indexed.root / path).read_text(encoding="utf-8").split("\n")[first - 1 : last]
 
 
 # --- tools/list and the schema resource ---------------------------------------------
@@ -228,15 +226,15 @@ def test_find_symbol_pages_a_name_of_more_than_a_thousand_definitions_by_full_na
 # --- get_symbol ---------------------------------------------------------------------
 
 
-def test_get_symbol_returns_the_definition_with_numbered_lines(server: MCPServer) -> None:
+def test_get_symbol_returns_the_definition_as_its_exact_unnumbered_source(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="shop.models.Order.save").text == (
         "method shop.models.Order.save  shop/models.py:28-32\n"
         "references: 0 in 0 files; calls 1 indexed definition\n"
-        "28      def save(self):\n"
-        '29          """Store the order and its lines."""\n'
-        "30          for line in self.lines:\n"
-        "31              line.save()\n"
-        "32          return super().save()"
+        "    def save(self):\n"
+        '        """Store the order and its lines."""\n'
+        "        for line in self.lines:\n"
+        "            line.save()\n"
+        "        return super().save()"
     )
 
 
@@ -252,22 +250,25 @@ def test_get_symbol_starts_at_the_first_decorator(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="shop.models:Order.total").text.splitlines()[:3] == [
         "method shop.models.Order.total  shop/models.py:23-26",
         "references: 0 in 0 files; calls 0 indexed definitions",
-        "23      @property",
+        "    @property",
     ]
 
 
-def test_get_symbol_context_lines_adds_surrounding_lines(server: MCPServer) -> None:
+def test_get_symbol_context_lines_adds_surrounding_lines_set_apart_by_marker_lines(server: MCPServer) -> None:
     assert ask(server, "get_symbol", name="Order.total", context_lines=2).text == (
         "method shop.models.Order.total  shop/models.py:23-26\n"
         "references: 0 in 0 files; calls 0 indexed definitions\n"
-        "21          self.lines = []\n"
-        "22  \n"
-        "23      @property\n"
-        "24      def total(self) -> int:\n"
-        '25          """Sum of the line amounts."""\n'
-        "26          return sum(line.amount for line in self.lines)\n"
-        "27  \n"
-        "28      def save(self):"
+        "-- context 21-22 --\n"
+        "        self.lines = []\n"
+        "\n"
+        "-- definition 23-26 --\n"
+        "    @property\n"
+        "    def total(self) -> int:\n"
+        '        """Sum of the line amounts."""\n'
+        "        return sum(line.amount for line in self.lines)\n"
+        "-- context 27-28 --\n"
+        "\n"
+        "    def save(self):"
     )
 
 
@@ -282,8 +283,8 @@ def test_get_symbol_finds_definitions_local_to_a_function(server: MCPServer) -> 
     assert ask(server, "get_symbol", name="make_order.<locals>.normalise").text == (
         "function shop.models.make_order.<locals>.normalise  shop/models.py:44-45\n"
         "references: 1 in 1 file; calls 0 indexed definitions\n"
-        "44      def normalise(name):\n"
-        "45          return name.strip()"
+        "    def normalise(name):\n"
+        "        return name.strip()"
     )
 
 
@@ -334,11 +335,19 @@ def test_get_symbol_pages_a_body_longer_than_the_byte_budget(server: MCPServer) 
     lines = first.text.splitlines()
     assert len(first.text.encode()) <= DEFAULT_MAX_BYTES  # the paging line included
     assert lines[0] == "function shop.billing.long_function  shop/billing.py:13-313"
-    assert lines[-1] == "[cut: showed lines 13-204 of 13-313; rest: get_symbol(name='long_function', offset=192)]"
-    rest = ask(server, "get_symbol", name="long_function", offset=192).text.splitlines()
-    assert rest[2] == "205      value_191 = 191  # a line long enough to make the body weigh something"
-    assert rest[-1] == "313      value_299 = 299  # a line long enough to make the body weigh something"
+    assert lines[-1] == "[cut: showed lines 13-217 of 13-313; rest: get_symbol(name='long_function', offset=205)]"
+    rest = ask(server, "get_symbol", name="long_function", offset=205).text.splitlines()
+    assert rest[0] == "function shop.billing.long_function  shop/billing.py:13-313  (lines 218-313 of 13-313)"
+    assert rest[1] == "    value_204 = 204  # a line long enough to make the body weigh something"
+    assert rest[-1] == "    value_299 = 299  # a line long enough to make the body weigh something"
+    assert "\n".join([*lines[2:-1], *rest[1:]]) == "def long_function():\n" + LONG_BODY
 
+
+
+def test_get_symbol_says_when_its_offset_is_past_the_end(server: MCPServer) -> None:
+    assert ask(server, "get_symbol", name="shop.models.Order.save", offset=5).text == (
+        "method shop.models.Order.save  shop/models.py:28-32\n[offset 5 is past the end: the answer holds 5 lines, 28-32]"
+    )
 
 # --- get_outline --------------------------------------------------------------------
 
@@ -558,8 +567,8 @@ def test_get_symbol_cuts_a_line_longer_than_the_budget(own_corpus: Indexed) -> N
         first = ask(server, "get_symbol", name="packed").text.splitlines()
         assert first[0] == "function shop.minified.packed  shop/minified.py:1-2"
         assert first[1] == "references: 0 in 0 files; calls 0 indexed definitions"
-        assert first[2] == "1  def packed():"
-        assert first[3].startswith("2      return [1, 1, ") and first[3].endswith(" ...[line cut: 60016 bytes]")
+        assert first[2] == "def packed():"
+        assert first[3].startswith("    return [1, 1, ") and first[3].endswith(" ...[line cut: 60013 bytes]")
         assert len(first) == 4
         assert len("\n".join(first).encode()) <= DEFAULT_MAX_BYTES
     finally:
@@ -581,7 +590,7 @@ def test_definitions_sharing_a_full_name_are_told_apart_by_path_and_line(own_cor
             "(where full names repeat, name one by path and line, e.g. shop/temp.py:7)"
         )
         assert ask(server, "get_symbol", name="shop/temp.py:7").text == (
-            "method shop.temp.Temp.c  shop/temp.py:6-8\nreferences: 1 in 1 file; calls 0 indexed definitions\n6      @c.other\n7      def c(self, value):\n8          pass"
+            "method shop.temp.Temp.c  shop/temp.py:6-8\nreferences: 1 in 1 file; calls 0 indexed definitions\n    @c.other\n    def c(self, value):\n        pass"
         )
     finally:
         tools.close()
@@ -612,9 +621,9 @@ def test_a_repository_whose_root_is_gone_is_answered_as_indexed(own_corpus: Inde
         assert ask(build_server(tools), "get_symbol", name="Base.save").text == (
             "method shop.models.Base.save  shop/models.py:8-10\n"
             "references: 1 in 1 file; calls 0 indexed definitions\n"
-            " 8      def save(self):\n"
-            ' 9          """Store the object."""\n'
-            "10          return True"
+            "    def save(self):\n"
+            '        """Store the object."""\n'
+            "        return True"
         )
     finally:
         tools.close()

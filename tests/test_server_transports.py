@@ -31,11 +31,11 @@ from server_fixtures import (  # noqa: F401  (own_corpus is a fixture)
 ORDER_SAVE = (
     "method shop.models.Order.save  shop/models.py:28-32\n"
     "references: 0 in 0 files; calls 1 indexed definition\n"
-    "28      def save(self):\n"
-    '29          """Store the order and its lines."""\n'
-    "30          for line in self.lines:\n"
-    "31              line.save()\n"
-    "32          return super().save()"
+    "    def save(self):\n"
+    '        """Store the order and its lines."""\n'
+    "        for line in self.lines:\n"
+    "            line.save()\n"
+    "        return super().save()"
 )
 
 
@@ -118,12 +118,12 @@ def test_a_definition_added_on_disk_is_found_at_once(own_corpus: Indexed) -> Non
             assert (await call(client, "get_symbol", name="refund")).text == (
                 "function shop.billing.refund  shop/billing.py:316-317\n"
                 "references: 0 in 0 files; calls 0 indexed definitions\n"
-                "316  def refund(invoice):\n"
-                "317      return -invoice"
+                "def refund(invoice):\n"
+                "    return -invoice"
             )
             assert (await call(client, "get_symbol", name="vat")).text == (
                 "function shop.tax.vat  shop/tax.py:1-2\nreferences: 0 in 0 files; calls 0 indexed definitions\n"
-                "1  def vat(amount):\n2      return amount * 0.2"
+                "def vat(amount):\n    return amount * 0.2"
             )
 
     run(session)

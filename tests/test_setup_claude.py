@@ -89,7 +89,7 @@ def note(output: dict[str, object] | None) -> str:
 
 
 GET_COMPUTE_TOTAL = (
-    "- def compute_total: mcp__coderows__get_symbol name='compute_total' (its source with line numbers; "
+    "- def compute_total: mcp__coderows__get_symbol name='compute_total' (its exact source and location; "
     "an ambiguous name lists the candidates) or mcp__coderows__find_symbol query='compute_total*' "
     "(every definition whose name starts so)"
 )
@@ -253,7 +253,7 @@ def test_the_installed_hook_notes_a_grep_for_a_definition(project: Path) -> None
             bash('rg "class Session\\b"'),
             (
                 "- class Session: mcp__coderows__get_outline target='Session' (its methods and line ranges) "
-                "or mcp__coderows__get_symbol name='Session' (its source with line numbers)"
+                "or mcp__coderows__get_symbol name='Session' (its exact source and location)"
             ),
         ),
         (

@@ -12,8 +12,6 @@ from mcp import Client
 
 from .base import INDEX_TIMEOUT, Answer, Definition, Peer, References, call
 
-LINE_NUMBER = re.compile(r"^ *\d+  ", re.MULTILINE)  # get_symbol prefixes body lines with a right-aligned "N  "
-
 
 class Coderows(Peer):
     name = "coderows"
@@ -67,7 +65,7 @@ class Coderows(Peer):
         return await call(client, "get_symbol", {"name": definition.full_name})
 
     def source_text(self, answer: Answer) -> str:
-        return LINE_NUMBER.sub("", answer.text)
+        return answer.text  # get_symbol's body is the exact source, unnumbered
 
     async def outline(self, client: Client, path: str, module: str) -> Answer:
         return await call(client, "get_outline", {"target": module})
