@@ -41,6 +41,8 @@ SCRIPTS = (
     ("index", "bench_index.py", "index speed against the tree-sitter parse floor and ctags, peak memory, "
      "`coderows --help` and no-op `coderows index` processes; issue 18's targets with PASS or the shortfall"),
     ("queries", "bench_queries.py", "find_symbol / get_symbol latency over stdio (stdlib + Django)"),
+    ("search", "bench_search.py", "search_code latency on a seeded mix of rare to very common texts, in-process "
+     "and over stdio (stdlib + Django); issue 16's p95 <= 50 ms with PASS or the shortfall"),
     ("context_bytes", "bench_context_bytes.py", "bytes an agent receives against grep + read (Django)"),
     ("watch", "bench_watch.py", "live index: from a write on disk to the change in SQL"),
     ("references", "bench_references.py", "find_references"),
@@ -122,7 +124,7 @@ def run_script(name: str, script: str, server_url: str, args: argparse.Namespace
 
 
 def corpus_arguments(name: str) -> list[str]:
-    if name == "queries":
+    if name in ("queries", "search"):
         return ["--root", str(stdlib()), "--root", str(sdist(*DJANGO))]
     if name == "context_bytes":
         return ["--root", str(sdist(*DJANGO))]
