@@ -1,38 +1,62 @@
 """Rename by symbol, refereed by rope: on the werkzeug and flask sdists, rename seeded-random
-definitions (functions, methods, classes) with `coderows rename` and with rope (PyPI,
+definitions (functions, methods with their hierarchy, classes) with `coderows rename` and with rope (PyPI,
 installed into this interpreter for the bench only: `pip install rope`), and compare the
-positions each changed.
+positions each changed; then run the project's own test suite on the renamed copy.
 
-    python bench/bench_rename.py [--count 25] [--seed 17] [--database-url URL] [--json out.json]
+    python bench/bench_rename.py [--count 25] [--seed 17] [--no-suite PROJECT] [--database-url URL] [--json out.json]
 
 For each definition, two fresh copies of the project are renamed, one by each tool; a
 position is (file, line, column) of an identifier (or string) token whose text changed.
 Reported per project: positions both changed, positions only rope changed (coderows
 missed them), positions only coderows changed (beyond rope: each listed with its line
-for the report), and whether `compileall` is clean after the coderows rename.
+for the report), whether `compileall` is clean after the coderows rename, and whether
+the project's test suite gives every test the same outcome as on the untouched copy.
+
+The suites run offline in a throwaway virtual environment (SUITE_VENV, created once with
+the projects' test dependencies from the package index; neither flask nor werkzeug is
+installed into it from there for the project under test: the copy's src/ comes first on
+PYTHONPATH). Flask's suite takes seconds, werkzeug's about a minute (it starts real
+development servers), each run once untouched and once after every rename.
+
+Give it an empty database (--database-url, else an embedded one): a file whose content
+is already in the database is not parsed again, so rows written by an older coderows
+would be measured instead of the current code's.
+
+Module-level variables are not sampled: coderows has no rows for them (only classes,
+functions and methods are definitions), so `coderows rename` cannot name them.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
+import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import tokenize
-from dataclasses import asdict, dataclass, field
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from bench import sdist  # noqa: E402
+from bench import CACHE, add_json_argument, markdown_table, sdist, write_result  # noqa: E402
 
 PROJECTS = (("werkzeug==3.1.9", "werkzeug-3.1.9"), ("flask==3.1.3", "flask-3.1.3"))
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
+SUITE_VENV = CACHE / "suite-venv"
+# The two projects' test dependencies and flask's runtime ones (pytest 9 dropped a name
+# flask 3.1.3's tests import).
+SUITE_REQUIREMENTS = (
+    "pytest<9", "pytest-timeout", "asgiref", "greenlet", "python-dotenv", "ephemeral-port-reserve", "watchdog",
+    "cryptography", "werkzeug>=3.1.0", "jinja2>=3.1.2", "itsdangerous>=2.2", "click>=8.1.3", "blinker>=1.9",
+    "markupsafe>=2.1.1",
+)
+SUITE_TIMEOUT_S = 1800
 
 Position = tuple[str, int, int]
 
@@ -46,6 +70,8 @@ class Trial:
     rope_only: list[str] = field(default_factory=list)
     coderows_only: list[str] = field(default_factory=list)
     compiles: bool = True
+    suite: str = "not run"  # "as before", "not run", or the tests whose outcome changed
+    rope_suite: str = "not run"  # the same after rope's rename, run when coderows' differs
     error: str = ""
 
 
@@ -54,8 +80,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=25, help="definitions per project (default 25)")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--quick", action="store_true", help="5 definitions per project")
+    parser.add_argument("--no-suite", action="append", default=[], metavar="PROJECT",
+                        help="do not run this project's test suite (werkzeug or flask; repeatable)")
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--json", type=Path, default=None)
+    add_json_argument(parser)
     args = parser.parse_args()
     count = 5 if args.quick else args.count
     try:
@@ -67,10 +95,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coderows-bench-rename-") as scratch:
         for requirement, folder in PROJECTS:
             source = sdist(requirement, folder)
-            trials.extend(run_project(source, Path(scratch), url, count, args.seed))
-    print_table(trials)
-    if args.json:
-        args.json.write_text(json.dumps([asdict(t) for t in trials], indent=1))
+            with_suite = requirement.split("==")[0] not in args.no_suite
+            trials.extend(run_project(source, Path(scratch), url, count, args.seed, with_suite))
+    columns, rows = summary(trials)
+    print(markdown_table(columns, rows))
+    details = print_details(trials)
+    write_result(
+        args.json, "rename", columns, rows,
+        notes=[f"seed {args.seed}, {count} definitions per project", *details],
+        trials=[[t.project, t.kind, t.full_name, t.both, len(t.rope_only), len(t.coderows_only), t.compiles, t.suite,
+                 t.rope_suite, t.error]
+                for t in trials],
+    )
 
 
 def _embedded_url() -> str:
@@ -79,7 +115,7 @@ def _embedded_url() -> str:
     return start()
 
 
-def run_project(source: Path, scratch: Path, url: str, count: int, seed: int) -> list[Trial]:
+def run_project(source: Path, scratch: Path, url: str, count: int, seed: int, with_suite: bool) -> list[Trial]:
     from coderows.db.connection import connect
     from coderows.indexer.pipeline import index_repository
 
@@ -88,17 +124,26 @@ def run_project(source: Path, scratch: Path, url: str, count: int, seed: int) ->
     with connect(url, autocommit=True) as conn:
         index_repository(conn, reference, jobs=1)
         picks = pick_definitions(conn, reference, count, seed)
+    baseline = run_suite(fresh_copy(reference, scratch / "untouched")) if with_suite else None
+    if baseline is not None:
+        counts = {outcome: sum(o == outcome for o in baseline.values()) for outcome in sorted(set(baseline.values()))}
+        print(f"{source.name} untouched: {len(baseline)} tests, " + ", ".join(f"{n} {o}" for o, n in counts.items()), flush=True)
     trials = []
     for full_name, kind, path, def_line, name in picks:
         trial = Trial(source.name, full_name, kind)
         try:
             rope_copy = fresh_copy(reference, scratch / "rope")
             ours = fresh_copy(reference, scratch / "coderows")
-            rope_rename(rope_copy, path, def_line, name, name + "_renamed")
+            # A method is renamed with the methods of its hierarchy by both tools (rope's
+            # in_hierarchy, coderows' --include-overrides): renaming a base method alone
+            # cuts it from its overrides, and the suite fails for either tool.
+            hierarchy = kind == "method"
+            rope_rename(rope_copy, path, def_line, name, name + "_renamed", in_hierarchy=hierarchy)
             with connect(url, autocommit=True) as conn:
                 index_repository(conn, ours, jobs=1)  # the same root every trial: an incremental run
             done = subprocess.run(
-                [CODEROWS, "rename", "--database-url", url, "--repo", str(ours.resolve()), full_name, name + "_renamed"],
+                [CODEROWS, "rename", "--database-url", url, "--repo", str(ours.resolve()), full_name, name + "_renamed"]
+                + (["--include-overrides"] if hierarchy else []),
                 capture_output=True, text=True, timeout=600, cwd=ours,
             )
             if done.returncode:
@@ -111,10 +156,62 @@ def run_project(source: Path, scratch: Path, url: str, count: int, seed: int) ->
             trial.compiles = subprocess.run(
                 [sys.executable, "-m", "compileall", "-q", str(ours)], capture_output=True, timeout=600
             ).returncode == 0
+            if baseline is not None:
+                trial.suite = compare_suite(baseline, run_suite(ours))
+                if trial.suite != "as before":  # does rope's rename change the same tests?
+                    trial.rope_suite = compare_suite(baseline, run_suite(rope_copy))
         except Exception as error:  # a trial that fails is reported, the bench goes on
             trial.error = f"{type(error).__name__}: {str(error)[:200]}"
         trials.append(trial)
+        print(
+            f"{trial.project} {trial.full_name}: {trial.both} both, {len(trial.rope_only)} only rope, "
+            f"{len(trial.coderows_only)} only coderows, compiles {trial.compiles}, suite {trial.suite}"
+            + (f" (after rope: {trial.rope_suite})" if trial.rope_suite != "not run" else "") + f" {trial.error}",
+            flush=True,
+        )
     return trials
+
+
+def suite_python() -> Path:
+    """The throwaway environment's interpreter, created once with SUITE_REQUIREMENTS."""
+    python = SUITE_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(SUITE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *SUITE_REQUIREMENTS], check=True)
+    return python
+
+
+def run_suite(root: Path) -> dict[str, str]:
+    """Each test of the project's suite (tests/) run on `root`, its src/ first on the
+    path: test id -> passed | failed | error | skipped."""
+    report = root.parent / f"{root.name}-suite.xml"
+    report.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CODEROWS"))}
+    env |= {"PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run(
+        [str(suite_python()), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junit-xml={report}", "tests"],
+        cwd=root, env=env, capture_output=True, timeout=SUITE_TIMEOUT_S,
+    )
+    if not report.exists():
+        return {"(the suite did not run)": "error"}
+    outcomes = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        found = {child.tag for child in case}
+        outcome = next((tag for tag in ("error", "failure", "skipped") if tag in found), "passed")
+        test = f"{case.get('classname')}::{case.get('name')}".replace(str(root), "<root>")  # (paths as parameters)
+        outcomes[test] = outcome.replace("failure", "failed")
+    return outcomes
+
+
+def compare_suite(before: dict[str, str], after: dict[str, str]) -> str:
+    """'as before' when every test has the same outcome, else the tests that changed."""
+    changed = sorted(
+        f"{test}: {before.get(test, 'absent')} -> {after.get(test, 'absent')}"
+        for test in before.keys() | after.keys() if before.get(test) != after.get(test)
+    )
+    if not changed:
+        return "as before"
+    return f"{len(changed)} tests changed outcome: " + "; ".join(changed[:3]) + ("; ..." if len(changed) > 3 else "")
 
 
 def pick_definitions(conn, root: Path, count: int, seed: int) -> list[tuple[str, str, str, int, str]]:
@@ -141,7 +238,7 @@ def fresh_copy(reference: Path, place: Path) -> Path:
     return place
 
 
-def rope_rename(root: Path, path: str, def_line: int, old: str, new: str) -> None:
+def rope_rename(root: Path, path: str, def_line: int, old: str, new: str, *, in_hierarchy: bool) -> None:
     import re
 
     from rope.base.project import Project
@@ -156,7 +253,7 @@ def rope_rename(root: Path, path: str, def_line: int, old: str, new: str) -> Non
     project = Project(str(root), ropefolder=None)
     try:
         resource = project.get_resource(path)
-        project.do(Rename(project, resource, offset).get_changes(new))
+        project.do(Rename(project, resource, offset).get_changes(new, in_hierarchy=in_hierarchy))
     finally:
         project.close()
 
@@ -197,23 +294,37 @@ def describe(reference: Path, position: Position) -> str:
     return f"{path}:{line}:{col}: {text[:100]}"
 
 
-def print_table(trials: list[Trial]) -> None:
-    print("| project | renames | positions both | only rope | only coderows | compileall clean | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+def summary(trials: list[Trial]) -> tuple[list[str], list[list[object]]]:
+    columns = [
+        "project", "renames", "positions both", "only rope", "only coderows", "compileall clean",
+        "suite as before", "errors",
+    ]
+    rows: list[list[object]] = []
     for project in dict.fromkeys(t.project for t in trials):
         mine = [t for t in trials if t.project == project]
-        print(
-            f"| {project} | {len(mine)} | {sum(t.both for t in mine)} | {sum(len(t.rope_only) for t in mine)} | "
-            f"{sum(len(t.coderows_only) for t in mine)} | {sum(t.compiles for t in mine)}/{len(mine)} | "
-            f"{sum(bool(t.error) for t in mine)} |"
-        )
+        ran = [t for t in mine if t.suite != "not run"]
+        rows.append([
+            project, len(mine), sum(t.both for t in mine), sum(len(t.rope_only) for t in mine),
+            sum(len(t.coderows_only) for t in mine), f"{sum(t.compiles for t in mine)}/{len(mine)}",
+            f"{sum(t.suite == 'as before' for t in ran)}/{len(ran)}" if ran else "not run",
+            sum(bool(t.error) for t in mine),
+        ])
+    return columns, rows
+
+
+def print_details(trials: list[Trial]) -> list[str]:
+    """Every trial with a difference, an error or a changed suite, printed; the lines."""
+    lines = []
     for trial in trials:
-        if trial.rope_only or trial.coderows_only or trial.error:
-            print(f"\n{trial.project} {trial.kind} {trial.full_name}: {trial.error}")
-            for line in trial.rope_only:
-                print(f"  only rope:     {line}")
-            for line in trial.coderows_only:
-                print(f"  only coderows: {line}")
+        if trial.rope_only or trial.coderows_only or trial.error or trial.suite not in ("as before", "not run"):
+            lines.append(f"{trial.project} {trial.kind} {trial.full_name}: {trial.error}".rstrip(": "))
+            lines.extend(f"  only rope:     {line}" for line in trial.rope_only)
+            lines.extend(f"  only coderows: {line}" for line in trial.coderows_only)
+            if trial.suite not in ("as before", "not run"):
+                lines.append(f"  suite after coderows: {trial.suite}")
+                lines.append(f"  suite after rope:     {trial.rope_suite}")
+    print("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":
