@@ -5,6 +5,7 @@ that stops and comes back."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -382,13 +383,14 @@ def test_the_server_follows_changes_on_disk_without_being_asked(own_corpus: Inde
             (own_corpus.root / "shop" / "tax.py").write_text("def vat(amount):\n    return amount * 0.2\n")
             # run_sql reads rows as they are: only the watcher can have put these there.
             sql = "SELECT full_name FROM symbols WHERE module = 'shop.tax'"
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while (await call(client, "run_sql", query=sql)).text != "full_name\nshop.tax.vat\n(1 row)":
                 assert time.monotonic() < deadline, "the change was not followed"
                 await anyio.sleep(0.05)
             status = (await call(client, "index_status")).text.splitlines()
             assert status[3].startswith("  last change applied at ")
-            assert status[3].endswith(": 1 files (re)indexed, 0 deleted, 0 failed in 0.0 s (changes)")
+            # The seconds depend on the machine's load: only their form is part of the answer.
+            assert re.fullmatch(r"  last change applied at .+: 1 files \(re\)indexed, 0 deleted, 0 failed in \d+\.\d s \(changes\)", status[3])
 
     run(session)
 
