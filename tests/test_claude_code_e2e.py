@@ -70,8 +70,12 @@ def _unavailable(reason: str) -> None:
 
 
 def _quiet_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANTHROPIC_", "CLAUDE"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ANTHROPIC_", "CLAUDE", "MCP_"))}
     env.update(HOME=str(home), DISABLE_TELEMETRY="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_AUTOUPDATER="1")
+    # Claude Code sends its first request after waiting at most 5 s for MCP servers (and
+    # with -p not at all by default): on a loaded machine `coderows serve` took 5.8 s to
+    # answer `initialize`, and the first turn went out without coderows' tools. Wait for it.
+    env.update(MCP_CONNECTION_NONBLOCKING="false", MCP_CONNECT_TIMEOUT_MS="120000")
     env.update(extra)
     return env
 
