@@ -12,8 +12,9 @@ Changed (each at the position the index gives, checked to hold the old name):
 - `__all__` entries naming it, in the files that define or import it.
 Uses through another name (`from m import old as alias`, then `alias()`) stay as they
 are: the alias still binds. Left alone and listed: uses known by name only (attributes
-of objects of unknown type: usages.target IS NULL), strings and comments holding the
-name (getattr, string annotations, docs).
+of objects of unknown type: usages.target IS NULL, or a path through this repository
+that does not resolve: `self.app.old`), strings and comments holding the name
+(getattr, string annotations, docs).
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def plan_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, *, incl
     plan = RenamePlan(symbol, new_name, renamed, [] if include_overrides else related)
     definitions = definition_sites(conn, symbol.repo_id, renamed)
     uses = resolved_uses(conn, symbol.repo_id, renamed)
-    if symbol.kind == "method":  # (only a method is reached as an attribute of an instance)
-        uses += uses_of_targets(conn, symbol.repo_id, targets_through_variables(conn, symbol.repo_id, renamed, old))
+    through = targets_through_variables(conn, symbol.repo_id, renamed, old) if symbol.kind == "method" else []
+    uses += uses_of_targets(conn, symbol.repo_id, through)  # (only a method is an attribute of an instance)
     files = module_files(conn, symbol.repo_id, sorted({d[0] for d in definitions} | {u[0] for u in uses}))
     refuse_conflicts(conn, symbol, new_name, definitions, {u[0] for u in uses if u[3] == "import"}, files)
     edits: dict[int, dict[int, TextEdit]] = {}
@@ -122,7 +123,7 @@ def plan_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, *, incl
         plan.lines.extend(changed_lines(file, list(by_start.values())))
         plan.positions += len(by_start)
         plan.stamps.add(file.stamp)
-    plan.name_only, plan.name_only_total = uses_by_name_only(conn, symbol.repo_id, old)
+    plan.name_only, plan.name_only_total = uses_by_name_only(conn, symbol.repo_id, old, through)
     changed_at = {(c.path, e.start) for c in plan.changes for e in c.edits}
     plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, symbol.repo_id, old, changed_at)
     return plan
@@ -342,18 +343,28 @@ def _line_index(starts: list[int], offset: int) -> int:
 # --- what is left alone ------------------------------------------------------------
 
 
-def uses_by_name_only(conn: psycopg.Connection, repo_id: int, name: str) -> tuple[list[LeftAlone], int]:
-    """Uses of `name` whose target the index does not know (objects of unknown type)."""
+def uses_by_name_only(
+    conn: psycopg.Connection, repo_id: int, name: str, changed: list[str]
+) -> tuple[list[LeftAlone], int]:
+    """Uses of `name` whose target the index does not know: objects of unknown type
+    (no target), and attributes on a path through this repository that the resolver
+    could not follow (`self.app.name` where nothing says what self.app holds), except
+    the `changed` targets (followed through variables). A path into a module not
+    indexed (`os.open`) is not listed: that is another definition."""
     rows = conn.execute(
         f"""
         SELECT u.path, u.line, split_part(replace(replace(m.source, E'\\r\\n', E'\\n'), E'\\r', E'\\n'), E'\\n', u.line),
                count(*) OVER ()
         FROM usages u JOIN modules m ON m.id = u.module_id AND m.repo_id = u.repo_id
-        WHERE u.repo_id = %(repo_id)s AND u.short_name = %(name)s AND u.target IS NULL
+        WHERE u.repo_id = %(repo_id)s AND u.short_name = %(name)s
+          AND (u.target IS NULL
+               OR u.target_full_name IS NULL AND u.kind <> 'import' AND NOT u.target = ANY(%(changed)s)
+                  AND split_part(u.target, '.', 1) IN (
+                      SELECT split_part(name, '.', 1) FROM modules WHERE repo_id = %(repo_id)s))
         ORDER BY u.path, u.line, u.col
         LIMIT {LISTED_LEFT_ALONE}
         """,
-        {"repo_id": repo_id, "name": name},
+        {"repo_id": repo_id, "name": name, "changed": changed},
     ).fetchall()
     total = int(rows[0][3]) if rows else 0
     return [LeftAlone(path, line, text.strip()) for path, line, text, _ in rows], total

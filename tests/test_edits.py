@@ -359,6 +359,32 @@ def test_rename_changes_uses_through_an_annotated_module_name_and_an_instance_at
     assert references.text.splitlines()[0] == "method eng.core.Engine.run  eng/core.py:2-3: 2 resolved uses in 1 file"
 
 
+def test_rename_lists_attributes_on_a_path_it_cannot_follow_as_left_alone(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "m.py": (
+            "import os\n"
+            "\n"
+            "\n"
+            "class Door:\n"
+            "    def open(self):\n"
+            "        return 1\n"
+            "\n"
+            "\n"
+            "class House:\n"
+            "    def __init__(self, door):\n"
+            "        self.door = door\n"
+            "\n"
+            "    def enter(self):\n"
+            "        return self.door.open() + os.open\n"
+        ),
+    })
+    answer = edit(repo, "rename_symbol", name="m.Door.open", new_name="unlock", dry_run=True)
+    assert answer.text.splitlines()[-2:] == [
+        "left alone, known by name only (objects of unknown type; 1):",
+        "  m.py:14: return self.door.open() + os.open",
+    ]
+
+
 def test_rename_dry_run_writes_nothing(small: Callable[..., Indexed]) -> None:
     repo = small(PACKAGE)
     before = {path: text_of(repo, path) for path in PACKAGE}
