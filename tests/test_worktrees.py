@@ -202,8 +202,12 @@ def test_a_worktree_takes_from_its_sibling_only_the_answers_its_own_modules_give
         "SELECT a.target FROM answers a JOIN repo_answers p ON p.answer_id = a.id GROUP BY a.id HAVING count(*) = 2"
         " ORDER BY 1"
     ).fetchall()
-    assert shared == [("shop.Model",), ("shop.models.Model",), ("shop.models.make",), ("shop.util.tidy",)]
-    assert count(conn, "answers") == count(alone, "answers") + len(answers(conn, checkout)["resolutions"]) - 4
+    # make().save resolves to nothing in both roots (make has no return annotation): the
+    # same answer, reached in each, is one row.
+    assert shared == [
+        ("shop.Model",), ("shop.models.Model",), ("shop.models.make",), ("shop.models.make().save",), ("shop.util.tidy",)
+    ]
+    assert count(conn, "answers") == count(alone, "answers") + len(answers(conn, checkout)["resolutions"]) - 5
 
 
 def test_a_file_deleted_in_one_root_stays_in_the_other(
