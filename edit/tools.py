@@ -3,7 +3,8 @@
 Each edit is one operation: resolve the name as get_symbol does (an ambiguous name edits
 nothing and lists the candidates), decide the changes from the rows, check and write
 every file (write.py), then re-index the written files before answering, so the very
-next call of any tool sees the edit. A file found changed on disk since its rows were
+next call of any tool sees the edit; the repository's lock is held from the first write
+until their rows are committed, so no watcher indexes them again. A file found changed on disk since its rows were
 read is re-indexed and the edit decided once more; a second change refuses.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -63,12 +65,13 @@ def perform(conn: psycopg.Connection, decide: Callable[[], Decision], *, write: 
         except StaleFile as stale:
             if attempt == 2:
                 raise
-            freshness.refresh_written(conn, stale.root, [stale.path])
+            freshness.refresh_changed(conn, stale.root, [stale.path])
             continue
         if write and prepared:
-            write_all(prepared)
-            for root in sorted({p.change.root for p in prepared}):
-                freshness.refresh_written(conn, root, [p.change.path for p in prepared if p.change.root == root])
+            written: dict[str, list[str]] = {}
+            for item in prepared:
+                written.setdefault(item.change.root, []).append(item.change.path)
+            freshness.write_and_refresh(conn, written, partial(write_all, prepared))
         return decision.answer(prepared, write)
     raise AssertionError("unreachable")
 

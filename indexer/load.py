@@ -18,13 +18,25 @@ rows it will point to or may free in one statement, in id order (no deadlock): a
 about to point to a content waits for one that may free it, and finds it gone once that
 one commits; a writer freeing content waits for one about to point to it, and then sees
 the new pointer.
+
+Edits. coderows's own edits (edit/) hold the repository's lock at session level from
+before they write the first file until the rows of the last one are committed, and every
+indexer reads what is indexed (settled_known_files) only once it can take that lock. So a
+watcher woken by an edit's writes finds the edit's rows, and never parses the files again.
+
+Lock order, everywhere (deadlock-free because nobody takes an earlier one while holding a
+later one): (1) in a process, server/freshness.py's _refresh_lock; (2) repository locks
+(REPO_LOCK_NAMESPACE), several in repository id order; (3) inside a transaction that holds
+its repository's lock: content rows in id order, then ANSWER_LOCK_KEY. A session that holds
+a repository's lock at session level takes it again at transaction level at once.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,6 +169,35 @@ def known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | N
     else:
         cursor = conn.execute(query + " AND f.path = ANY(%s)", [repo_id, list(paths)])
     return {path: KnownFile(size, mtime_ns, content_hash) for path, size, mtime_ns, content_hash in cursor}
+
+
+def settled_known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | None = None) -> dict[str, KnownFile]:
+    """known_files, read once no other session holds the repository's lock: an edit
+    holding it across its writes and their index is waited for, so what it wrote is
+    found indexed (see the module's docstring, "Edits")."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
+        return known_files(conn, repo_id, paths)
+
+
+@contextmanager
+def repositories_held(conn: psycopg.Connection, repo_ids: Iterable[int]) -> Iterator[None]:
+    """Hold these repositories' locks at session level, across several transactions (an
+    edit's writes to disk and their index), taken in id order. The session's own
+    write_batch calls meanwhile take them again at once; other writers and
+    settled_known_files wait. A session that ends (a crash, a cut connection) releases them."""
+    taken: list[int] = []
+    try:
+        for repo_id in sorted(set(repo_ids)):
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
+            taken.append(repo_id)
+        yield
+    finally:
+        if taken and not (conn.closed or conn.broken):
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()  # an unlock cannot run in a failed transaction
+            for repo_id in reversed(taken):
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
 
 
 def shareable_contents(conn: psycopg.Connection, wanted: dict[str, str]) -> dict[str, dict[str, int]]:

@@ -147,7 +147,7 @@ def plan(
     excludes = load.recorded_excludes(conn, repo_id) if excludes is None else tuple(excludes)
     found = discover(root, excludes)
     files = [file for file in found if is_utf8_path(file.path)]
-    known = load.known_files(conn, repo_id)
+    known = load.settled_known_files(conn, repo_id)  # after an edit in progress has indexed what it wrote
     listed = {file.path for file in files}
     roots = package_roots(root)
     renamed = _renamed(conn, repo_id, files, roots)
@@ -245,7 +245,7 @@ def refresh_paths(
     root = resolve_root(root)
     repo_id = load.ensure_repo(conn, root)
     wanted = sorted(set(paths))
-    known = load.known_files(conn, repo_id, wanted)
+    known = load.settled_known_files(conn, repo_id, wanted)  # after an edit in progress has indexed what it wrote
     summary = IndexSummary(root)
     roots = package_roots(root)
     ids = load.reserve_module_ids(conn, len(wanted))

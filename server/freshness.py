@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -275,13 +275,30 @@ class BackgroundIndexer:
         return lines
 
 
-def refresh_written(conn: psycopg.Connection, root: str, paths: Iterable[str]) -> None:
-    """Re-index files coderows itself has just written (edits by symbol), so that the very
-    next call reads them; the watcher then finds their content hash unchanged."""
+def refresh_changed(conn: psycopg.Connection, root: str, paths: Iterable[str]) -> None:
+    """Re-index files an edit found changed on disk since their rows were read, before it
+    decides again (what an edit writes itself goes through write_and_refresh)."""
     from coderows.indexer.pipeline import refresh_paths
 
     with _refresh_lock:
         refresh_paths(conn, Path(root), list(paths))
+
+
+def write_and_refresh(conn: psycopg.Connection, written: Mapping[str, Sequence[str]], write: Callable[[], None]) -> None:
+    """Run `write` (coderows's own edit writing files) and re-index what it wrote (root ->
+    paths) as one step to every other indexer: the repositories' locks are held on `conn`
+    from before the first byte is written until the last file's rows are committed, and
+    indexers read what is indexed only under them (load.settled_known_files), so the
+    watcher finds the edit indexed and does not parse it again. Lock order: load.py."""
+    from coderows.indexer import load
+    from coderows.indexer.pipeline import refresh_paths, resolve_root
+
+    with _refresh_lock:
+        roots = {root: resolve_root(root) for root in sorted(written)}
+        with load.repositories_held(conn, [load.ensure_repo(conn, resolved) for resolved in roots.values()]):
+            write()
+            for root, resolved in roots.items():
+                refresh_paths(conn, resolved, list(written[root]))
 
 
 def catch_up_repository(conn: psycopg.Connection, root: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,8 @@ from mcp import Client
 
 from coderows.db.connection import connect
 from coderows.edit.write import PAUSE_ENV
+from coderows.indexer import load
+from coderows.indexer.pipeline import IndexSummary, refresh_paths
 from coderows.indexer.watch import BatchReport, Watcher
 from coderows.server.app import build_server
 from coderows.server.tools import Tools
@@ -471,15 +474,39 @@ def test_the_watcher_does_not_index_an_edit_again(small: Callable[..., Indexed])
         assert watcher.wait_ready(120)
         reports.clear()
         assert not edit(repo, "replace_symbol", name="f", source="def f():\n    return 2\n").is_error
-        (repo.root / "marker.py").write_text("def marker():\n    pass\n")  # events arrive in order: after the edit's
+        # Events arrive in order: the marker's after the edit's. Moved into place whole, so
+        # that the watcher can never read it half-written (and parse it twice).
+        (repo.root / "marker.txt").write_text("def marker():\n    pass\n")
+        os.replace(repo.root / "marker.txt", repo.root / "marker.py")
         deadline = time.monotonic() + 120
         with connect(repo.url, autocommit=True) as conn:
             while not conn.execute("SELECT 1 FROM symbols WHERE name = 'marker'").fetchone():
                 assert time.monotonic() < deadline, "the watcher did not index marker.py"
                 time.sleep(0.1)
     finally:
-        watcher.stop()
+        watcher.stop(timeout=120)  # finishes the marker's batch (its report comes after its commit)
     assert sum(report.summary.files_indexed for report in reports) == 1  # marker.py alone
+
+
+def test_an_indexer_reads_the_index_only_after_an_edit_has_indexed_what_it_wrote(small: Callable[..., Indexed]) -> None:
+    repo = small({"m.py": "def f():\n    return 1\n"})
+    summaries: list[IndexSummary] = []
+    with connect(repo.url, autocommit=True) as editing, connect(repo.url, autocommit=True) as watching:
+        repo_id = load.find_repo(editing, repo.root)
+        assert repo_id is not None
+        with load.repositories_held(editing, [repo_id]):  # as an edit holds it: from its first write to its rows
+            (repo.root / "m.py").write_text("def f():\n    return 2\n")
+            other = threading.Thread(target=lambda: summaries.append(refresh_paths(watching, repo.root, ["m.py"])))
+            other.start()
+            deadline = time.monotonic() + 120
+            while not editing.execute(
+                "SELECT 1 FROM pg_locks WHERE pid = %s AND locktype = 'advisory' AND NOT granted", [watching.info.backend_pid]
+            ).fetchone():
+                assert other.is_alive() and time.monotonic() < deadline, "the other indexer did not wait for the edit"
+                time.sleep(0.05)
+            assert refresh_paths(editing, repo.root, ["m.py"]).files_indexed == 1
+        other.join(120)
+    assert [(s.files_indexed, s.files_unchanged) for s in summaries] == [(0, 1)]
 
 
 # --- coderows rename: the CLI, all or nothing ----------------------------------------
