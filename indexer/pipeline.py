@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -294,12 +294,23 @@ def read_and_parse(
     except OSError as error:
         unreadable = skipped_module(file.path, f"unreadable: {error.strerror}", package_roots=package_roots)
         return FileVersion(unreadable, *_current_stat(path, file))
-    digest = content_hash(data)
-    if known_hash is not None and digest == known_hash:
-        return Unchanged(file.path, info.st_size, info.st_mtime_ns)
-    if shared and digest in shared:  # the database holds these bytes under this path and name
-        return SharedFile(file.path, shared[digest], info.st_size, info.st_mtime_ns)
+    known = _known_content(file.path, content_hash(data), info, known_hash, shared)
+    if known is not None:
+        return known
     return FileVersion(parse_module(file.path, data, package_roots), info.st_size, info.st_mtime_ns)
+
+
+def _known_content(
+    path: str, digest: str, info: os.stat_result, known_hash: str | None, shared: Mapping[str, int] | None
+) -> Unchanged | SharedFile | None:
+    """What a file whose bytes hash to `digest` is when it needs no parsing: unchanged
+    (the repository holds these bytes), or shared (the database holds them under this
+    path and name); None when it must be parsed."""
+    if known_hash is not None and digest == known_hash:
+        return Unchanged(path, info.st_size, info.st_mtime_ns)
+    if shared and digest in shared:
+        return SharedFile(path, shared[digest], info.st_size, info.st_mtime_ns)
+    return None
 
 
 def _current_stat(path: str, file: SourceFile) -> tuple[int, int]:
@@ -362,6 +373,11 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
         return
     import coderows.indexer.parse  # noqa: F401  # once, here: forked workers inherit it loaded
 
+    tasks = yield from _unparsed_in_process(tasks)
+    if len(tasks) < IN_PROCESS_LIMIT:
+        yield from map(_run_task, tasks)
+        return
+
     context = _worker_context()
     parent = os.getpid()  # every worker is our own child: it watches for our death
     size = max(1, min(16, len(tasks) // (jobs * 8)))
@@ -387,6 +403,32 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
             _live_pools.discard(pool)
     for task in lost:
         yield _run_isolated(task, context)
+
+
+def _unparsed_in_process(tasks: list[Task]) -> Generator[TaskResult, None, list[Task]]:
+    """Yields the results of the tasks whose file turns out to need no parsing (its
+    bytes are the content the database holds for it, or that another repository holds
+    at its path); returns the others. Reading and hashing here costs less than a trip
+    through the workers: a second Django checkout's 2,823 files (2,813 shared) are read
+    in 0.44 s here, 0.60 s through two workers (medians of 5, side by side, load 11)."""
+    from coderows.indexer.parse import content_hash
+
+    left = []
+    for task in tasks:
+        if task.known_hash is None and not task.shared:
+            left.append(task)  # nothing to compare with: parsed
+            continue
+        try:
+            data, info = read_file(os.path.join(task.root, task.file.path), task.max_file_bytes, root=task.root)
+        except OSError:  # gone, unsafe, too large or unreadable: read_and_parse says which
+            left.append(task)
+            continue
+        known = _known_content(task.file.path, content_hash(data), info, task.known_hash, task.shared)
+        if known is None:
+            left.append(task)  # read again by its worker: a changed file costs one more read, not a parse
+        else:
+            yield known
+    return left
 
 
 def _drop_queued_work() -> None:

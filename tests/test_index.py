@@ -241,6 +241,26 @@ def test_a_deletion_decided_before_another_writer_reindexed_the_file_keeps_the_n
     assert conn.execute("SELECT body FROM symbols WHERE name = 'price'").fetchall() == [("def price(item):\n    return 3",)]
 
 
+def test_a_batch_that_fails_leaves_the_repository_to_the_next_writer(conn: psycopg.Connection, db_url: str, shop: Path) -> None:
+    """write_batch holds the repository's lock for its session while it decides and
+    writes (load._repository_lock): a failed write must not keep it."""
+    from coderows.indexer.encode import FileVersion, encode
+
+    index_repository(conn, shop)
+    repo_id = conn.execute("SELECT id FROM repos").fetchone()[0]
+    version = read_and_parse(str(shop), SourceFile("shop/prices.py", -1, -1), None, 1 << 20)
+    assert isinstance(version, FileVersion)
+    twice = [encode(module_id, repo_id, version) for module_id in load.reserve_module_ids(conn, 2)]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        load.write_batch(conn, repo_id, twice)  # one path written twice: files' primary key refuses
+    with connect(db_url, autocommit=True) as other:
+        lock = "SELECT pg_try_advisory_xact_lock(%s, %s)"
+        assert other.execute(lock, [load.REPO_LOCK_NAMESPACE, repo_id]).fetchone() == (True,)
+    assert [row[0] for row in conn.execute("SELECT path FROM modules ORDER BY path")] == [
+        "shop/__init__.py", "shop/cart.py", "shop/prices.py",
+    ]
+
+
 def test_index_leaves_planner_statistics_on_the_tables_it_filled(conn: psycopg.Connection, shop: Path) -> None:
     # Servers without autovacuum (this machine's PostgreSQL 15) would otherwise plan
     # every lookup from no statistics at all.

@@ -210,6 +210,30 @@ def test_a_worktree_takes_from_its_sibling_only_the_answers_its_own_modules_give
     assert count(conn, "answers") == count(alone, "answers") + len(answers(conn, checkout)["resolutions"]) - 5
 
 
+@pytest.mark.parametrize("inherit_files", [1, 100], ids=["inheriting", "resolving"])
+def test_a_module_only_the_other_root_holds_resolves_nothing_here(
+    conn: psycopg.Connection,
+    alone: psycopg.Connection,
+    checkout: Path,
+    worktree: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    inherit_files: int,
+) -> None:
+    """Resolution reads modules and definitions by name from the contents of every
+    repository, and keeps those of its own: shop.util, only in the checkout, is not the
+    worktree's."""
+    monkeypatch.setattr(load, "INHERIT_FILES", inherit_files)
+    write_tree(checkout, {"shop/util.py": "def tidy():\n    pass\n", "shop/extra.py": EXTRA})
+    write_tree(worktree, {"shop/extra.py": EXTRA})
+    index_repository(conn, checkout, jobs=1)
+    index_repository(conn, worktree, jobs=1)
+    index_repository(alone, worktree, jobs=1)
+    assert answers(conn, worktree) == answers(alone, worktree)
+    tidy = "SELECT target_full_name FROM usages WHERE repo_id = %s AND name = 'tidy' AND kind = 'call'"
+    assert conn.execute(tidy, [load.find_repo(conn, checkout)]).fetchall() == [("shop.util.tidy",)]
+    assert conn.execute(tidy, [load.find_repo(conn, worktree)]).fetchall() == [(None,)]
+
+
 def test_a_file_deleted_in_one_root_stays_in_the_other(
     conn: psycopg.Connection, alone: psycopg.Connection, checkout: Path, worktree: Path
 ) -> None:
