@@ -121,6 +121,7 @@ def report(corpus: Path, changed: int, figures: dict, json_path: str | None) -> 
         f"database growth: second / first = {figures['growth_ratio']:.3f} (target <= {TARGET:.2f}): "
         + ("PASS" if figures["growth_ratio"] <= TARGET else "FAIL"),
         "database MB: what pg_database_size grew by while the root was indexed",
+        "load average (1, 5, 15 min) at the end: {:.1f}, {:.1f}, {:.1f} on {} cores".format(*os.getloadavg(), os.cpu_count()),
     ]
     for note in notes:
         print(note)
