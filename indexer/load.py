@@ -1,7 +1,7 @@
 """Write parsed files into the database: one transaction per batch of files.
 
-Every write for a repository holds that repository's advisory lock (a batch from
-before its transaction to the end of it, see _repository_lock), so concurrent indexers,
+Every write for a repository holds that repository's advisory lock (write_batch at
+session level, from before its transaction to the end of it), so concurrent indexers,
 watchers and servers replace a file's rows one at a time and never interleave. A batch
 deletes the rows of its files and inserts the new ones with COPY; readers see either the
 old rows or the new ones, never a mix. Under the lock, a file read before a change that
@@ -260,7 +260,10 @@ def write_batch(
     they were, to be parsed and written again."""
     if any(file.repo_id != repo_id for file in files):
         raise ValueError(f"write_batch for repository {repo_id} was given files read for another repository")
-    with _repository_lock(conn, repo_id):  # what is decided below stays true until the write
+    # The lock is held by the session: the decisions below, from the disk (a stat per
+    # possibly superseded file) and from the rows, stay true until the transaction has
+    # written, and the transaction does no file-system work.
+    with repositories_held(conn, [repo_id]):
         root = _repo_root(conn, repo_id)
         deleted = list(deleted)
         held = _held_files(conn, repo_id, _paths(files, touched, shared) + [path for path, _ in deleted])
@@ -271,22 +274,6 @@ def write_batch(
         still_held = [path for path, decided_on in deleted if decided_on is not None and _known(held.get(path)) == decided_on]
         with conn.transaction():
             return _write_decided(conn, repo_id, root, files, touched, still_held, shared, held, resolve)
-
-
-@contextmanager
-def _repository_lock(conn: psycopg.Connection, repo_id: int) -> Iterator[None]:
-    """The repository's lock, held by the session (not a transaction): write_batch
-    decides from the disk (a stat per possibly superseded file) and from the rows before
-    its transaction, so that the transaction does no file-system work, and no other
-    writer of the repository commits between the decision and the write. Transactions
-    that take the lock (pg_advisory_xact_lock) wait for it; a broken connection
-    releases it with its session. Needs an autocommit connection, as coderows makes them."""
-    conn.execute("SELECT pg_advisory_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
-    try:
-        yield
-    finally:
-        if not conn.broken:
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
 
 
 def _write_decided(

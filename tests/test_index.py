@@ -243,7 +243,7 @@ def test_a_deletion_decided_before_another_writer_reindexed_the_file_keeps_the_n
 
 def test_a_batch_that_fails_leaves_the_repository_to_the_next_writer(conn: psycopg.Connection, db_url: str, shop: Path) -> None:
     """write_batch holds the repository's lock for its session while it decides and
-    writes (load._repository_lock): a failed write must not keep it."""
+    writes (load.repositories_held): a failed write must not keep it."""
     from coderows.indexer.encode import FileVersion, encode
 
     index_repository(conn, shop)
