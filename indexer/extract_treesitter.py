@@ -37,7 +37,7 @@ IMPORTS = frozenset({"import_statement", "import_from_statement", "future_import
 GLOBAL_DECLARATION = "global_statement"
 
 
-def _kind_ids(names: frozenset[str] | set[str]) -> frozenset[int]:
+def kind_ids(names: frozenset[str] | set[str]) -> frozenset[int]:
     """Every node-kind id with one of these names (a grammar may alias several ids to one
     name). The walk compares ids: cheaper than building a type string per node."""
     found = {kind for kind in range(LANGUAGE.node_kind_count) if LANGUAGE.node_kind_for_id(kind) in names}
@@ -49,7 +49,7 @@ def _kind_ids(names: frozenset[str] | set[str]) -> frozenset[int]:
     return frozenset(found)
 
 
-_WALKED = _kind_ids(STATEMENT_CONTAINERS | IMPORTS | {GLOBAL_DECLARATION})
+_WALKED = kind_ids(STATEMENT_CONTAINERS | IMPORTS | {GLOBAL_DECLARATION})
 
 
 def parse_tree(data: bytes) -> Tree:

@@ -31,10 +31,12 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import attrgetter, itemgetter
 
 from tree_sitter import Node, Query, QueryCursor, Tree
 
-from coderows.indexer.extract_treesitter import LANGUAGE
+from coderows.indexer.extract_treesitter import LANGUAGE, kind_ids
 
 USES_QUERY = Query(
     LANGUAGE,
@@ -73,7 +75,7 @@ USES_QUERY = Query(
     (nonlocal_statement (identifier) @nonlocal)
 
     ; a local bound to a call: an instance of what was called, when that is a class
-    (assignment left: (identifier) @instance.name right: (call function: [(identifier) (attribute)]))
+    (assignment left: (identifier) right: (call function: [(identifier) (attribute)])) @instance
 
     ; imported names (uses of kind import)
     (import_from_statement name: (dotted_name) @import.from)
@@ -115,6 +117,29 @@ MAX_TREE_DEPTH = 5_000
 _DEPTH_CHECK_BYTES = 2_000
 BUILTIN_NAMES = frozenset(dir(builtins))
 _DOTTED = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*\Z")
+
+# Nodes are told apart by kind id and children found by field id: asking for `.type`
+# builds a string, and a field by name looks its id up, on every one of ~400k attributes
+# of the stdlib.
+_IDENTIFIER = kind_ids({"identifier"})
+_ATTRIBUTE = kind_ids({"attribute"})
+_CALL = kind_ids({"call"})
+
+
+def _field_id(name: str) -> int:
+    field = LANGUAGE.field_id_for_name(name)
+    if field is None:
+        raise RuntimeError(f"this tree-sitter-python has no field {name!r}: extract_uses.py needs an update")
+    return field
+
+
+_ATTRIBUTE_FIELD = _field_id("attribute")
+_OBJECT_FIELD = _field_id("object")
+_LEFT_FIELD = _field_id("left")
+_RIGHT_FIELD = _field_id("right")
+_FUNCTION_FIELD = _field_id("function")
+_first = itemgetter(0)
+_position = attrgetter("line", "col")
 
 
 @dataclass(slots=True)
@@ -208,15 +233,6 @@ def first_statement_nested_too_deeply(root: Node) -> Node | None:
     return None
 
 
-def _assigned_callee(name: Node) -> Node | None:
-    """The called expression in `name = callee(...)`, found from the assignment itself:
-    captures come grouped by capture name, so pairing two lists by position would pair
-    the wrong nodes as soon as one capture is missing."""
-    assignment = name.parent
-    call = None if assignment is None else assignment.child_by_field_name("right")
-    return None if call is None else call.child_by_field_name("function")
-
-
 class _Extractor:
     def __init__(
         self,
@@ -229,7 +245,7 @@ class _Extractor:
         self.source = source
         self.imports = imports
         self.ascii = source.isascii()
-        self.line_starts: list[int] = []
+        self.line_starts = _line_starts(source)
         self.scopes = self._scopes(definitions)
         self.scope_starts = [scope.start for scope in self.scopes]
         self.locals: list[dict[str, str | None]] = [{} for _ in self.scopes]  # name -> instance-of target
@@ -240,7 +256,8 @@ class _Extractor:
         self.bound: set[str] = set()  # every name bound anywhere in the file
         # (function scope, name) -> {binding's byte offset: the call result it holds, or None}
         self.binding_sites: dict[tuple[int | None, str], dict[int, str | None]] = {}
-        self.site_positions: dict[tuple[int | None, str], list[int]] = {}
+        # the same binding offsets, sorted; None until every call result is known
+        self.site_positions: dict[tuple[int | None, str], list[int]] | None = None
         self.maybe_definition: set[str] = set()  # names that may stand for a definition or import
         self.star_module: str | None = None  # the last `from M import *`: where unknown names may come from
         self.modules: set[str] = set()  # names that module-level `import M` statements bind
@@ -249,8 +266,10 @@ class _Extractor:
         self.text_budget = USE_TEXT_FLOOR + USE_TEXT_PER_SOURCE_BYTE * len(source)
         self.long_names = 0  # attribute uses left out: name over MAX_USE_NAME_CHARS
         self.cut_at_line: int | None = None  # attribute uses from this line on left out: budget spent
+        self.heads: dict[tuple[str, int | None], tuple[bool, str | None, bool]] = {}  # _chain_target's
         self._bindings(definitions, imports)
         self._roles()
+        self.heads.clear()  # (what _instances asked while bindings were still being added)
 
     # --- scopes ---------------------------------------------------------------
 
@@ -312,8 +331,7 @@ class _Extractor:
         imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
     ) -> None:
         captures = self.captures
-        for node, _, _ in self.attribute_names:
-            self.skipped.add(node.start_byte)
+        self.skipped.update(map(_first, self.attribute_names))
         source, scopes, skipped, bound, locals_ = self.source, self.scopes, self.skipped, self.bound, self.locals
         sites = self.binding_sites
         for node in captures.get("bind", ()):
@@ -378,16 +396,19 @@ class _Extractor:
         """What each binding of a local to a call stands for: the call's result, written
         `callee()` (an instance when the callee is a class, what it returns when it is a
         function: the database decides). A use takes the nearest binding before it."""
-        for name_node in self.captures.get("instance.name", []):
-            callee = _assigned_callee(name_node)
-            if callee is None:
+        for assignment in self.captures.get("instance", ()):
+            # (from the assignment down: a node's parent is found by descending from the root)
+            name_node = assignment.child_by_field_id(_LEFT_FIELD)
+            call = assignment.child_by_field_id(_RIGHT_FIELD)
+            callee = None if call is None else call.child_by_field_id(_FUNCTION_FIELD)
+            if name_node is None or callee is None:
                 continue
             start = name_node.start_byte
             target = self._chain_target(_text(callee), self._scope_at(callee.start_byte), callee.start_byte)
             if target is not None:
                 key = (self._function_scope_at(start), _text(name_node))
                 self.binding_sites.setdefault(key, {})[start] = f"{target}()"
-        self.site_positions = {key: sorted(sites) for key, sites in self.binding_sites.items()}
+        self.site_positions = {}
 
     def _call_result_at(self, name: str, scope: int | None, position: int) -> str | None:
         """The call result (`pkg.C()`) that the local or module variable `name` holds at
@@ -397,22 +418,26 @@ class _Extractor:
             function = self.scopes[function].parent
         if function is None and name in self.module_names:
             return None
-        positions = self.site_positions.get((function, name))
+        if self.site_positions is None:
+            return None  # asked while call results are still being found (_instances): not followed
+        key = (function, name)
+        positions = self.site_positions.get(key)
+        if positions is None:  # sorted when first asked for: most variables never are
+            positions = self.site_positions[key] = sorted(self.binding_sites.get(key, ()))
         if not positions:
             return None
         index = bisect_right(positions, position) - 1
-        return self.binding_sites[(function, name)][positions[index]] if index >= 0 else None
+        return self.binding_sites[key][positions[index]] if index >= 0 else None
 
     def _roles(self) -> None:
-        for role in ("call", "decorator", "base"):
-            for node in self.captures.get(role, []):
-                key = (node.start_byte, node.end_byte)
-                if role == "call" and self.roles.get(key) in ("decorator", "base"):
-                    continue
-                self.roles[key] = {"call": "call", "decorator": "decorator", "base": "inherit"}[role]
+        # Calls first: a decorator or a base that is also a call keeps its own role.
+        self.roles = {(node.start_byte, node.end_byte): "call" for node in self.captures.get("call", ())}
+        for role, kind in (("decorator", "decorator"), ("base", "inherit")):
+            for node in self.captures.get(role, ()):
+                self.roles[(node.start_byte, node.end_byte)] = kind
         # @app.route("/") decorates with a call: the callee is the decorator use.
         for node in self.captures.get("decorator", []):
-            if node.type == "call":
+            if node.kind_id in _CALL:
                 function = node.child_by_field_name("function")
                 if function is not None:
                     self.roles[(function.start_byte, function.end_byte)] = "decorator"
@@ -445,22 +470,37 @@ class _Extractor:
         """The qualified name of a dotted chain `a.b.c` used at `position`, or of `self.x`
         in a method; `pkg.C().x` when `a` holds the result of calling pkg.C."""
         head, _, rest = chain.partition(".")
+        if not rest:
+            known, target = self._name_target(head, scope)
+            return target
+        # What a chain's head stands for depends only on the scope it is used in (which
+        # variable's call results apply depends on the position too, and is looked up
+        # below): known once per head and scope, for the ~400k chains of the stdlib.
+        meaning = self.heads.get((head, scope))
+        if meaning is None:
+            meaning = self.heads[(head, scope)] = self._head_meaning(head, scope)
+        known, target, through_self = meaning
+        if through_self:
+            return f"{target}.{rest}" if target else None
+        if not known:  # a variable: what it holds, if a call put it there
+            target = self._call_result_at(head, scope, position)
+        return None if target is None else f"{target}.{rest}"
+
+    def _head_meaning(self, head: str, scope: int | None) -> tuple[bool, str | None, bool]:
+        """(known, target, through_self) of the first name of a chain `head.x` used in
+        scope: through_self when head is `self` of this method or of one enclosing it
+        (target: its class's full name), else what _name_target says of head."""
         function = self._enclosing_function(scope)
-        while function is not None and rest:  # `self` of this method, or of one enclosing it
+        while function is not None:
             if self.self_names.get(function) == head:
                 # (`self = ...` inside a method is too rare to track)
                 owner = self.scopes[function].parent
-                class_name = self.scopes[owner].full_name if owner is not None else None
-                return f"{class_name}.{rest}" if class_name else None
+                return True, self.scopes[owner].full_name if owner is not None else None, True
             if head in self.locals[function]:
                 break
             function = self._enclosing_function(self.scopes[function].parent)
         known, target = self._name_target(head, scope)
-        if not known and rest:  # a variable: what it holds, if a call put it there
-            target = self._call_result_at(head, scope, position)
-        if target is None:
-            return None
-        return f"{target}.{rest}" if rest else target
+        return known, target, False
 
     # --- output ---------------------------------------------------------------
 
@@ -471,23 +511,29 @@ class _Extractor:
         maybe_definition = self.maybe_definition
         bound = self.bound
         roles = self.roles
+        # Names that are a local or a variable wherever they stand, the common case, as
+        # the bytes that spell them: settled without decoding, scopes or a Use.
+        settled = {name.encode() for name in (bound | BUILTIN_NAMES) - maybe_definition}
         for node in self.captures.get("name", ()):
             start = node.start_byte
             if start in skipped:
                 continue
             end = node.end_byte
-            name = source[start:end].decode("utf-8", "replace")
+            spelled = source[start:end]
+            if spelled in settled:
+                continue
+            name = spelled.decode("utf-8", "replace")
             if name not in maybe_definition and (name in bound or name in BUILTIN_NAMES):
-                continue  # a local or a variable: the common case, settled without scopes
+                continue  # (bytes that are not UTF-8, replaced as in the bindings)
             if not name.isascii():
                 name = unicodedata.normalize("NFKC", name)
             scope = self._scope_at(start)
             known, target = self._name_target(name, scope)
             if known and not (name in self.modules and target == self.module_names.get(name)):
                 # (a module itself is no definition: `os` in os.path.join is left out)
-                rows.append(self._use(node, start, scope, roles.get((start, end), "reference"), name, target))
+                rows.append(self._use(start, scope, roles.get((start, end), "reference"), name, target))
         rows.extend(self._attribute_uses(sum(len(use.name) + len(use.target or "") for use in rows)))
-        rows.sort(key=lambda use: (use.line, use.col))
+        rows.sort(key=_position)
         return rows
 
     def _attribute_uses(self, spent: int) -> list[Use]:
@@ -495,7 +541,11 @@ class _Extractor:
         name would be longer than MAX_USE_NAME_CHARS is left out, and once the names and
         targets have taken the file's text budget, so is every later one. Each link of
         a chain extends its object's name (kept below), never re-reads the chain, so
-        the work stays linear in the file's size."""
+        the work stays linear in the file's size.
+        A use is named `chain` when its object is a name or a dotted name written without
+        spaces (`None` and `True` are names here too, as written), `super().attr` through
+        super(), else by the attribute name alone (no target). The hottest loop of the
+        indexer: written out inline."""
         rows = []
         # (start, end) of an attribute written as a dotted name without spaces (`a.b`) ->
         # that name; too_long: such attributes whose name is past MAX_USE_NAME_CHARS
@@ -504,49 +554,74 @@ class _Extractor:
         # (start, end) of an attribute use with a target -> (its name, its target): what
         # calling it gives is known too (`Client(app).open(path).data`)
         known: dict[tuple[int, int], tuple[str, str]] = {}
-        source = self.source
-        for name, attribute, obj in self.attribute_names:
-            key = (attribute.start_byte, attribute.end_byte)
-            object_key = (obj.start_byte, obj.end_byte)
-            attr = source[name.start_byte : name.end_byte].decode("utf-8", "replace")
-            gap = source[obj.end_byte : name.start_byte]
+        source, roles, budget = self.source, self.roles, self.text_budget
+        scope_at, chain_target, use = self._scope_at, self._chain_target, self._use
+        line_starts, scopes, ascii_only = self.line_starts, self.scopes, self.ascii
+        use_name: str | None
+        for start, name, attribute, obj in self.attribute_names:
+            end = name.end_byte
+            chain_start = attribute.start_byte
+            object_start = obj.start_byte
+            object_end = obj.end_byte
+            object_is_attribute = obj.kind_id in _ATTRIBUTE
+            attr = source[start:end].decode("utf-8", "replace")
+            gap = source[object_end:start]
             tight = gap == b"."
             if tight or gap.strip() == b".":  # `a.b`, or `a . b` (spaces, line breaks)
-                if obj.type == "attribute" and object_key in too_long:
-                    use_name: str | None = None
-                    too_long_here = True
+                if object_is_attribute:
+                    object_key = (object_start, object_end)
+                    if object_key in too_long:
+                        self.long_names += 1
+                        if tight:
+                            too_long.add((chain_start, attribute.end_byte))
+                        continue
+                    object_name = dotted.get(object_key)
+                elif object_end - object_start > MAX_USE_NAME_CHARS * 4:  # (UTF-8: up to 4 bytes a character)
+                    object_name = None
                 else:
-                    obj_name = self._dotted_name(obj, dotted)
-                    use_name = f"{obj_name}.{attr}" if obj_name is not None else None
-                    too_long_here = use_name is not None and len(use_name) > MAX_USE_NAME_CHARS
-                if too_long_here:
-                    self.long_names += 1
+                    text = source[object_start:object_end].decode("utf-8", "replace")
+                    object_name = text if _DOTTED.match(text) else None
+                if object_name is not None:
+                    use_name = f"{object_name}.{attr}"
+                    if len(use_name) > MAX_USE_NAME_CHARS:
+                        self.long_names += 1
+                        if tight:
+                            too_long.add((chain_start, attribute.end_byte))
+                        continue
                     if tight:
-                        too_long.add(key)
-                    continue
-                if tight and use_name is not None:
-                    dotted[key] = use_name
+                        dotted[(chain_start, attribute.end_byte)] = use_name
+                else:
+                    use_name = None
             else:
                 use_name = None  # a comment or a continuation between: not a name as written
-            if spent + 2 * len(use_name or attr) > self.text_budget:
+            if spent + 2 * len(use_name or attr) > budget:
                 self.cut_at_line = name.start_point.row + 1
                 break
-            use = self._attribute_use(name, attribute.start_byte, attr, use_name, obj, known)
-            spent += len(use.name) + len(use.target or "")
-            rows.append(use)
-            if use.target is not None and not use.via_super:
-                known[key] = (use.name, use.target)
+            kind = roles.get((chain_start, end), "reference")
+            scope = scope_at(start)
+            if use_name is not None and kind != "decorator":  # the common case, _use written out
+                line = bisect_right(line_starts, start)
+                column = start - line_starts[line - 1]
+                if column and not ascii_only:
+                    column = len(source[start - column : start].decode("utf-8", "replace"))
+                target = chain_target(use_name, scope, start)
+                ordinal = scopes[scope].ordinal if scope is not None else None
+                row = Use(line, column + 1, kind, use_name, ordinal, target, False)
+            elif use_name is not None:
+                row = use(start, scope, kind, use_name, chain_target(use_name, scope, start))
+            elif object_end - object_start == 7 and obj.kind_id in _CALL and source[object_start:object_end] == b"super()":
+                function = self._enclosing_function(scope)
+                owner = self.scopes[function].parent if function is not None else None
+                class_name = self.scopes[owner].full_name if owner is not None and self.scopes[owner].is_class else None
+                target = f"{class_name}.{attr}" if class_name else None
+                row = use(start, scope, kind, f"super().{attr}", target, target is not None)
+            else:
+                row = self._unnamed_attribute_use(start, scope, kind, attr, obj, known)
+            spent += len(row.name) + len(row.target or "")
+            rows.append(row)
+            if row.target is not None and not row.via_super:
+                known[(chain_start, attribute.end_byte)] = (row.name, row.target)
         return rows
-
-    def _dotted_name(self, obj: Node, dotted: dict[tuple[int, int], str]) -> str | None:
-        """The object's text when it is a name or a dotted name written without spaces
-        (`None` and `True` are names here too, as written)."""
-        if obj.type == "attribute":
-            return dotted.get((obj.start_byte, obj.end_byte))
-        if obj.end_byte - obj.start_byte > MAX_USE_NAME_CHARS * 4:  # (UTF-8: up to 4 bytes a character)
-            return None
-        text = self.source[obj.start_byte : obj.end_byte].decode("utf-8", "replace")
-        return text if _DOTTED.match(text) else None
 
     def notes(self) -> list[str]:
         """What the bounds left out, one note each."""
@@ -560,45 +635,33 @@ class _Extractor:
             )
         return notes
 
-    def _attribute_use(
-        self, node: Node, chain_start: int, attr: str, chain: str | None, obj: Node, known: dict[tuple[int, int], tuple[str, str]]
+    def _unnamed_attribute_use(
+        self, start: int, scope: int | None, kind: str, attr: str, obj: Node, known: dict[tuple[int, int], tuple[str, str]]
     ) -> Use:
-        """The use of `node`, the attribute name ending a chain that starts at
-        chain_start: named `chain` when its object is a dotted name, `super().attr`
-        through super(), `C().attr` when its object is a call of a name whose target is
-        known, or an attribute of one (`known`: attribute uses before it), else by the
-        attribute name alone (no target)."""
-        start = node.start_byte
-        kind = self.roles.get((chain_start, node.end_byte), "reference")
-        scope = self._scope_at(start)
-        if chain is not None:
-            return self._use(node, start, scope, kind, chain, self._chain_target(chain, scope, start))
-        if obj.type == "call" and self.source[obj.start_byte : obj.end_byte] == b"super()":
-            function = self._enclosing_function(scope)
-            owner = self.scopes[function].parent if function is not None else None
-            class_name = self.scopes[owner].full_name if owner is not None and self.scopes[owner].is_class else None
-            target = f"{class_name}.{attr}" if class_name else None
-            return self._use(node, start, scope, kind, f"super().{attr}", target, via_super=target is not None)
-        if obj.type == "call":
+        """The use of the attribute name `attr` at byte `start` whose object is not a
+        dotted name: `C().attr` when its object is a call of a name whose target is known,
+        or an attribute of one (`known`: attribute uses before it), else by the attribute
+        name alone (no target)."""
+        if obj.kind_id in _CALL:
             called = self._called(obj, scope, known)
             if called is not None and len(called[0]) + len(attr) + 3 <= MAX_USE_NAME_CHARS:
                 # The resolver reads `pkg.C().attr` as a member of an instance of C, or of
                 # the class a function's return annotation names.
-                return self._use(node, start, scope, kind, f"{called[0]}().{attr}", f"{called[1]}().{attr}")
-        elif obj.type == "attribute" and (holder := known.get((obj.start_byte, obj.end_byte))) is not None:
+                return self._use(start, scope, kind, f"{called[0]}().{attr}", f"{called[1]}().{attr}")
+        elif obj.kind_id in _ATTRIBUTE and (holder := known.get((obj.start_byte, obj.end_byte))) is not None:
             if len(holder[0]) + len(attr) + 1 <= MAX_USE_NAME_CHARS:  # `C().engine.start`
-                return self._use(node, start, scope, kind, f"{holder[0]}.{attr}", f"{holder[1]}.{attr}")
-        return self._use(node, start, scope, kind, attr, None)
+                return self._use(start, scope, kind, f"{holder[0]}.{attr}", f"{holder[1]}.{attr}")
+        return self._use(start, scope, kind, attr, None)
 
     def _called(self, call: Node, scope: int | None, known: dict[tuple[int, int], tuple[str, str]]) -> tuple[str, str] | None:
         """(name, target) of what `call` calls, when that is a name or an attribute use
         whose target is known; else None."""
-        function = call.child_by_field_name("function")
+        function = call.child_by_field_id(_FUNCTION_FIELD)
         if function is None:
             return None
-        if function.type == "attribute":
+        if function.kind_id in _ATTRIBUTE:
             return known.get((function.start_byte, function.end_byte))
-        if function.type != "identifier":
+        if function.kind_id not in _IDENTIFIER:
             return None
         name = _text(function)
         target = self._chain_target(name, scope, function.start_byte)
@@ -614,17 +677,19 @@ class _Extractor:
             name = _text(node)
             target = from_targets.get((node.start_point.row + 1, name))
             last = _last_identifier(node)
-            rows.append(self._use(last, last.start_byte, self._scope_at(last.start_byte), "import", name, target))
+            rows.append(self._use(last.start_byte, self._scope_at(last.start_byte), "import", name, target))
         for node in self.captures.get("import.module", ()):
             name = _text(node)
             last = _last_identifier(node)
-            rows.append(self._use(last, last.start_byte, self._scope_at(last.start_byte), "import", name, name))
+            rows.append(self._use(last.start_byte, self._scope_at(last.start_byte), "import", name, name))
         return rows
 
-    def _use(
-        self, node: Node, start: int, scope: int | None, kind: str, name: str, target: str | None, via_super: bool = False
-    ) -> Use:
-        row, column = node.start_point
+    def _use(self, start: int, scope: int | None, kind: str, name: str, target: str | None, via_super: bool = False) -> Use:
+        """The use at byte `start`: its line and column from the line starts (as
+        tree-sitter counts them: only \\n ends a line), cheaper than asking the node."""
+        starts = self.line_starts
+        row = bisect_right(starts, start) - 1
+        column = start - starts[row]
         if column and not self.ascii:
             column = len(self.source[start - column : start].decode("utf-8", "replace"))
         if kind == "decorator":
@@ -644,14 +709,6 @@ class _Extractor:
         return scope
 
     def _line_offset(self, line: int) -> int:
-        if not self.line_starts:
-            starts = [0]
-            find = self.source.find
-            index = find(b"\n")
-            while index >= 0:
-                starts.append(index + 1)
-                index = find(b"\n", index + 1)
-            self.line_starts = starts
         return self.line_starts[min(line, len(self.line_starts)) - 1]
 
 
@@ -677,17 +734,24 @@ def _import_bindings(
     return bindings
 
 
-def _attribute_names(attributes: Sequence[Node]) -> list[tuple[Node, Node, Node]]:
-    """(its name, the attribute, its object) of every `obj.name`, in source order of the
-    names: a chain's inner links come before the links built on them."""
+def _attribute_names(attributes: Sequence[Node]) -> list[tuple[int, Node, Node, Node]]:
+    """(its name's start byte, its name, the attribute, its object) of every `obj.name`,
+    in source order of the names: a chain's inner links come before the links built on them."""
     found = []
     for attribute in attributes:
-        name = attribute.child_by_field_name("attribute")
-        obj = attribute.child_by_field_name("object")
-        if name is not None and obj is not None and name.type == "identifier":
-            found.append((name, attribute, obj))
-    found.sort(key=lambda triple: triple[0].start_byte)
+        name = attribute.child_by_field_id(_ATTRIBUTE_FIELD)
+        obj = attribute.child_by_field_id(_OBJECT_FIELD)
+        if name is not None and obj is not None and name.kind_id in _IDENTIFIER:
+            found.append((name.start_byte, name, attribute, obj))
+    found.sort(key=_first)
     return found
+
+
+def _line_starts(source: bytes) -> list[int]:
+    """The byte offset of each line's start (lines end at \\n only, as in tree-sitter)."""
+    starts = list(accumulate(map((1).__add__, map(len, source.split(b"\n"))), initial=0))
+    starts.pop()  # (where a line after the last would start)
+    return starts
 
 
 def _last_identifier(node: Node) -> Node:
