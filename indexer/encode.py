@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from coderows.indexer.resolve import SYMBOL_ID_BITS
 
 if TYPE_CHECKING:
+    from coderows.indexer.extract_uses import Use
     from coderows.indexer.parse import ParsedModule
 
 
@@ -103,17 +104,34 @@ def _definitions_copy_text(module_id: int, module: ParsedModule) -> str:
 
 def _uses_copy_text(module_id: int, module: ParsedModule) -> str:
     """The name_uses rows of one file in COPY text format, written out by hand for the
-    same reason as the definitions."""
+    same reason as the definitions. Names and targets are identifiers, dots and `()`:
+    only a file where one holds a character COPY escapes (a dotted name written across
+    a backslash continuation) escapes them one by one."""
+    uses = module.uses
+    if not uses:
+        return ""
     base = module_id << SYMBOL_ID_BITS
-    same_file = f"{module_id}"
+    source_ids = [str(base | ordinal) for ordinal in range(len(module.definitions))]
+    written = "".join([use.name for use in uses]) + "".join([use.target for use in uses if use.target is not None])
+    if _needs_escape(written):
+        return _escaped_uses_copy_text(module_id, uses, source_ids)
+    return "".join([
+        f"{module_id}\t{NULL if use.source_ordinal is None else source_ids[use.source_ordinal]}\t{use.line}\t{use.col}\t"
+        f"{use.kind}\t{use.name}\t{use.name.rpartition('.')[2]}\t{NULL if use.target is None else use.target}\t"
+        f"{'t' if use.via_super else 'f'}\n"
+        for use in uses
+    ])
+
+
+def _escaped_uses_copy_text(module_id: int, uses: list[Use], source_ids: list[str]) -> str:
     lines = []
-    for use in module.uses:
-        source = NULL if use.source_ordinal is None else str(base | use.source_ordinal)
+    for use in uses:
+        source = NULL if use.source_ordinal is None else source_ids[use.source_ordinal]
         name = copy_escape(use.name)
         short_name = name.rsplit(".", 1)[-1]
         target = NULL if use.target is None else copy_escape(use.target)
         lines.append(
-            f"{same_file}\t{source}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
+            f"{module_id}\t{source}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
             f"{target}\t{'t' if use.via_super else 'f'}\n"
         )
     return "".join(lines)
@@ -150,8 +168,13 @@ def _copy_field(value: object) -> str:
     return copy_escape(str(value))
 
 
+def _needs_escape(text: str) -> bool:
+    """Whether copy_escape changes text (each test is a memchr: faster than one regex)."""
+    return "\\" in text or "\n" in text or "\r" in text or "\t" in text or "\0" in text
+
+
 def copy_escape(text: str) -> str:
-    if "\\" in text or "\n" in text or "\r" in text or "\t" in text or "\0" in text:
+    if "\\" in text or "\n" in text or "\r" in text or "\t" in text or "\0" in text:  # (_needs_escape, inline)
         # PostgreSQL text cannot hold NUL (a docstring may: "\0"): it is stored as \x00.
         text = text.replace("\0", "\\x00")
         return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
