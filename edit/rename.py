@@ -32,8 +32,8 @@ from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_
 from coderows.db.rows import one_row
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
+from coderows.indexer.variables import targets_through_variables
 from coderows.server.rows import FileStamp, Symbol
-from coderows.server.variables import targets_through_variables
 
 NOTHING_WRITTEN = "nothing was written"
 # Listed at most, per kind of use left alone; the answer gives the count of all.
@@ -178,7 +178,7 @@ def resolved_uses(conn: psycopg.Connection, repo_id: int, full_names: list[str])
 
 def uses_of_targets(conn: psycopg.Connection, repo_id: int, targets: list[str]) -> list[tuple[int, int, int, str, str]]:
     """(module_id, line, col, kind, short_name) of every use of these targets (found
-    through variables: unresolved in the index, see server/variables.py)."""
+    through variables: unresolved in the index, see indexer/variables.py)."""
     if not targets:
         return []
     rows = conn.execute(

@@ -256,7 +256,7 @@ Answer = tuple[str | None, frozenset[str]]  # (definition full name, modules con
 # What a variable holds, for resolving through it: (module, class full name or None for
 # the module's top level, name) -> a target such as "pkg.mod.Flask()" (an instance of
 # what pkg.mod's Flask stands for), or None when unknown. The index has no rows for
-# variables; the query side reads them from sources (server/variables.py).
+# variables; indexer/variables.py reads them from sources when a query asks.
 Variables = Callable[[str, str | None, str], str | None]
 
 

@@ -9,6 +9,8 @@ of the server only reads:
   a file with its own tools reads its edit in the very next answer.
 - `BackgroundIndexer`: bring the served roots up to date at start, follow their changes
   (the indexer's Watcher), and catch up when a lookup misses.
+- `targets_through_variables`: the resolver asked at query time about uses the index
+  left unresolved because they go through a variable (it keeps no rows for variables).
 """
 
 from __future__ import annotations
@@ -308,3 +310,11 @@ def catch_up_repository(conn: psycopg.Connection, root: str) -> None:
 
     with _refresh_lock:
         index_repository(conn, Path(root))
+
+
+def targets_through_variables(conn: psycopg.Connection, repo_id: int, full_names: list[str], name: str) -> list[str]:
+    """Targets used in the repository that the index left unresolved and that reach one
+    of `full_names` through a variable (`current_app.make_response`): indexer/variables.py."""
+    from coderows.indexer.variables import targets_through_variables as through_variables
+
+    return through_variables(conn, repo_id, full_names, name)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 
 from coderows.db.rows import one_row
+from coderows.server.freshness import targets_through_variables
 from coderows.server.rows import SYMBOL_COLUMNS, SYMBOL_FROM, Reference, References, Subclass, Symbol, symbol_row
-from coderows.server.variables import targets_through_variables
 
 
 def references(conn: psycopg.Connection, symbol: Symbol, limit: int, offset: int) -> References:
