@@ -191,3 +191,19 @@ def sdist(requirement: str, folder: str | None = None) -> Path:
         if partial.exists():
             partial.rmdir()
     return target.resolve()
+
+
+def served_roots(url: str, roots: Sequence[Path]) -> list[Path]:
+    """Index each of `roots` (printing its summary line) and return them; with none given,
+    every repository already in the database, as the roots a benchmark's server serves."""
+    from coderows.db.connection import connect
+
+    resolved = [root.resolve() for root in roots]
+    with connect(url, autocommit=True) as conn:
+        if resolved:
+            from coderows.indexer.pipeline import index_repository
+
+            for root in resolved:
+                print(index_repository(conn, root).line())
+            return resolved
+        return [Path(row[0]) for row in conn.execute("SELECT root FROM repos ORDER BY root")]

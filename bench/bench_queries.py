@@ -32,7 +32,7 @@ from mcp.client.stdio import StdioServerParameters
 from coderows.db.connection import connect, resolve_database_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import add_json_argument, write_result  # noqa: E402
+from bench import add_json_argument, served_roots, write_result  # noqa: E402
 
 EACH = "<each>"  # sample_names(repo=EACH): every call names the definition's own repository
 
@@ -175,16 +175,9 @@ def main() -> None:
     if args.quick:
         args.calls = min(args.calls, 100)
     url = resolve_database_url(args.database_url)
-    roots = [root.resolve() for root in args.root]
-    if roots:
-        from coderows.indexer.pipeline import index_repository
-
-        with connect(url, autocommit=True) as conn:
-            for root in roots:
-                print(index_repository(conn, root).line())
+    # Serve every indexed repository unless told (not the working directory, the default).
+    roots = served_roots(url, args.root)
     with connect(url, autocommit=True) as conn:
-        # Serve every indexed repository (not the working directory, the default).
-        roots = roots or [Path(row[0]) for row in conn.execute("SELECT root FROM repos ORDER BY root")]
         counts = conn.execute("SELECT (SELECT count(*) FROM modules), (SELECT count(*) FROM symbols)").fetchone()
     names = sample_names(url, args.calls, args.seed, roots=roots)  # the served roots' definitions: the scope
     header = f"database: {counts[0]} files, {counts[1]} definitions; {len(names)} seeded-random names (seed {args.seed})"

@@ -38,7 +38,7 @@ from coderows.db.connection import connect, resolve_database_url
 from coderows.server.tools import Tools
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import add_json_argument, write_result  # noqa: E402
+from bench import add_json_argument, served_roots, write_result  # noqa: E402
 
 TARGET_MS = 50.0
 COMMON = ["raise ValueError", "class Meta", "def __init__", "isinstance(", "assertEqual(", "__all__", "TODO",
@@ -142,14 +142,8 @@ def main() -> None:
     if args.quick:
         args.calls = min(args.calls, 80)
     url = resolve_database_url(args.database_url)
-    roots = [root.resolve() for root in args.root]
+    roots = served_roots(url, args.root)
     with connect(url, autocommit=True) as conn:
-        if roots:
-            from coderows.indexer.pipeline import index_repository
-
-            for root in roots:
-                print(index_repository(conn, root).line())
-        roots = roots or [Path(row[0]) for row in conn.execute("SELECT root FROM repos ORDER BY root")]
         files, lines = conn.execute("SELECT count(*), coalesce(sum(line_count), 0) FROM modules").fetchone()
     mix = sample_mix(url, args.calls, args.seed)
     load = os.getloadavg()[0]
