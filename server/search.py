@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -37,11 +37,17 @@ SEARCH_LINE_CAP = 2000
 RARE_CHUNKS = 200
 # Lines per piece in content_chunks (schema.sql's source_chunks).
 CHUNK_LINES = 64
-# Files read at a time for a common text: first 4, then as many as the definitions found
-# per file say are still needed, at most 4 times the last batch and LAST_BATCH (a batch
-# that lands where most files hold the text reads every line of them).
-FIRST_BATCH = 4
-LAST_BATCH = 64
+# Pieces a common text's walk reads in answer order per statement: first PROBE_FIRST,
+# then 4 times more, at most PROBE_MOST.
+PROBE_FIRST = 128
+PROBE_MOST = 4096
+# Pieces the walk reads before a text with a trigram may be looked up through the index
+# instead (~20 ms of checking): the page of a text most files hold is full long before.
+# It is, unless the definitions found so far say the page is this many pieces away at most:
+# the index would name too many pieces of a text like `__all__` (pg_trgm reads `all`).
+PROBE_BUDGET = 1024
+# Pieces found through the index whose lines are read first, then 4 times more each time.
+INDEXED_FIRST = 32
 # Definitions wanted of a common text when the caller names no page.
 DEFAULT_GROUPS = 50
 
@@ -123,7 +129,9 @@ def search_lines(
     pattern = text_pattern(text)
     order = list(dict.fromkeys(symbol.repo_id for symbol in first))
     in_scope = scope_repos(conn, repos, order)
-    chunks = rare_chunks(conn, pattern) if TRIGRAM.search(text) else None
+    indexed = TRIGRAM.search(text) is not None
+    chunks = matching_pieces(conn, pattern, RARE_CHUNKS) if indexed else None
+    named: set[int] = set()
     if chunks is not None:
         lines = _with_innermost(conn, _chunk_lines(conn, pattern, chunks, in_scope))
         complete = True
@@ -134,7 +142,8 @@ def search_lines(
         # Only the lines of the named definitions themselves: a definition nested in one
         # is placed among the others by path, and found when its file is read.
         lines = [found for found in _with_innermost(conn, _span_lines(conn, pattern, shown, in_scope)) if found[3] in named]
-        complete = _common_lines(conn, pattern, in_scope, groups, cap, named, lines)
+        tally = Tally(groups, cap, named, lines)
+        complete = _common_lines(conn, pattern, in_scope, tally, indexed)
     rank = {repo_id: index for index, repo_id in enumerate(in_scope)}
     # A line inside a name match is found again when its whole file is read: once each.
     unique = {(found[0].repo_id, found[0].path, found[1]): found for found in lines}
@@ -160,51 +169,129 @@ def scope_repos(conn: psycopg.Connection, repos: RepoIds, order: list[int]) -> d
     return {row[0]: (row[1], row[2]) for row in ranked}
 
 
-def rare_chunks(conn: psycopg.Connection, pattern: Pattern) -> list[tuple[int, int]] | None:
-    """(content_id, first_line) of every piece whose text matches `pattern`, or
-    None when there are more than RARE_CHUNKS: pieces are checked only until one more is
-    found. The planner does not cost reading TOASTed text, so left to itself it would
-    check every piece rather than let the trigram index narrow them down."""
+def matching_pieces(conn: psycopg.Connection, pattern: Pattern, most: int | None = None) -> list[tuple[int, int]] | None:
+    """(content_id, first_line) of every piece whose text matches `pattern`, through the
+    trigram index, or None when there are more than `most`: pieces are checked only
+    until one more is found. The planner does not cost reading TOASTed text, so left to
+    itself it would check every piece rather than let the trigram index narrow them down."""
     with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        conn.execute("SET LOCAL enable_indexscan = off")
+        conn.execute("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)")
         rows = conn.execute(
             f"SELECT content_id, first_line FROM content_chunks WHERE text {pattern.op} %s LIMIT %s",
-            [pattern.text, RARE_CHUNKS + 1],
+            [pattern.text, None if most is None else most + 1],
         ).fetchall()
-    return None if len(rows) > RARE_CHUNKS else [(row[0], row[1]) for row in rows]
+    return None if most is not None and len(rows) > most else [(row[0], row[1]) for row in rows]
+
+
+@dataclass
+class Tally:
+    """A common text's lines read so far, whole files at a time in answer order, and
+    whether they fill the page: they make `groups` definitions or module-level parts
+    besides the `named` ones, or `cap` lines of those and the named ones. Lines beyond
+    are left out by _first_groups, so the answer is the same wherever the reading
+    stopped once the page was full."""
+
+    groups: int
+    cap: int
+    named: set[int]
+    lines: list[Line]
+    seen: set[tuple[int, str, int | None]] = field(default_factory=set)
+    kept: int = 0
+
+    def add(self, lines: list[Line]) -> bool:
+        """Add the lines of whole files, in answer order; True once the page is full."""
+        self.lines.extend(lines)
+        for found in lines:
+            if found[3] not in self.named:
+                key = (found[0].repo_id, found[0].path, found[3])
+                if key not in self.seen:
+                    if len(self.seen) >= self.groups:
+                        continue
+                    self.seen.add(key)
+            self.kept += 1
+        return len(self.seen) >= self.groups or self.kept >= self.cap
+
+    def wanted(self, read: int) -> float:
+        """How many more pieces the page needs, going by the `read` so far."""
+        return (self.groups - len(self.seen)) * read / max(len(self.seen), 0.5)
 
 
 def _common_lines(
     conn: psycopg.Connection,
     pattern: Pattern,
     in_scope: dict[int, tuple[str, str]],
-    groups: int,
-    cap: int,
-    named: set[int],
-    lines: list[Line],
+    tally: Tally,
+    indexed: bool,
 ) -> bool:
-    """Add to `lines` those of the files holding the text, in answer order, until they
-    make `groups` definitions or module-level parts other than the `named` ones, or `cap`
-    lines; True when every file in scope was read. Files are read a few at a time in
-    path order (FIRST_BATCH): a text in most files fills the page from the first batch,
-    one found only far down (`class Meta`: Django's, not the stdlib's) gets there in a few."""
-    seen: set[tuple[int, str, int | None]] = set()
+    """Add to tally.lines those of the files holding the text, in answer order, until the
+    page is full (Tally.add); True when every file in scope was read. Pieces are read in
+    answer order (PROBE_FIRST at a time, then 4 times more) with a plain ILIKE, which
+    fills the page after a few files for a text most files hold (`self`: the trigram
+    index would name nearly every piece, each then checked). After PROBE_BUDGET pieces a
+    text with a trigram is looked up through the index instead: one that only far down
+    the order fills the page (`class Meta`: Django's, not the stdlib's)."""
     read = 0
-    for repo_id in in_scope:
-        after, batch = "", FIRST_BATCH
+    repo_ids = list(in_scope)
+    for position, repo_id in enumerate(repo_ids):
+        after: tuple[str, int] = ("", 0)
+        pending: list[Line] = []
+        size = PROBE_FIRST
         while True:
-            holders = _next_files(conn, repo_id, in_scope[repo_id], after, batch)
-            found = _with_innermost(conn, _file_lines(conn, pattern, holders))
-            lines.extend(found)
-            seen.update((f[0].repo_id, f[0].path, f[3]) for f in found if f[3] not in named)
-            if len(seen) >= groups or len(lines) >= cap:
-                return False
-            if len(holders) < batch:
+            if indexed and read >= PROBE_BUDGET and tally.wanted(read) > PROBE_BUDGET:
+                return _indexed_lines(conn, pattern, in_scope, repo_ids[position:], after, pending, tally)
+            found, last, count = _probe(conn, pattern, repo_id, in_scope[repo_id], after, size)
+            read += count
+            pending.extend(_with_innermost(conn, found))
+            if count < size:
+                if tally.add(pending):
+                    return False
                 break
-            read += len(holders)
-            wanted = (groups - len(seen)) * read // max(len(seen), 1) + 1
-            after, batch = holders[-1].path, min(max(wanted, FIRST_BATCH), batch * 4, LAST_BATCH)
+            # The last file read may go on in the next pieces: its lines wait for them.
+            done = [line for line in pending if line[0].path < last[0]]
+            pending = [line for line in pending if line[0].path >= last[0]]
+            if tally.add(done):
+                return False
+            # Up to the budget, where the index may take over, then on.
+            after, size = last, min(size * 4, PROBE_MOST, PROBE_BUDGET - read if read < PROBE_BUDGET else PROBE_MOST)
+    return True
+
+
+def _indexed_lines(
+    conn: psycopg.Connection,
+    pattern: Pattern,
+    in_scope: dict[int, tuple[str, str]],
+    repo_ids: list[int],
+    after: tuple[str, int],
+    pending: list[Line],
+    tally: Tally,
+) -> bool:
+    """The rest of a common text's walk through the trigram index: every piece holding
+    the text (each checked once), in answer order from `after` in the first of
+    `repo_ids` on; their lines read a batch at a time until the page is full. `pending`:
+    the lines already read of the file at `after`."""
+    rank = {repo_id: index for index, repo_id in enumerate(repo_ids)}
+    pieces = matching_pieces(conn, pattern) or []
+    held = _holders(conn, {content_id for content_id, _ in pieces}, {r: in_scope[r] for r in repo_ids})
+    ordered = sorted(
+        ((rank[holder.repo_id], holder.path, first_line), holder)
+        for content_id, first_line in pieces
+        for holder in held.get(content_id, [])
+        if holder.repo_id != repo_ids[0] or (holder.path, first_line) > after
+    )
+    start, size = 0, INDEXED_FIRST
+    while start < len(ordered):
+        batch = ordered[start : start + size]
+        start += size
+        texts = _piece_lines(conn, pattern, {(holder.content_id, key[2]) for key, holder in batch})
+        found = [(holder, line, text) for key, holder in batch for line, text in texts.get((holder.content_id, key[2]), [])]
+        pending.extend(_with_innermost(conn, found))
+        # The file of the next piece may hold more lines: those of the files before it are all read.
+        upto = ordered[start][0][:2] if start < len(ordered) else None
+        done = [line for line in pending if upto is None or (rank[line[0].repo_id], line[0].path) < upto]
+        pending = [line for line in pending if upto is not None and (rank[line[0].repo_id], line[0].path) >= upto]
+        if tally.add(sorted(done, key=lambda line: (rank[line[0].repo_id], line[0].path, line[1]))):
+            return False
+        size *= 4
     return True
 
 
@@ -223,20 +310,6 @@ def _first_groups(lines: list[Line], groups: int, named: set[int]) -> list[Line]
                 kept.add(key)
         first.append(found)
     return first
-
-
-def _next_files(conn: psycopg.Connection, repo_id: int, repo: tuple[str, str], after: str, count: int) -> list[Holder]:
-    """The next `count` files of a repository after path `after`, in path order."""
-    sql = """
-        SELECT f.content_id, c.name, f.path, f.size, f.mtime_ns
-        FROM files f JOIN contents c ON c.id = f.content_id
-        WHERE f.repo_id = %s AND f.path > %s ORDER BY f.path LIMIT %s
-    """
-    root, name = repo
-    return [
-        Holder(content_id, module, path, size, mtime_ns, repo_id, root, name)
-        for content_id, module, path, size, mtime_ns in conn.execute(sql, [repo_id, after, count])
-    ]
 
 
 def _holders(
@@ -275,27 +348,69 @@ def _chunk_lines(
     return [(holder, line, text) for content_id, line, text in conn.execute(sql, params) for holder in held[content_id]]
 
 
-def _file_lines(conn: psycopg.Connection, pattern: Pattern, holders: list[Holder]) -> list[tuple[Holder, int, str]]:
-    """The matching lines of these files. The planner checks every piece of the files
-    for a text most pieces hold, and only the pieces the trigram index names for a rarer
-    one (a BitmapAnd of both indexes); never every piece of every file."""
-    if not holders:
-        return []
+def _probe(
+    conn: psycopg.Connection, pattern: Pattern, repo_id: int, repo: tuple[str, str], after: tuple[str, int], count: int
+) -> tuple[list[tuple[Holder, int, str]], tuple[str, int], int]:
+    """The matching lines of a repository's next `count` pieces after `after` (path,
+    first_line) in answer order; the last piece read, and how many were read (fewer
+    than `count`: the repository's last). One statement: the pieces are read through
+    the files' and pieces' primary keys in order, never the trigram index."""
     sql = f"""
-        SELECT k.content_id, k.first_line + l.n::int - 1, l.text FROM content_chunks k, {PIECE_LINES}
-        WHERE k.content_id = ANY(%(contents)s) AND k.text {pattern.op} %(pattern)s AND l.text {pattern.op} %(pattern)s
+        WITH p AS MATERIALIZED (
+            SELECT f.path, f.content_id, f.size, f.mtime_ns, k.first_line, k.text
+            FROM files f JOIN content_chunks k ON k.content_id = f.content_id
+            WHERE f.repo_id = %(repo)s AND f.path >= %(path)s AND (f.path > %(path)s OR k.first_line > %(line)s)
+            ORDER BY f.path, k.first_line LIMIT %(count)s
+        )
+        SELECT p.path, p.content_id, p.size, p.mtime_ns, c.name, p.first_line + l.n::int - 1, l.text, NULL::bigint
+        FROM p JOIN contents c ON c.id = p.content_id,
+             LATERAL unnest(string_to_array(p.text, E'\\n')) WITH ORDINALITY AS l(text, n)
+        WHERE p.text {pattern.op} %(pattern)s AND l.text {pattern.op} %(pattern)s
+        UNION ALL
+        SELECT e.path, NULL, NULL, NULL, NULL, e.first_line, NULL, (SELECT count(*) FROM p)
+        FROM (SELECT path, first_line FROM p ORDER BY path DESC, first_line DESC LIMIT 1) e
     """
-    by_content = {holder.content_id: holder for holder in holders}
-    with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        rows = conn.execute(sql, {"contents": list(by_content), "pattern": pattern.text}).fetchall()
-    return [(by_content[content_id], line, text) for content_id, line, text in rows]
+    params = {"repo": repo_id, "path": after[0], "line": after[1], "count": count, "pattern": pattern.text}
+    root, name = repo
+    found, last, read = [], after, 0
+    for path, content_id, size, mtime_ns, module, line, text, pieces in conn.execute(sql, params):
+        if pieces is not None:
+            last, read = (path, line), pieces
+        else:
+            found.append((Holder(content_id, module, path, size, mtime_ns, repo_id, root, name), line, text))
+    found.sort(key=lambda hit: (hit[0].path, hit[1]))
+    return found, last, read
+
+
+def _piece_lines(
+    conn: psycopg.Connection, pattern: Pattern, pieces: set[tuple[int, int]]
+) -> dict[tuple[int, int], list[tuple[int, str]]]:
+    """{(content_id, first_line): [(line, text)]}: the matching lines of these pieces."""
+    sql = f"""
+        SELECT k.content_id, k.first_line, k.first_line + l.n::int - 1, l.text
+        FROM unnest(%(contents)s::bigint[], %(first_lines)s::int[]) AS p(content_id, first_line)
+        JOIN content_chunks k ON k.content_id = p.content_id AND k.first_line = p.first_line, {PIECE_LINES}
+        WHERE l.text {pattern.op} %(pattern)s
+        ORDER BY 1, 3
+    """
+    params = {
+        "contents": [content_id for content_id, _ in pieces],
+        "first_lines": [first_line for _, first_line in pieces],
+        "pattern": pattern.text,
+    }
+    lines: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    for content_id, first_line, line, text in conn.execute(sql, params):
+        lines.setdefault((content_id, first_line), []).append((line, text))
+    return lines
 
 
 def _span_lines(
     conn: psycopg.Connection, pattern: Pattern, symbols: Sequence[Symbol], in_scope: dict[int, tuple[str, str]]
 ) -> list[tuple[Holder, int, str]]:
-    """The matching lines inside these definitions (each in its own repository's file)."""
+    """The matching lines inside these definitions (each in its own repository's file).
+    Their pieces are read through the primary key (OFFSET 0 keeps the text's filter out of
+    the subquery): for a common text the planner would rather check every piece the
+    trigram index names (0.5 s for `self`)."""
     if not symbols:
         return []
     held = _holders(conn, {symbol.module_id for symbol in symbols}, in_scope)
@@ -303,8 +418,11 @@ def _span_lines(
         SELECT DISTINCT s.repo_id, k.content_id, k.first_line + l.n::int - 1 AS line, l.text
         FROM unnest(%(repos)s::bigint[], %(contents)s::bigint[], %(starts)s::int[], %(ends)s::int[])
              AS s(repo_id, content_id, start_line, end_line)
-        JOIN content_chunks k ON k.content_id = s.content_id
-             AND k.first_line BETWEEN s.start_line - {CHUNK_LINES - 1} AND s.end_line, {PIECE_LINES}
+        CROSS JOIN LATERAL (
+            SELECT k.content_id, k.first_line, k.text FROM content_chunks k
+            WHERE k.content_id = s.content_id AND k.first_line BETWEEN s.start_line - {CHUNK_LINES - 1} AND s.end_line
+            OFFSET 0
+        ) k, {PIECE_LINES}
         WHERE k.text {pattern.op} %(pattern)s AND l.text {pattern.op} %(pattern)s
           AND k.first_line + l.n::int - 1 BETWEEN s.start_line AND s.end_line
     """
