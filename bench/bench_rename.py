@@ -32,6 +32,7 @@ import argparse
 import io
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -73,6 +74,9 @@ class Trial:
     suite: str = "not run"  # "as before", "not run", or the tests whose outcome changed
     rope_suite: str = "not run"  # the same after rope's rename, run when coderows' differs
     error: str = ""
+    left_alone: set[tuple[str, int]] = field(default_factory=set)  # what coderows listed as left alone
+    causes: list[str] = field(default_factory=list)  # per test whose outcome changed, why
+    told: str = ""  # "n/m": tests whose cause coderows listed as left alone (or outside the repository)
 
 
 def main() -> None:
@@ -82,6 +86,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 definitions per project")
     parser.add_argument("--no-suite", action="append", default=[], metavar="PROJECT",
                         help="do not run this project's test suite (werkzeug or flask; repeatable)")
+    parser.add_argument("--project", action="append", default=[], metavar="PROJECT",
+                        help="rename in this project only (werkzeug or flask; repeatable; default both)")
     parser.add_argument("--database-url", default=None)
     add_json_argument(parser)
     args = parser.parse_args()
@@ -94,6 +100,8 @@ def main() -> None:
     trials: list[Trial] = []
     with tempfile.TemporaryDirectory(prefix="coderows-bench-rename-") as scratch:
         for requirement, folder in PROJECTS:
+            if args.project and requirement.split("==")[0] not in args.project:
+                continue
             source = sdist(requirement, folder)
             with_suite = requirement.split("==")[0] not in args.no_suite
             trials.extend(run_project(source, Path(scratch), url, count, args.seed, with_suite))
@@ -104,7 +112,7 @@ def main() -> None:
         args.json, "rename", columns, rows,
         notes=[f"seed {args.seed}, {count} definitions per project", *details],
         trials=[[t.project, t.kind, t.full_name, t.both, len(t.rope_only), len(t.coderows_only), t.compiles, t.suite,
-                 t.rope_suite, t.error]
+                 t.rope_suite, t.error, t.told, t.causes]
                 for t in trials],
     )
 
@@ -148,18 +156,35 @@ def run_project(source: Path, scratch: Path, url: str, count: int, seed: int, wi
             )
             if done.returncode:
                 trial.error = done.stderr.strip()[:200]
+            trial.left_alone = left_alone(done.stdout)
             rope_positions = changed_positions(reference, rope_copy)
             our_positions = changed_positions(reference, ours)
             trial.both = len(rope_positions & our_positions)
-            trial.rope_only = [describe(reference, p) for p in sorted(rope_positions - our_positions)]
-            trial.coderows_only = [describe(reference, p) for p in sorted(our_positions - rope_positions)]
+            rope_only, coderows_only = sorted(rope_positions - our_positions), sorted(our_positions - rope_positions)
             trial.compiles = subprocess.run(
                 [sys.executable, "-m", "compileall", "-q", str(ours)], capture_output=True, timeout=600
             ).returncode == 0
+            ours_failing: dict[str, list[tuple[str, int]]] = {}
+            rope_failing: dict[str, list[tuple[str, int]]] = {}
             if baseline is not None:
-                trial.suite = compare_suite(baseline, run_suite(ours))
-                if trial.suite != "as before":  # does rope's rename change the same tests?
-                    trial.rope_suite = compare_suite(baseline, run_suite(rope_copy))
+                texts: dict[str, str] = {}
+                after = run_suite(ours, texts)
+                trial.suite = compare_suite(baseline, after)
+                ours_failing = newly_failing(baseline, after, texts)
+                if trial.suite != "as before" or rope_only or coderows_only:  # rope's rename: the same tests?
+                    rope_texts: dict[str, str] = {}
+                    rope_after = run_suite(rope_copy, rope_texts)
+                    trial.rope_suite = compare_suite(baseline, rope_after)
+                    rope_failing = newly_failing(baseline, rope_after, rope_texts)
+                if trial.suite != "as before":
+                    explain(trial, baseline, after, texts, done.stdout)
+            with connect(url, autocommit=True) as conn:
+                trial.rope_only = [describe(reference, p) + "\n      why: " + why_rope_only(conn, reference, p, rope_failing, ours_failing)
+                                   for p in rope_only]
+                trial.coderows_only = [
+                    describe(reference, p) + "\n      why: " + why_coderows_only(conn, reference, p, rope_failing, ours_failing)
+                    for p in coderows_only
+                ]
         except Exception as error:  # a trial that fails is reported, the bench goes on
             trial.error = f"{type(error).__name__}: {str(error)[:200]}"
         trials.append(trial)
@@ -181,9 +206,10 @@ def suite_python() -> Path:
     return python
 
 
-def run_suite(root: Path) -> dict[str, str]:
+def run_suite(root: Path, texts: dict[str, str] | None = None) -> dict[str, str]:
     """Each test of the project's suite (tests/) run on `root`, its src/ first on the
-    path: test id -> passed | failed | error | skipped."""
+    path: test id -> passed | failed | error | skipped; `texts` gets each failed or
+    erroring test's report (its traceback)."""
     report = root.parent / f"{root.name}-suite.xml"
     report.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CODEROWS"))}
@@ -196,10 +222,12 @@ def run_suite(root: Path) -> dict[str, str]:
         return {"(the suite did not run)": "error"}
     outcomes = {}
     for case in ElementTree.parse(report).iter("testcase"):
-        found = {child.tag for child in case}
+        found = {child.tag: child for child in case}
         outcome = next((tag for tag in ("error", "failure", "skipped") if tag in found), "passed")
         test = f"{case.get('classname')}::{case.get('name')}".replace(str(root), "<root>")  # (paths as parameters)
         outcomes[test] = outcome.replace("failure", "failed")
+        if texts is not None and outcome in ("error", "failure"):
+            texts[test] = (found[outcome].text or "") + "\n" + (found[outcome].get("message") or "")
     return outcomes
 
 
@@ -212,6 +240,110 @@ def compare_suite(before: dict[str, str], after: dict[str, str]) -> str:
     if not changed:
         return "as before"
     return f"{len(changed)} tests changed outcome: " + "; ".join(changed[:3]) + ("; ..." if len(changed) > 3 else "")
+
+
+# A frame of a pytest traceback: "src/flask/app.py:123: in wsgi_app", "tests/t.py:9: AttributeError".
+FRAME = re.compile(r"^(\S+?\.py):(\d+): ", re.MULTILINE)
+# What coderows says about a method whose class derives from a class outside the index
+# (edit/tools.py rename_answer): code there may call the method by its old name.
+OUTSIDE_WARNING = "derives from classes outside the index"
+
+
+SETTER = re.compile(r"@\w+\.(setter|deleter|getter)\b")
+
+
+def newly_failing(before: dict[str, str], after: dict[str, str], texts: dict[str, str]) -> dict[str, list[tuple[str, int]]]:
+    """The tests that pass untouched and fail or error after a rename: the frames of each."""
+    return {
+        test: [(path, int(line)) for path, line in FRAME.findall(texts.get(test, ""))]
+        for test, outcome in after.items() if outcome in ("failed", "error") and before.get(test) == "passed"
+    }
+
+
+def failing_at(position: Position, failing: dict[str, list[tuple[str, int]]], other: dict[str, list[tuple[str, int]]]) -> list[str]:
+    """Tests failing after one tool's rename only with a frame at the position's line."""
+    return sorted(test for test, frames in failing.items() if (position[0], position[1]) in frames and test not in other)
+
+
+def resolution_at(conn, reference: Path, position: Position) -> str:
+    """What coderows' index of the untouched copy says the name at the position is."""
+    path, line, col = position
+    row = conn.execute(
+        """
+        SELECT u.target, u.target_full_name FROM usages u JOIN repos r ON r.id = u.repo_id
+        WHERE r.root = %s AND u.path = %s AND u.line = %s AND u.col = %s
+        """,
+        [str(reference.resolve()), path, line, col + 1],
+    ).fetchone()
+    if row is None:
+        return "coderows has no use at this position"
+    target, full_name = row
+    return f"coderows resolves it to {full_name} ({target})" if full_name else f"coderows leaves it unresolved ({target})"
+
+
+def why_rope_only(conn, reference: Path, position: Position, rope_failing: dict, ours_failing: dict) -> str:
+    """Why coderows did not change a position rope changed: a test failing there after
+    rope's rename only shows rope was wrong; else what coderows knows of the name."""
+    tests = failing_at(position, rope_failing, ours_failing)
+    if tests:
+        return f"rope is wrong here: {len(tests)} tests fail at this line after rope's rename only ({tests[0]}); " + \
+            resolution_at(conn, reference, position)
+    return resolution_at(conn, reference, position)
+
+
+def why_coderows_only(conn, reference: Path, position: Position, rope_failing: dict, ours_failing: dict) -> str:
+    """Why coderows changed a position rope left: rope's rename fails a test there; a
+    property's setter decorator; or the use coderows resolved to the renamed definition."""
+    tests = failing_at(position, rope_failing, ours_failing)
+    text = (reference / position[0]).read_text(errors="replace").splitlines()[position[1] - 1]
+    reasons = []
+    if tests:
+        reasons.append(f"rope leaves it and {len(tests)} tests fail at this line after rope's rename only ({tests[0]})")
+    if SETTER.search(text):
+        reasons.append("the decorator names the property renamed (both tools rename its defs): left as it was, it names nothing")
+    reasons.append(resolution_at(conn, reference, position))
+    return "; ".join(reasons)
+
+
+def left_alone(answer: str) -> set[tuple[str, int]]:
+    """(path, line) of every use `coderows rename` listed as left alone."""
+    listed: set[tuple[str, int]] = set()
+    inside = False
+    for line in answer.splitlines():
+        if line.startswith("left alone"):
+            inside = True
+        elif not line.startswith("  "):
+            inside = False
+        elif inside and (found := re.match(r"  (\S+?\.py):(\d+): ", line)):
+            listed.add((found[1], int(found[2])))
+    return listed
+
+
+def explain(trial: Trial, before: dict[str, str], after: dict[str, str], texts: dict[str, str], answer: str) -> None:
+    """Why each test whose outcome changed did: the frames of its traceback in the
+    project's code, and whether coderows listed one of them as left alone (or, failing
+    outside the repository, warned that code outside the index may call the old name)."""
+    changed = sorted(test for test in before.keys() | after.keys() if before.get(test) != after.get(test))
+    told = 0
+    for test in changed:
+        frames = [(path, int(line)) for path, line in FRAME.findall(texts.get(test, ""))]
+        ours = [frame for frame in frames if not frame[0].startswith(("/", ".."))]
+        listed = [frame for frame in ours if frame in trial.left_alone]
+        if listed:
+            told += 1
+            cause = "listed as left alone: " + ", ".join(f"{p}:{n}" for p, n in listed[-2:])
+        elif frames and frames[-1] not in ours:
+            warned = OUTSIDE_WARNING in answer
+            told += warned
+            where = Path(frames[-1][0])
+            cause = (f"fails outside the repository ({'/'.join(where.parts[-2:])}:{frames[-1][1]}): "
+                     + ("coderows warned that code outside the index may call the old name" if warned else "not told"))
+        elif ours:
+            cause = "NOT TOLD: " + ", ".join(f"{p}:{n}" for p, n in ours[-2:])
+        else:
+            cause = "NOT TOLD: no traceback in the project (" + texts.get(test, after.get(test, "absent")).strip()[:80] + ")"
+        trial.causes.append(f"{test}: {cause}")
+    trial.told = f"{told}/{len(changed)}"
 
 
 def pick_definitions(conn, root: Path, count: int, seed: int) -> list[tuple[str, str, str, int, str]]:
@@ -239,8 +371,6 @@ def fresh_copy(reference: Path, place: Path) -> Path:
 
 
 def rope_rename(root: Path, path: str, def_line: int, old: str, new: str, *, in_hierarchy: bool) -> None:
-    import re
-
     from rope.base.project import Project
     from rope.refactor.rename import Rename
 
@@ -297,7 +427,7 @@ def describe(reference: Path, position: Position) -> str:
 def summary(trials: list[Trial]) -> tuple[list[str], list[list[object]]]:
     columns = [
         "project", "renames", "positions both", "only rope", "only coderows", "compileall clean",
-        "suite as before", "errors",
+        "suite as before", "suite changes told", "errors",
     ]
     rows: list[list[object]] = []
     for project in dict.fromkeys(t.project for t in trials):
@@ -307,9 +437,15 @@ def summary(trials: list[Trial]) -> tuple[list[str], list[list[object]]]:
             project, len(mine), sum(t.both for t in mine), sum(len(t.rope_only) for t in mine),
             sum(len(t.coderows_only) for t in mine), f"{sum(t.compiles for t in mine)}/{len(mine)}",
             f"{sum(t.suite == 'as before' for t in ran)}/{len(ran)}" if ran else "not run",
-            sum(bool(t.error) for t in mine),
+            told_renames(ran), sum(bool(t.error) for t in mine),
         ])
     return columns, rows
+
+
+def told_renames(ran: list[Trial]) -> str:
+    """Renames whose every changed test has a cause coderows told, of those that changed any."""
+    changed = [t for t in ran if t.told]
+    return f"{sum(t.told.split('/')[0] == t.told.split('/')[1] for t in changed)}/{len(changed)}" if changed else "-"
 
 
 def print_details(trials: list[Trial]) -> list[str]:
@@ -323,6 +459,12 @@ def print_details(trials: list[Trial]) -> list[str]:
             if trial.suite not in ("as before", "not run"):
                 lines.append(f"  suite after coderows: {trial.suite}")
                 lines.append(f"  suite after rope:     {trial.rope_suite}")
+                lines.append(f"  tests whose cause coderows told: {trial.told}")
+                by_cause: dict[str, list[str]] = {}
+                for test, cause in (c.split(": ", 1) for c in trial.causes):
+                    by_cause.setdefault(cause, []).append(test)
+                lines.extend(f"    {len(tests)} ({tests[0]}{', ...' if len(tests) > 1 else ''}): {cause}"
+                             for cause, tests in by_cause.items())
     print("\n".join(lines))
     return lines
 

@@ -32,7 +32,7 @@ from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_
 from coderows.db.rows import one_row
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
-from coderows.indexer.variables import targets_through_variables
+from coderows.indexer.variables import path_packages, targets_through_variables
 from coderows.server.rows import FileStamp, Symbol
 
 NOTHING_WRITTEN = "nothing was written"
@@ -63,6 +63,7 @@ class RenamePlan:
     new_name: str
     renamed: list[str]  # full names whose definitions are renamed
     related: list[tuple[str, str]]  # (full name, how related) methods of the hierarchy not renamed
+    bases_outside: list[str] = field(default_factory=list)  # a method's classes' bases not indexed
     changes: list[FileChange] = field(default_factory=list)
     lines: list[ChangedLine] = field(default_factory=list)
     positions: int = 0
@@ -82,14 +83,18 @@ def check_new_name(old: str, new: str) -> None:
         raise EditRefused(f"the definition is already named {old}; {NOTHING_WRITTEN}")
 
 
-def plan_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, *, include_overrides: bool) -> RenamePlan:
-    """Every change renaming `symbol` to `new_name` makes, and what it leaves alone."""
+def plan_rename(
+    conn: psycopg.Connection, symbol: Symbol, new_name: str, *, include_overrides: bool, listed: int | None = LISTED_LEFT_ALONE
+) -> RenamePlan:
+    """Every change renaming `symbol` to `new_name` makes, and what it leaves alone (at
+    most `listed` of each kind named; None: all)."""
     old = symbol.name
     check_new_name(old, new_name)
     refuse_while_resolving(conn, symbol.repo_id)
     related = hierarchy(conn, symbol) if symbol.kind == "method" else []
     renamed = [symbol.full_name] + ([name for name, _ in related] if include_overrides else [])
     plan = RenamePlan(symbol, new_name, renamed, [] if include_overrides else related)
+    plan.bases_outside = bases_outside(conn, symbol.repo_id, renamed) if symbol.kind == "method" else []
     definitions = definition_sites(conn, symbol.repo_id, renamed)
     uses = resolved_uses(conn, symbol.repo_id, renamed)
     through = targets_through_variables(conn, symbol.repo_id, renamed, old) if symbol.kind == "method" else []
@@ -123,9 +128,9 @@ def plan_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, *, incl
         plan.lines.extend(changed_lines(file, list(by_start.values())))
         plan.positions += len(by_start)
         plan.stamps.add(file.stamp)
-    plan.name_only, plan.name_only_total = uses_by_name_only(conn, symbol.repo_id, old, through)
+    plan.name_only, plan.name_only_total = uses_by_name_only(conn, symbol.repo_id, old, through, listed)
     changed_at = {(c.path, e.start) for c in plan.changes for e in c.edits}
-    plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, symbol.repo_id, old, changed_at)
+    plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, symbol.repo_id, old, changed_at, listed)
     return plan
 
 
@@ -150,6 +155,32 @@ def hierarchy(conn: psycopg.Connection, method: Symbol) -> list[tuple[str, str]]
         {"repo_id": method.repo_id, "name": method.full_name},
     ).fetchall()
     return [(name, how) for name, how in rows if name != method.full_name]
+
+
+def bases_outside(conn: psycopg.Connection, repo_id: int, methods: list[str]) -> list[str]:
+    """The bases outside the index (jinja2.BaseLoader, click.Group) of the classes of these
+    methods and of the classes they inherit from: code there may call the method by its
+    name (jinja2 calls a loader's get_source), which no rename can see. typing's
+    generics and protocols define no methods of the class's own."""
+    rows = conn.execute(
+        """
+        WITH owners AS (
+            SELECT c.full_name FROM definitions m JOIN definitions c ON c.id = m.parent_id AND c.repo_id = m.repo_id
+            WHERE m.repo_id = %(repo_id)s AND m.full_name = ANY(%(names)s) AND c.kind = 'class'
+        ), lineage AS (
+            SELECT full_name FROM owners
+            UNION
+            SELECT s.base_full_name FROM subclasses s JOIN owners o ON o.full_name = s.subclass_full_name
+            WHERE s.repo_id = %(repo_id)s
+        )
+        SELECT DISTINCT u.target FROM usages u JOIN lineage l ON l.full_name = u.source_full_name
+        WHERE u.repo_id = %(repo_id)s AND u.kind = 'inherit' AND NOT u.resolved AND u.target IS NOT NULL
+          AND split_part(u.target, '.', 1) NOT IN ('typing', 'typing_extensions') AND u.target <> 'object'
+        ORDER BY 1
+        """,
+        {"repo_id": repo_id, "names": methods},
+    ).fetchall()
+    return [target for (target,) in rows]
 
 
 def definition_sites(conn: psycopg.Connection, repo_id: int, full_names: list[str]) -> list[tuple[int, int, bool, int | None]]:
@@ -344,34 +375,37 @@ def _line_index(starts: list[int], offset: int) -> int:
 
 
 def uses_by_name_only(
-    conn: psycopg.Connection, repo_id: int, name: str, changed: list[str]
+    conn: psycopg.Connection, repo_id: int, name: str, changed: list[str], listed: int | None
 ) -> tuple[list[LeftAlone], int]:
     """Uses of `name` whose target the index does not know: objects of unknown type
     (no target), and attributes on a path through this repository that the resolver
-    could not follow (`self.app.name` where nothing says what self.app holds), except
-    the `changed` targets (followed through variables). A path into a module not
-    indexed (`os.open`) is not listed: that is another definition."""
+    could not follow (`self.app.name` where nothing says what self.app holds, also
+    through a package a test imports from a folder on sys.path), except the `changed`
+    targets (followed through variables). A path into a module not indexed (`os.open`)
+    is not listed: that is another definition."""
     rows = conn.execute(
-        f"""
+        """
         SELECT u.path, u.line, split_part(replace(replace(m.source, E'\\r\\n', E'\\n'), E'\\r', E'\\n'), E'\\n', u.line),
                count(*) OVER ()
         FROM usages u JOIN modules m ON m.id = u.module_id AND m.repo_id = u.repo_id
         WHERE u.repo_id = %(repo_id)s AND u.short_name = %(name)s
           AND (u.target IS NULL
                OR u.target_full_name IS NULL AND u.kind <> 'import' AND NOT u.target = ANY(%(changed)s)
-                  AND split_part(u.target, '.', 1) IN (
-                      SELECT split_part(name, '.', 1) FROM modules WHERE repo_id = %(repo_id)s))
+                  AND (split_part(u.target, '.', 1) IN (
+                           SELECT split_part(name, '.', 1) FROM modules WHERE repo_id = %(repo_id)s)
+                       OR split_part(u.target, '.', 1) = ANY(%(packages)s)))
         ORDER BY u.path, u.line, u.col
-        LIMIT {LISTED_LEFT_ALONE}
+        LIMIT %(listed)s
         """,
-        {"repo_id": repo_id, "name": name, "changed": changed},
+        {"repo_id": repo_id, "name": name, "changed": changed, "listed": listed,
+         "packages": sorted(path_packages(conn, repo_id))},
     ).fetchall()
     total = int(rows[0][3]) if rows else 0
     return [LeftAlone(path, line, text.strip()) for path, line, text, _ in rows], total
 
 
 def strings_holding(
-    conn: psycopg.Connection, repo_id: int, name: str, changed_at: set[tuple[str, int]]
+    conn: psycopg.Connection, repo_id: int, name: str, changed_at: set[tuple[str, int]], listed: int | None
 ) -> tuple[list[LeftAlone], int, bool]:
     """Lines whose strings or comments hold `name` as a word, outside what is changed."""
     rows = conn.execute(
@@ -383,7 +417,7 @@ def strings_holding(
         {"repo_id": repo_id, "name": name, "cap": MAX_FILES_SCANNED + 1},
     ).fetchall()
     word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
-    listed: list[LeftAlone] = []
+    found: list[LeftAlone] = []
     total = 0
     for path, source in rows[:MAX_FILES_SCANNED]:
         starts = line_starts(source)
@@ -395,9 +429,9 @@ def strings_holding(
                 continue
             seen.add(row)
             total += 1
-            if len(listed) < LISTED_LEFT_ALONE:
-                listed.append(LeftAlone(path, row, lines[row - 1].strip()))
-    return listed, total, len(rows) > MAX_FILES_SCANNED
+            if listed is None or len(found) < listed:
+                found.append(LeftAlone(path, row, lines[row - 1].strip()))
+    return found, total, len(rows) > MAX_FILES_SCANNED
 
 
 def _string_and_comment_hits(source: str, word: re.Pattern[str]) -> Iterable[tuple[int, int]]:

@@ -27,7 +27,7 @@ from coderows.common.files import inside
 from coderows.common.lines import line_starts, split_lines
 from coderows.edit import plan as planning
 from coderows.edit.plan import ModuleFile, Position
-from coderows.edit.rename import RenamePlan, plan_rename
+from coderows.edit.rename import LISTED_LEFT_ALONE, RenamePlan, plan_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
 from coderows.server import freshness, lookup, references, render
 from coderows.server.app import text_tools
@@ -124,7 +124,9 @@ def decide_delete(conn: psycopg.Connection, symbol: Symbol) -> Decision:
 
 
 def decide_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, include_overrides: bool, *, budget: int | None) -> Decision:
-    plan = plan_rename(conn, symbol, new_name, include_overrides=include_overrides)
+    """With no budget (the CLI), every change and every use left alone is listed."""
+    listed = LISTED_LEFT_ALONE if budget is not None else None
+    plan = plan_rename(conn, symbol, new_name, include_overrides=include_overrides, listed=listed)
 
     def answer(_: list[Prepared], written: bool) -> str:
         return rename_answer(plan, written, budget=budget)
@@ -175,6 +177,11 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
     if plan.related:
         related = ", ".join(f"{name} ({how})" for name, how in plan.related)
         out.append(f"methods of the same name in the class hierarchy, not renamed (include_overrides=true renames them too): {related}")
+    if plan.bases_outside:
+        out.append(
+            f"its class derives from classes outside the index ({', '.join(plan.bases_outside)}): if one of them "
+            f"defines {symbol.name}, code there calls it by the old name"
+        )
     if plan.aliased:
         out.append(f"{plural(plan.aliased, 'use')} through another name (an `as` alias) unchanged: the alias still binds")
     if plan.name_only_total:

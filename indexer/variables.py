@@ -10,9 +10,13 @@ attribute holds.
 Asked about one definition, the unresolved targets ending in its name are resolved again
 with the variables of the modules on their way, read from those modules' sources here:
 a top-level `name: Cls` or `name = Cls(...)`, and in a class `name: Cls`, `name =
-Cls(...)`, `self.name: Cls` or `self.name = Cls(...)` in its methods (an annotation wins
-over assignments; assignments of different classes say nothing). find_references and
-rename_symbol both add the uses of the targets found, so they agree.
+Cls(...)`, `self.name: Cls`, `self.name = Cls(...)` or `self.name = param` of a parameter
+`param: Cls` in its methods (an annotation wins over assignments; assignments of
+different classes say nothing). Also followed: `self.attr.name` in a class's methods
+(which the resolver does not ask while indexing), and packages a test imports from a
+folder it puts on sys.path (`from blueprintapp import app`, indexed as
+tests.test_apps.blueprintapp). find_references and rename_symbol both add the uses of the
+targets found, so they agree.
 """
 
 from __future__ import annotations
@@ -83,13 +87,21 @@ def _collect(
             for method in statement.body:
                 if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.args.args:
                     of_self = functools.partial(_attribute_of, self_name=method.args.args[0].arg)
+                    parameters = _annotated_parameters(method.args)
                     for node in ast.walk(method):
-                        _binding(node, qualname, found, of_self)
+                        _binding(node, qualname, found, of_self, parameters)
         elif isinstance(statement, (ast.If, ast.Try)):  # `if TYPE_CHECKING:`, try/except ImportError
             for block in (statement.body, statement.orelse, *(h.body for h in getattr(statement, "handlers", []))):
                 _collect(block, scope, found, module)
         else:
             _binding(statement, scope, found, lambda target: target.id if isinstance(target, ast.Name) else None)
+
+
+def _annotated_parameters(arguments: ast.arguments) -> dict[str, str]:
+    """The parameters annotated with a class: `app` of `def __init__(self, app: App)`,
+    whose `self.app = app` then holds an App as surely as `self.app: App` would say."""
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    return {a.arg: cls for a in every if a.annotation is not None and (cls := _annotated_class(a.annotation)) is not None}
 
 
 def _attribute_of(target: ast.expr, self_name: str) -> str | None:
@@ -104,6 +116,7 @@ def _binding(
     scope: str | None,
     found: dict[str | None, dict[str, tuple[set[str], set[str]]]],
     name_of: Callable[[ast.expr], str | None],
+    parameters: dict[str, str] | None = None,
 ) -> None:
     if isinstance(node, ast.AnnAssign):
         name = name_of(node.target)
@@ -118,6 +131,9 @@ def _binding(
         name = name_of(node.targets[0])
         if name is not None:
             entry = found.setdefault(scope, {}).setdefault(name, (set(), set()))
+            if parameters and isinstance(node.value, ast.Name) and node.value.id in parameters:
+                entry[0].add(parameters[node.value.id])  # an annotated parameter: as an annotation
+                return
             called = _called_class(node.value)
             entry[1].add(called if called is not None else "")  # "": something else, so nothing is known
 
@@ -158,7 +174,8 @@ def _annotated_class(annotation: ast.expr) -> str | None:
 
 def targets_through_variables(conn: psycopg.Connection, repo_id: int, full_names: list[str], name: str) -> list[str]:
     """The targets used in the repository, ending in `.name`, that the index left
-    unresolved and that resolve to one of `full_names` through variables."""
+    unresolved and that resolve to one of `full_names` through variables, or through a
+    package imported from a folder put on sys.path (see path_packages)."""
     rows = conn.execute(
         """
         SELECT target FROM resolutions
@@ -168,18 +185,70 @@ def targets_through_variables(conn: psycopg.Connection, repo_id: int, full_names
         """,
         {"repo_id": repo_id, "length": len(name) + 1, "suffix": "." + name},
     ).fetchall()
-    candidates = [target for (target,) in rows]
-    if not candidates:
+    if not rows:
         return []
-    candidates = without_paths_through_classes(conn, repo_id, candidates)
-    resolver = Resolver(RepoNames(conn, repo_id), SourceVariables(conn, repo_id))
+    packages = path_packages(conn, repo_id)
+    spelled = {through_path_package(target, packages): target for (target,) in rows}  # as resolvable -> as used
+    candidates = without_paths_through_classes(conn, repo_id, list(spelled))
+    names, variables = RepoNames(conn, repo_id), SourceVariables(conn, repo_id)
+    resolver = Resolver(names, variables)
     wanted = set(full_names)
     found = []
     for target in candidates:
         resolver.steps = 0
         if resolver.resolve(target)[0] in wanted:
-            found.append(target)
-    return found
+            found.append(spelled[target])
+    kept = set(candidates)
+    through_classes = [target for target in spelled if target not in kept][:MAX_ATTRIBUTE_PATHS]
+    for target in through_classes:
+        bound = attribute_of_class(names, variables, target)
+        resolver.steps = 0
+        if bound is not None and resolver.resolve(bound)[0] in wanted:
+            found.append(spelled[target])
+    return sorted(found)
+
+
+# Paths through a class's attribute (`self.app.name`) followed per rename, at most: each
+# may read one more module's source.
+MAX_ATTRIBUTE_PATHS = 200
+
+
+def attribute_of_class(names: RepoNames, variables: SourceVariables, target: str) -> str | None:
+    """`pkg.mod.C.app.name`, written `self.app.name` in C's methods, as what C's `app`
+    holds then `.name` ("pkg.app.App().name"), when C's source says (`self.app: App`,
+    `self.app = App()`, `self.app = app` of a parameter `app: App`); else None. The
+    resolver asks no variable on such paths while indexing (it would read most sources
+    for one name); asked about one name, reading the classes on its paths is cheap."""
+    parts = target.split(".")
+    if len(parts) < 4 or any(CALLED in part for part in parts[:-1]):
+        return None
+    owner = names.definition(".".join(parts[:-2]))
+    if owner is None or owner.kind != "class":
+        return None
+    bound = variables(owner.module, owner.full_name, parts[-2])
+    return None if bound is None else f"{bound}.{parts[-1]}"
+
+
+def path_packages(conn: psycopg.Connection, repo_id: int) -> dict[str, str]:
+    """Modules of folders that are no package, by their last name: what code imports
+    once a test puts that folder on sys.path (flask's tests/test_apps/blueprintapp,
+    indexed as tests.test_apps.blueprintapp, imported as `blueprintapp`). Only names
+    that are no top-level module of the repository and name one such module."""
+    names = {name for (name,) in conn.execute("SELECT DISTINCT name FROM modules WHERE repo_id = %s", [repo_id])}
+    heads = {name.split(".", 1)[0] for name in names}
+    found: dict[str, list[str]] = {}
+    for name in names:
+        folder, _, last = name.rpartition(".")
+        if folder and folder not in names and last not in heads:
+            found.setdefault(last, []).append(name)
+    return {last: modules[0] for last, modules in found.items() if len(modules) == 1}
+
+
+def through_path_package(target: str, packages: dict[str, str]) -> str:
+    """`blueprintapp.app.x` as `tests.test_apps.blueprintapp.app.x` (else the same)."""
+    head, dot, rest = target.partition(".")
+    module = packages.get(head)
+    return target if module is None else module + dot + rest
 
 
 def without_paths_through_classes(conn: psycopg.Connection, repo_id: int, targets: list[str]) -> list[str]:

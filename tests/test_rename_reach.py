@@ -1,0 +1,124 @@
+"""What rename_symbol reaches beyond resolved uses (issue 17, refereed by rope on flask):
+attributes set from an annotated parameter, packages imported from a folder a test puts
+on sys.path, and what it tells about bases outside the index; through a real MCP client
+over a real index, and `coderows rename` listing every use it left alone."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+from server_fixtures import CODEROWS, Indexed, server_env
+from test_edits import ask, edit, small, text_of  # noqa: F401 (fixture)
+
+
+def test_rename_follows_an_attribute_set_from_an_annotated_parameter(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "web.py": (
+            "class App:\n"
+            "    def add_rule(self, rule):\n"
+            "        return rule\n"
+            "\n"
+            "\n"
+            "class SetupState:\n"
+            "    def __init__(self, app: App, options):\n"
+            "        self.app = app\n"
+            "        self.options = options\n"
+            "\n"
+            "    def add(self, rule):\n"
+            "        return self.app.add_rule(rule) + self.options.add_rule(rule)\n"
+        ),
+    })
+    answer, references = ask(
+        repo,
+        ("rename_symbol", {"name": "web.App.add_rule", "new_name": "add_url_rule"}),
+        ("find_references", {"name": "web.App.add_url_rule"}),
+    )
+    assert answer.text.splitlines() == [
+        "renamed method web.App.add_rule -> add_url_rule: 2 changes on 2 lines in 1 file",
+        "web.py",
+        "  2: def add_rule(self, rule):  ->  def add_url_rule(self, rule):",
+        "  12: return self.app.add_rule(rule) + self.options.add_rule(rule)  ->  "
+        "return self.app.add_url_rule(rule) + self.options.add_rule(rule)",
+        "left alone, known by name only (objects of unknown type; 1):",
+        "  web.py:12: return self.app.add_rule(rule) + self.options.add_rule(rule)",
+    ]
+    assert references.text.splitlines()[0] == "method web.App.add_url_rule  web.py:2-3: 1 resolved use in 1 file"
+
+
+def test_rename_follows_a_package_imported_from_a_folder_put_on_sys_path(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "src/web/__init__.py": "",
+        "src/web/app.py": "class App:\n    def templates(self):\n        return []\n",
+        "tests/apps/blogapp/__init__.py": "from web.app import App\n\napp = App()\n",
+        "tests/test_apps.py": (
+            "def test_templates(monkeypatch):\n"
+            "    monkeypatch.syspath_prepend('tests/apps')\n"
+            "    from blogapp import app\n"
+            "\n"
+            "    assert app.templates() == []\n"
+        ),
+    })
+    answer = edit(repo, "rename_symbol", name="web.app.App.templates", new_name="list_templates")
+    assert answer.text.splitlines() == [
+        "renamed method web.app.App.templates -> list_templates: 2 changes on 2 lines in 2 files",
+        "src/web/app.py",
+        "  2: def templates(self):  ->  def list_templates(self):",
+        "tests/test_apps.py",
+        "  5: assert app.templates() == []  ->  assert app.list_templates() == []",
+    ]
+    assert "    assert app.list_templates() == []\n" in text_of(repo, "tests/test_apps.py")
+
+
+def test_rename_lists_a_use_through_a_sys_path_package_it_cannot_follow(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "src/web/__init__.py": "",
+        "src/web/app.py": "class App:\n    def templates(self):\n        return []\n",
+        "tests/apps/blogapp/__init__.py": "from web.app import make\n\napp = make()\n",
+        "tests/test_apps.py": "def test_templates():\n    from blogapp import app\n\n    assert app.templates() == []\n",
+    })
+    answer = edit(repo, "rename_symbol", name="web.app.App.templates", new_name="list_templates", dry_run=True)
+    assert answer.text.splitlines()[-2:] == [
+        "left alone, known by name only (objects of unknown type; 1):",
+        "  tests/test_apps.py:4: assert app.templates() == []",
+    ]
+
+
+def test_rename_of_a_method_names_the_bases_outside_the_index(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "loaders.py": (
+            "import typing as t\n"
+            "\n"
+            "from jinja2 import BaseLoader\n"
+            "\n"
+            "\n"
+            "class Loader(BaseLoader, t.Generic[t.AnyStr]):\n"
+            "    def get_source(self, environment, template):\n"
+            "        return template\n"
+            "\n"
+            "\n"
+            "class Dispatching(Loader):\n"
+            "    def get_source(self, environment, template):\n"
+            "        return super().get_source(environment, template)\n"
+        ),
+    })
+    answer = edit(repo, "rename_symbol", name="loaders.Dispatching.get_source", new_name="source_of", dry_run=True)
+    assert answer.text.splitlines()[-2:] == [
+        "methods of the same name in the class hierarchy, not renamed (include_overrides=true renames them too): "
+        "loaders.Loader.get_source (is overridden by it)",
+        "its class derives from classes outside the index (jinja2.BaseLoader): if one of them defines get_source, "
+        "code there calls it by the old name",
+    ]
+
+
+def test_cli_rename_lists_every_use_left_alone(small: Callable[..., Indexed]) -> None:
+    uses = "".join(f"    thing{n}.tick()\n" for n in range(30))
+    repo = small({"clock.py": f"class Clock:\n    def tick(self):\n        return 1\n\n\ndef run({', '.join(f'thing{n}' for n in range(30))}):\n{uses}"})
+    done = subprocess.run(
+        [CODEROWS, "rename", "--database-url", repo.url, "--dry-run", "clock.Clock.tick", "advance"],
+        cwd=repo.root, capture_output=True, text=True, env=server_env(), timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    lines = done.stdout.splitlines()
+    assert lines[3] == "left alone, known by name only (objects of unknown type; 30):"
+    assert lines[4:] == [f"  clock.py:{7 + n}: thing{n}.tick()" for n in range(30)]
