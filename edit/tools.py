@@ -27,7 +27,8 @@ from coderows.common.files import inside
 from coderows.common.lines import line_starts, split_lines
 from coderows.edit import plan as planning
 from coderows.edit.plan import ModuleFile, Position
-from coderows.edit.rename import LISTED_LEFT_ALONE, RenamePlan, plan_rename
+from coderows.edit.rename import LISTED_LEFT_ALONE, NOTHING_WRITTEN, RenamePlan, plan_rename
+from coderows.edit.variables import Variable, find_variables, plan_variable_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
 from coderows.server import freshness, lookup, references, render
 from coderows.server.app import text_tools
@@ -132,6 +133,39 @@ def decide_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, inclu
         return rename_answer(plan, written, budget=budget)
 
     return Decision(plan.changes, answer)
+
+
+def decide_variable_rename(conn: psycopg.Connection, variable: Variable, new_name: str, *, budget: int | None) -> Decision:
+    listed = LISTED_LEFT_ALONE if budget is not None else None
+    plan = plan_variable_rename(conn, variable, new_name, listed=listed)
+
+    def answer(_: list[Prepared], written: bool) -> str:
+        return rename_answer(plan, written, budget=budget)
+
+    return Decision(plan.changes, answer)
+
+
+def one_variable(conn: psycopg.Connection, name: str, repo_ids: list[int] | None) -> Variable | None:
+    """The module-level variable `name` denotes, when no definition has the name; None
+    when there is none; refused when several repositories hold one."""
+    found = find_variables(conn, name, repo_ids)
+    if len(found) > 1:
+        where = ", ".join(f"{v.root}/{v.path}:{v.line}" for v in found)
+        raise EditRefused(f"{name} is a variable in several repositories ({where}): give repo; {NOTHING_WRITTEN}")
+    return found[0] if found else None
+
+
+def variable_decision(conn: psycopg.Connection, name: str, new_name: str, repo_ids: list[int] | None, *, budget: int | None) -> Decision | None:
+    """A rename of the module-level variable `name` (after bringing its repository up to
+    date), or None when `name` is no such variable."""
+    variable = one_variable(conn, name, repo_ids)
+    if variable is None:
+        return None
+    catch_up(conn, variable.root)
+    variable = one_variable(conn, name, repo_ids)
+    if variable is None:
+        raise EditRefused(f"{name} is no longer a module-level variable; {NOTHING_WRITTEN}")
+    return decide_variable_rename(conn, variable, new_name, budget=budget)
 
 
 # --- answers -----------------------------------------------------------------------
@@ -253,13 +287,30 @@ class EditTools:
         resolution = self.tools.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, name, repos=scope.ids, limit=50))
         return one_definition(resolution, tool=tool, repo=scope.repo, same_name_is_one=same_name_is_one)
 
-    def edit(self, name: str, repo: str | None, tool: str, decide: Callable[[psycopg.Connection, Symbol], Decision], **options: bool) -> str:
+    def edit(
+        self,
+        name: str,
+        repo: str | None,
+        tool: str,
+        decide: Callable[[psycopg.Connection, Symbol], Decision],
+        fallback: Callable[[psycopg.Connection, CallScope], Decision | None] | None = None,
+        **options: bool,
+    ) -> str:
+        """`fallback`: the decision when no definition has the name (else None)."""
+
         def work(conn: psycopg.Connection) -> str:
             try:
                 def decision() -> Decision:
                     one = options.get("same_name_is_one", False)
                     scope = self.tools.scope(conn, repo)
-                    symbol = _definite(self.resolve(conn, scope, name, tool=tool, same_name_is_one=one))
+                    try:
+                        found = self.resolve(conn, scope, name, tool=tool, same_name_is_one=one)
+                    except EditRefused:
+                        instead = fallback(conn, scope) if fallback is not None else None
+                        if instead is None:
+                            raise
+                        return instead
+                    symbol = _definite(found)
                     if options.get("catch_up"):  # every use counts: the whole repository up to date first
                         catch_up(conn, symbol.root)
                         symbol = _definite(self.resolve(conn, scope, name, tool=tool, same_name_is_one=one))
@@ -286,7 +337,10 @@ class EditTools:
         def decide(conn: psycopg.Connection, symbol: Symbol) -> Decision:
             return decide_rename(conn, symbol, new_name, include_overrides, budget=CHANGES_BYTES)
 
-        return self.edit(name, repo, "rename_symbol", decide, same_name_is_one=True, catch_up=True, write=not dry_run)
+        def variable(conn: psycopg.Connection, scope: CallScope) -> Decision | None:
+            return variable_decision(conn, name, new_name, scope.ids, budget=CHANGES_BYTES)
+
+        return self.edit(name, repo, "rename_symbol", decide, variable, same_name_is_one=True, catch_up=True, write=not dry_run)
 
     def insert_symbol(self, anchor: str, source: str, position: str = "after", repo: str | None = None) -> str:
         if position not in ("before", "after", "end"):
@@ -442,7 +496,16 @@ def cli_rename(
         return found
 
     def decision() -> Decision:
-        catch_up(conn, resolve().root)
+        try:
+            symbol = resolve()
+        except Ambiguous:
+            raise
+        except EditRefused:  # no definition: a module-level variable?
+            instead = variable_decision(conn, name, new_name, scope.ids, budget=None)
+            if instead is None:
+                raise
+            return instead
+        catch_up(conn, symbol.root)
         return decide_rename(conn, resolve(), new_name, include_overrides, budget=None)
 
     return perform(conn, decision, write=not dry_run)

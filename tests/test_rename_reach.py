@@ -122,3 +122,91 @@ def test_cli_rename_lists_every_use_left_alone(small: Callable[..., Indexed]) ->
     lines = done.stdout.splitlines()
     assert lines[3] == "left alone, known by name only (objects of unknown type; 30):"
     assert lines[4:] == [f"  clock.py:{7 + n}: thing{n}.tick()" for n in range(30)]
+
+
+# --- module-level variables ----------------------------------------------------------
+
+SETTINGS = {
+    "conf/__init__.py": "from conf.values import LIMIT as LIMIT\n\n__all__ = ['LIMIT']\n",
+    "conf/values.py": (
+        "LIMIT = 10\n"
+        "\n"
+        "\n"
+        "def over(n):\n"
+        "    return n > LIMIT\n"
+        "\n"
+        "\n"
+        "def shadowed(LIMIT):\n"
+        "    return LIMIT + 1\n"
+        "\n"
+        "\n"
+        "def raise_limit():\n"
+        "    global LIMIT\n"
+        "    LIMIT = LIMIT * 2\n"
+        "\n"
+        "\n"
+        "class Meter:\n"
+        "    top = LIMIT\n"
+        "\n"
+        "    def full(self, limits=[LIMIT]):\n"
+        "        return [x for x in limits if x == LIMIT]\n"
+    ),
+    "app.py": (
+        "import conf.values as values\n"
+        "from conf import LIMIT\n"
+        "\n"
+        "\n"
+        "def check(record):\n"
+        "    return LIMIT + values.LIMIT + record.LIMIT  # LIMIT\n"
+    ),
+}
+
+
+def test_rename_a_module_level_variable_and_every_use(small: Callable[..., Indexed]) -> None:
+    repo = small(SETTINGS)
+    answer, outline = ask(
+        repo,
+        ("rename_symbol", {"name": "conf.values.LIMIT", "new_name": "MAX_ITEMS"}),
+        ("search_code", {"query": "LIMIT"}),
+    )
+    assert answer.text.splitlines() == [
+        "renamed variable conf.values.LIMIT -> MAX_ITEMS: 14 changes on 11 lines in 3 files",
+        "app.py",
+        "  2: from conf import LIMIT  ->  from conf import MAX_ITEMS",
+        "  6: return LIMIT + values.LIMIT + record.LIMIT  # LIMIT  ->  return MAX_ITEMS + values.MAX_ITEMS + record.LIMIT  # LIMIT",
+        "conf/__init__.py",
+        "  1: from conf.values import LIMIT as LIMIT  ->  from conf.values import MAX_ITEMS as MAX_ITEMS",
+        "  3: __all__ = ['LIMIT']  ->  __all__ = ['MAX_ITEMS']",
+        "conf/values.py",
+        "  1: LIMIT = 10  ->  MAX_ITEMS = 10",
+        "  5: return n > LIMIT  ->  return n > MAX_ITEMS",
+        "  13: global LIMIT  ->  global MAX_ITEMS",
+        "  14: LIMIT = LIMIT * 2  ->  MAX_ITEMS = MAX_ITEMS * 2",
+        "  18: top = LIMIT  ->  top = MAX_ITEMS",
+        "  20: def full(self, limits=[LIMIT]):  ->  def full(self, limits=[MAX_ITEMS]):",
+        "  21: return [x for x in limits if x == LIMIT]  ->  return [x for x in limits if x == MAX_ITEMS]",
+        "left alone, known by name only (objects of unknown type; 1):",
+        "  app.py:6: return LIMIT + values.LIMIT + record.LIMIT  # LIMIT",
+        "left alone, strings and comments holding 'LIMIT' (1):",
+        "  app.py:6: return LIMIT + values.LIMIT + record.LIMIT  # LIMIT",
+    ]
+    assert "def shadowed(LIMIT):\n    return LIMIT + 1\n" in text_of(repo, "conf/values.py")
+    compile(text_of(repo, "conf/values.py"), "conf/values.py", "exec")
+
+
+def test_rename_of_a_variable_to_a_name_a_changed_file_uses_is_refused(small: Callable[..., Indexed]) -> None:
+    repo = small(SETTINGS)
+    answer = edit(repo, "rename_symbol", name="conf.values:LIMIT", new_name="values")
+    assert answer.text == "Error executing tool rename_symbol: app.py:1 already uses the name values; nothing was written"
+    assert text_of(repo, "conf/values.py") == SETTINGS["conf/values.py"]
+
+
+def test_cli_renames_a_module_level_variable(small: Callable[..., Indexed]) -> None:
+    repo = small(SETTINGS)
+    done = subprocess.run(
+        [CODEROWS, "rename", "--database-url", repo.url, "conf.values.LIMIT", "MAX_ITEMS"],
+        cwd=repo.root, capture_output=True, text=True, env=server_env(), timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[0] == "renamed variable conf.values.LIMIT -> MAX_ITEMS: 14 changes on 11 lines in 3 files"
+    assert text_of(repo, "app.py").splitlines()[1] == "from conf import MAX_ITEMS"
