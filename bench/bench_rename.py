@@ -22,13 +22,15 @@ Give it an empty database (--database-url, else an embedded one): a file whose c
 is already in the database is not parsed again, so rows written by an older coderows
 would be measured instead of the current code's.
 
-Module-level variables are not sampled: coderows has no rows for them (only classes,
-functions and methods are definitions), so `coderows rename` cannot name them.
+Module-level variables (names bound by assignment at a module's top level) are sampled
+apart (--variables per project): they have no definition rows; `coderows rename
+pkg.mod.X` finds them in the module's source (edit/variables.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import os
 import random
@@ -82,6 +84,7 @@ class Trial:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=25, help="definitions per project (default 25)")
+    parser.add_argument("--variables", type=int, default=5, help="module-level variables per project, besides (default 5)")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--quick", action="store_true", help="5 definitions per project")
     parser.add_argument("--no-suite", action="append", default=[], metavar="PROJECT",
@@ -92,6 +95,7 @@ def main() -> None:
     add_json_argument(parser)
     args = parser.parse_args()
     count = 5 if args.quick else args.count
+    variables = 1 if args.quick else args.variables
     try:
         import rope  # noqa: F401
     except ImportError:
@@ -104,7 +108,7 @@ def main() -> None:
                 continue
             source = sdist(requirement, folder)
             with_suite = requirement.split("==")[0] not in args.no_suite
-            trials.extend(run_project(source, Path(scratch), url, count, args.seed, with_suite))
+            trials.extend(run_project(source, Path(scratch), url, count, variables, args.seed, with_suite))
     columns, rows = summary(trials)
     print(markdown_table(columns, rows))
     details = print_details(trials)
@@ -123,7 +127,7 @@ def _embedded_url() -> str:
     return start()
 
 
-def run_project(source: Path, scratch: Path, url: str, count: int, seed: int, with_suite: bool) -> list[Trial]:
+def run_project(source: Path, scratch: Path, url: str, count: int, variables: int, seed: int, with_suite: bool) -> list[Trial]:
     from coderows.db.connection import connect
     from coderows.indexer.pipeline import index_repository
 
@@ -131,7 +135,7 @@ def run_project(source: Path, scratch: Path, url: str, count: int, seed: int, wi
     shutil.copytree(source, reference)
     with connect(url, autocommit=True) as conn:
         index_repository(conn, reference, jobs=1)
-        picks = pick_definitions(conn, reference, count, seed)
+        picks = pick_definitions(conn, reference, count, seed) + pick_variables(conn, reference, variables, seed)
     baseline = run_suite(fresh_copy(reference, scratch / "untouched")) if with_suite else None
     if baseline is not None:
         counts = {outcome: sum(o == outcome for o in baseline.values()) for outcome in sorted(set(baseline.values()))}
@@ -177,7 +181,7 @@ def run_project(source: Path, scratch: Path, url: str, count: int, seed: int, wi
                     trial.rope_suite = compare_suite(baseline, rope_after)
                     rope_failing = newly_failing(baseline, rope_after, rope_texts)
                 if trial.suite != "as before":
-                    explain(trial, baseline, after, texts, done.stdout)
+                    explain(trial, baseline, after, texts, done.stdout, reference)
             with connect(url, autocommit=True) as conn:
                 trial.rope_only = [describe(reference, p) + "\n      why: " + why_rope_only(conn, reference, p, rope_failing, ours_failing)
                                    for p in rope_only]
@@ -319,31 +323,56 @@ def left_alone(answer: str) -> set[tuple[str, int]]:
     return listed
 
 
-def explain(trial: Trial, before: dict[str, str], after: dict[str, str], texts: dict[str, str], answer: str) -> None:
+def explain(trial: Trial, before: dict[str, str], after: dict[str, str], texts: dict[str, str], answer: str, reference: Path) -> None:
     """Why each test whose outcome changed did: the frames of its traceback in the
-    project's code, and whether coderows listed one of them as left alone (or, failing
-    outside the repository, warned that code outside the index may call the old name)."""
+    project's code, and whether coderows listed one of them as left alone, or one of the
+    lines of the test function itself (a decorator, a call that did not raise); failing
+    outside the repository or on an assertion with no such line, whether coderows warned
+    that code outside the index may call the old name (bases outside the index)."""
     changed = sorted(test for test in before.keys() | after.keys() if before.get(test) != after.get(test))
+    warned = OUTSIDE_WARNING in answer
     told = 0
     for test in changed:
         frames = [(path, int(line)) for path, line in FRAME.findall(texts.get(test, ""))]
         ours = [frame for frame in frames if not frame[0].startswith(("/", ".."))]
         listed = [frame for frame in ours if frame in trial.left_alone]
-        if listed:
+        in_test = sorted(trial.left_alone & test_lines(reference, test))
+        if listed or in_test:
             told += 1
-            cause = "listed as left alone: " + ", ".join(f"{p}:{n}" for p, n in listed[-2:])
-        elif frames and frames[-1] not in ours:
-            warned = OUTSIDE_WARNING in answer
-            told += warned
-            where = Path(frames[-1][0])
-            cause = (f"fails outside the repository ({'/'.join(where.parts[-2:])}:{frames[-1][1]}): "
-                     + ("coderows warned that code outside the index may call the old name" if warned else "not told"))
-        elif ours:
-            cause = "NOT TOLD: " + ", ".join(f"{p}:{n}" for p, n in ours[-2:])
+            cause = "listed as left alone: " + ", ".join(f"{p}:{n}" for p, n in (listed[-2:] or in_test[:2]))
+        elif warned:
+            told += 1
+            where = frames[-1] if frames else ("?", 0)
+            cause = (f"fails at {'/'.join(Path(where[0]).parts[-2:])}:{where[1]}; no listed use on the way: "
+                     "coderows warned that code outside the index may call the old name (bases outside the index)")
+        elif frames:
+            cause = "NOT TOLD: fails at " + ", ".join(f"{'/'.join(Path(p).parts[-2:])}:{n}" for p, n in frames[-2:])
         else:
-            cause = "NOT TOLD: no traceback in the project (" + texts.get(test, after.get(test, "absent")).strip()[:80] + ")"
+            cause = "NOT TOLD: no traceback (" + texts.get(test, after.get(test, "absent")).strip()[:80] + ")"
         trial.causes.append(f"{test}: {cause}")
     trial.told = f"{told}/{len(changed)}"
+
+
+def test_lines(reference: Path, test: str) -> set[tuple[str, int]]:
+    """(path, line) of every line of a test's function: "tests.test_cli::test_x[a]"
+    or "tests.test_x.TestClass::test_y" in the untouched copy."""
+    module, _, name = test.partition("::")
+    name = name.split("[", 1)[0]
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        path = Path(*parts[:end]).with_suffix(".py")
+        if (reference / path).exists():
+            break
+    else:
+        return set()
+    try:
+        tree = ast.parse((reference / path).read_text())
+    except (SyntaxError, ValueError):
+        return set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name and node.end_lineno:
+            return {(str(path), line) for line in range(node.lineno, node.end_lineno + 1)}
+    return set()
 
 
 def pick_definitions(conn, root: Path, count: int, seed: int) -> list[tuple[str, str, str, int, str]]:
@@ -364,6 +393,27 @@ def pick_definitions(conn, root: Path, count: int, seed: int) -> list[tuple[str,
     return chosen[:count]
 
 
+def pick_variables(conn, root: Path, count: int, seed: int) -> list[tuple[str, str, str, int, str]]:
+    """Seeded-random non-dunder module-level variables of the project's package code
+    (names bound by assignment at a module's top level: no definition rows)."""
+    from coderows.edit.variables import top_level_bindings
+
+    rows = conn.execute(
+        """
+        SELECT m.name, m.path, m.source FROM modules m JOIN repos r ON r.id = m.repo_id
+        WHERE r.root = %s AND m.path LIKE 'src/%%' ORDER BY m.path
+        """,
+        [str(root.resolve())],
+    ).fetchall()
+    found = []
+    for module, path, source in rows:
+        bindings = top_level_bindings(ast.parse(source))
+        found.extend((f"{module}.{name}", "variable", path, line, name)
+                     for name, line in sorted(bindings.items()) if not name.startswith("__"))
+    random.Random(seed).shuffle(found)
+    return found[:count]
+
+
 def fresh_copy(reference: Path, place: Path) -> Path:
     shutil.rmtree(place, ignore_errors=True)
     shutil.copytree(reference, place)
@@ -377,7 +427,7 @@ def rope_rename(root: Path, path: str, def_line: int, old: str, new: str, *, in_
     text = (root / path).read_text()
     lines = text.splitlines(keepends=True)
     line = lines[def_line - 1]
-    found = re.search(rf"\b(?:def|class)\s+({re.escape(old)})\b", line)
+    found = re.search(rf"\b(?:def|class)\s+({re.escape(old)})\b", line) or re.search(rf"(?<![\w.])({re.escape(old)})\b", line)
     assert found is not None, f"{path}:{def_line} has no definition of {old}"
     offset = sum(len(x) for x in lines[: def_line - 1]) + found.start(1)
     project = Project(str(root), ropefolder=None)
