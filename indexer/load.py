@@ -47,7 +47,7 @@ from psycopg import sql
 
 from coderows.db.rows import one_row
 from coderows.indexer.encode import EncodedFile, copy_escape
-from coderows.indexer.resolve import RepoNames, Resolver, resolve_all
+from coderows.indexer.resolve import resolve_batches
 
 if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: not on a no-op run
     pass
@@ -56,17 +56,9 @@ if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: 
 # rows can reference their parents before they reach the database. 2^20 definitions
 # per file is far above what the file size limit allows.
 
-# From this many stale targets on, resolution reads the whole repository at once rather
-# than a module or class at a time.
-PRELOAD_TARGETS = 2000
 # From this many new files on (a new checkout or worktree), resolution first takes what a
 # sibling repository answered, wherever that cannot differ.
 INHERIT_FILES = 100
-# Targets resolved and pointed to per statement: the answers of a whole repository at
-# once (80k on the stdlib, each with its consulted modules, as rows, then JSON) were most
-# of the indexer's peak memory.
-POINT_CHUNK_TARGETS = 5000
-
 # First key of pg_advisory_xact_lock(int, int); the second is the repository id.
 REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
 # pg_advisory_xact_lock(bigint) key guarding shared answers: held shared by a transaction
@@ -431,18 +423,12 @@ def _resolve(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> N
         [repo_id],
     ).fetchall()
     if stale or new:
-        names = RepoNames(conn, repo_id)
         targets = [(target, via_super) for target, via_super, _ in stale] + new
-        if len(targets) >= PRELOAD_TARGETS:
-            names.preload()
-        else:
-            names.prefetch(target for target, _ in targets)
         # Resolution reads definitions, imports and uses, never repo_answers: the stale
-        # rows can go first, and the answers be pointed to a chunk at a time.
+        # rows can go first, and the answers be pointed to a batch at a time.
         conn.execute("DELETE FROM repo_answers WHERE repo_id = %s AND stale", [repo_id])
-        resolver = Resolver(names)
-        for start in range(0, len(targets), POINT_CHUNK_TARGETS):
-            _point(conn, repo_id, resolve_all(resolver, targets[start : start + POINT_CHUNK_TARGETS]))
+        for rows in resolve_batches(conn, repo_id, targets):
+            _point(conn, repo_id, rows)
         released += [answer_id for _, _, answer_id in stale]
     _free_answers(conn, set(released))
 
