@@ -81,7 +81,8 @@ def match_stages(parts: NameParts) -> list[tuple[Match, str]]:
     folded_last = "s.name ILIKE %(last_ilike)s"  # the trigram index serves ILIKE
     if parts.module is not None:
         return [
-            ("exact", "s.module = %(module)s AND s.qualname = %(qualname)s"),
+            # Through the full name's index (schema.sql keeps none on module and qualname).
+            ("exact", "s.full_name = %(joined)s AND s.module = %(module)s AND s.qualname = %(qualname)s"),
             (
                 "case-insensitive",
                 f"{folded_last} AND lower(s.module) = lower(%(module)s) AND lower(s.qualname) = lower(%(qualname)s)",
@@ -122,6 +123,7 @@ def match_name(
         "text": parts.text,
         "module": parts.module,
         "qualname": parts.qualname,
+        "joined": f"{parts.module}.{parts.qualname}",
         "last": parts.last,
         "last_ilike": like_escape(parts.last),
         "tail": "%." + like_escape(parts.text),

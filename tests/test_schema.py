@@ -236,6 +236,54 @@ def test_a_version_6_database_gains_the_pieces_of_its_contents_and_drops_the_who
     assert db.execute("SELECT text FROM content_chunks WHERE content_id = 2").fetchall() == [("x = 1",)]
 
 
+def index_definitions(db: psycopg.Connection) -> dict[str, str]:
+    rows = db.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'coderows'"
+        " AND tablename IN ('content_definitions', 'answers')"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_a_version_7_database_loses_the_module_index_and_gets_a_hash_index_of_answer_targets(
+    db: psycopg.Connection,
+) -> None:
+    # Version 7: a btree on (module, qualname), and answers' targets in a btree with via_super.
+    db.execute("CREATE INDEX content_definitions_module_idx ON coderows.content_definitions (module, qualname)")
+    db.execute("DROP INDEX coderows.answers_target_idx")
+    db.execute("CREATE INDEX answers_target_idx ON coderows.answers (target, via_super)")
+    db.execute("UPDATE coderows.schema_version SET version = 7")
+    db.execute("INSERT INTO answers (target, via_super, full_name, consulted) VALUES ('a.f', false, 'a.f', '{a}')")
+    assert ensure_schema(db) == NEWEST
+    indexes = index_definitions(db)
+    assert "content_definitions_module_idx" not in indexes
+    assert indexes["answers_target_idx"] == "CREATE INDEX answers_target_idx ON coderows.answers USING hash (target)"
+    db.execute("SET enable_seqscan = off")  # the one row is found through the new index
+    assert db.execute("SELECT full_name FROM answers WHERE target = 'a.f'").fetchall() == [("a.f",)]
+
+
+def test_a_new_database_has_the_same_indexes_as_a_migrated_one(db: psycopg.Connection) -> None:
+    new = index_definitions(db)
+    db.execute("CREATE INDEX content_definitions_module_idx ON coderows.content_definitions (module, qualname)")
+    db.execute("DROP INDEX coderows.answers_target_idx")
+    db.execute("CREATE INDEX answers_target_idx ON coderows.answers (target, via_super)")
+    db.execute("UPDATE coderows.schema_version SET version = 7")
+    ensure_schema(db)
+    assert index_definitions(db) == new
+
+
+def test_a_large_source_is_compressed_with_lz4_where_the_server_has_it(db: psycopg.Connection) -> None:
+    (has_lz4,) = db.execute(
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+    ).fetchone()
+    insert_content(db, 1, "x = 1\n" * 2000)
+    stored = db.execute(
+        "SELECT pg_column_compression(source), octet_length(source), pg_column_size(source) < 2000 FROM contents"
+    ).fetchone()
+    # Without lz4 (the embedded server) the source stays uncompressed (pglz would cost 4x the load CPU).
+    assert stored == (("lz4", 12000, True) if has_lz4 else (None, 12000, False))
+    assert db.execute("SELECT substr(source, 11995, 6) FROM contents").fetchone() == ("x = 1\n",)
+
+
 def test_a_database_of_a_newer_coderows_is_refused_and_left_as_it_is(db: psycopg.Connection) -> None:
     db.execute("UPDATE coderows.schema_version SET version = 99")
     with pytest.raises(
