@@ -244,31 +244,44 @@ def index_definitions(db: psycopg.Connection) -> dict[str, str]:
     return dict(rows)
 
 
-def test_a_version_7_database_loses_the_module_index_and_gets_a_hash_index_of_answer_targets(
-    db: psycopg.Connection,
-) -> None:
-    # Version 7: a btree on (module, qualname), and answers' targets in a btree with via_super.
+def source_storage(db: psycopg.Connection) -> tuple[str, str]:
+    """contents.source's storage ('e' external, 'x' extended) and compression ('' default, 'l' lz4)."""
+    row = db.execute(
+        "SELECT attstorage, attcompression FROM pg_attribute WHERE attrelid = 'coderows.contents'::regclass"
+        " AND attname = 'source'"
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def make_version_7_indexes(db: psycopg.Connection) -> None:
+    """The indexes and source storage version 7 had where version 8 has others."""
+    db.execute("ALTER TABLE coderows.contents ALTER source SET STORAGE EXTERNAL, ALTER source SET COMPRESSION DEFAULT")
+    db.execute("DROP INDEX coderows.content_definitions_module_idx")
     db.execute("CREATE INDEX content_definitions_module_idx ON coderows.content_definitions (module, qualname)")
     db.execute("DROP INDEX coderows.answers_target_idx")
     db.execute("CREATE INDEX answers_target_idx ON coderows.answers (target, via_super)")
     db.execute("UPDATE coderows.schema_version SET version = 7")
+
+
+def test_a_version_7_database_gets_a_module_index_and_a_hash_index_of_answer_targets(db: psycopg.Connection) -> None:
+    make_version_7_indexes(db)
     db.execute("INSERT INTO answers (target, via_super, full_name, consulted) VALUES ('a.f', false, 'a.f', '{a}')")
     assert ensure_schema(db) == NEWEST
     indexes = index_definitions(db)
-    assert "content_definitions_module_idx" not in indexes
+    assert indexes["content_definitions_module_idx"] == (
+        "CREATE INDEX content_definitions_module_idx ON coderows.content_definitions USING btree (module)"
+    )
     assert indexes["answers_target_idx"] == "CREATE INDEX answers_target_idx ON coderows.answers USING hash (target)"
     db.execute("SET enable_seqscan = off")  # the one row is found through the new index
     assert db.execute("SELECT full_name FROM answers WHERE target = 'a.f'").fetchall() == [("a.f",)]
 
 
-def test_a_new_database_has_the_same_indexes_as_a_migrated_one(db: psycopg.Connection) -> None:
-    new = index_definitions(db)
-    db.execute("CREATE INDEX content_definitions_module_idx ON coderows.content_definitions (module, qualname)")
-    db.execute("DROP INDEX coderows.answers_target_idx")
-    db.execute("CREATE INDEX answers_target_idx ON coderows.answers (target, via_super)")
-    db.execute("UPDATE coderows.schema_version SET version = 7")
+def test_a_new_database_has_the_same_indexes_and_source_storage_as_a_migrated_one(db: psycopg.Connection) -> None:
+    new = (index_definitions(db), source_storage(db))
+    make_version_7_indexes(db)
     ensure_schema(db)
-    assert index_definitions(db) == new
+    assert (index_definitions(db), source_storage(db)) == new
 
 
 def test_a_large_source_is_compressed_with_lz4_where_the_server_has_it(db: psycopg.Connection) -> None:
