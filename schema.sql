@@ -332,8 +332,8 @@ SELECT u.content_id AS module_id, f.repo_id, u.source_id, u.line, u.col, u.kind,
 FROM content_uses u JOIN files f ON f.content_id = u.content_id;
 
 -- symbols: the definitions with their source text. body is exactly the source lines
--- start_line..end_line without the final line break, cut from contents.source (stored
--- uncompressed, so a slice reads only the pages it needs) rather than stored twice. A
+-- start_line..end_line without the final line break, cut from contents.source (a slice
+-- reads or decompresses the source only up to its end; see contents) rather than stored twice. A
 -- query that does not select body never touches contents: the left join on a primary
 -- key is removed by the planner.
 CREATE OR REPLACE VIEW symbols AS
