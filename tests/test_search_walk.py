@@ -32,6 +32,7 @@ QUERIES = [
     ("rare_mark", 3, 2, "alpha"),
     ("==", 3, 5, "*"),
     ("Token = ", 5, 10, "*"),
+    ("été", 2, 1, "*"),
 ]
 # How the walk is set to read, besides the plain way: (PROBE_FIRST, PROBE_MOST, PROBE_BUDGET, INDEXED_FIRST).
 WALKS = {
@@ -96,6 +97,10 @@ def repositories(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(module_text(random.Random(seed), number), encoding="utf-8")
         roots.append((base / name).resolve())
+    for root in roots:
+        # Letters beyond ASCII in either case, matched by a regular expression ([Éé]t[Éé]).
+        seasons = [f"def season_{n}():\n    return {'ÉTÉ' if n % 2 else 'été'!r}\n" for n in range(6)]
+        (root / "pkg" / "season.py").write_text("\n".join(seasons), encoding="utf-8")
     (roots[1] / "pkg" / "z.py").write_text(f"def token_reader():\n    return 'token'\n\n\n{module_text(rng, 99)}")
     for root in roots:
         index(url, root)
@@ -133,7 +138,7 @@ def test_the_plain_answers_show_pages_of_common_texts_across_both_repositories(p
         "repo beta:",
     ]
     # The page, one definition more, and beta's token_reader (a name match) for "token".
-    assert [head[0].split(" definitions")[0] for head in heads] == ["5+", "11+", "36+", "13+", "3+", "6+", "9+", "16+"]
+    assert [head[0].split(" definitions")[0] for head in heads] == ["5+", "11+", "36+", "13+", "3+", "6+", "9+", "16+", "4+"]
 
 
 @pytest.mark.parametrize("walk", list(WALKS))
