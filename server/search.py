@@ -267,7 +267,7 @@ def _common_lines(
         pending: list[Line] = []
         size = PROBE_FIRST
         while True:
-            if indexed and read >= PROBE_BUDGET and tally.wanted(read) > PROBE_BUDGET:
+            if indexed and read >= PROBE_BUDGET:
                 candidates = index_candidates(conn, pattern) if candidates is None else candidates
                 # Checking each piece the index names costs about what reading one in order does.
                 if candidates < tally.wanted(read):
@@ -284,8 +284,10 @@ def _common_lines(
             pending = [line for line in pending if line[0].path >= last[0]]
             if tally.add(done):
                 return False
-            # Up to the budget, where the index may take over, then on.
-            after, size = last, min(size * 4, PROBE_MOST, PROBE_BUDGET - read if read < PROBE_BUDGET else PROBE_MOST)
+            # Up to the budget, where the index may take over; then about as far as the
+            # definitions found so far say the page is, twice over.
+            most = PROBE_BUDGET - read if read < PROBE_BUDGET else max(PROBE_FIRST, 2 * int(tally.wanted(read)))
+            after, size = last, min(size * 4, PROBE_MOST, most)
     return True
 
 
