@@ -4,10 +4,12 @@ definition around it.
 Lines are looked for in content_chunks (schema.sql): each content's source in pieces of
 64 lines under a trigram index, never by splitting whole files. A rare text (in at most
 RARE_CHUNKS pieces) is answered in full through the index, like a grep. A common one
-(`self`, `import os`) is looked for file by file in answer order, and the search stops
-once it has the definitions the requested page shows, and one more: checking every
-candidate of a common text is what made it slow (0.5-1 s on the stdlib + Django: every
-file that holds `self` read and split), and a page shows 20 definitions.
+(`self`, `import os`) is walked: its pieces are read in answer order (files by path,
+pieces by line) with a plain match, no index, and the walk stops once it has the
+definitions the requested page shows, and one more; so its answer is the same wherever
+the walk stopped (tests/test_search_walk.py). The index names too many pieces of such a
+text to check them all (`self`: 18,724 of 23,315 on the stdlib + Django), but serves one
+whose page lies far down the order (`class Meta`: Django's, after the whole stdlib).
 """
 
 from __future__ import annotations
@@ -35,18 +37,19 @@ from coderows.server.rows import (
 # Beyond this many matching lines search_code stops looking and says so.
 SEARCH_LINE_CAP = 2000
 # A text in at most this many pieces is read in full (every line holding it); one in more
-# is read file by file, only as far as the answer's page needs.
+# is walked, only as far as the answer's page needs.
 RARE_CHUNKS = 200
 # Lines per piece in content_chunks (schema.sql's source_chunks).
 CHUNK_LINES = 64
 # Pieces a common text's walk reads in answer order per statement: first PROBE_FIRST,
-# then 4 times more, at most PROBE_MOST.
+# then 4 times more (past PROBE_BUDGET: twice what the page is still expected to need),
+# at most PROBE_MOST.
 PROBE_FIRST = 128
 PROBE_MOST = 4096
 # Pieces the walk reads before a text with a trigram may be looked up through the index
 # instead (~20 ms of checking): the page of a text most files hold is full long before.
-# It is, unless the definitions found so far say the page is this many pieces away at most:
-# the index would name too many pieces of a text like `__all__` (pg_trgm reads `all`).
+# It is when the index names fewer pieces than the walk is still expected to read; not
+# for a text like `__all__`, for which it names 6,000 (pg_trgm reads `all`).
 PROBE_BUDGET = 1024
 # Pieces found through the index whose lines are read first, then 4 times more each time.
 INDEXED_FIRST = 32
