@@ -134,23 +134,65 @@ def serve(
     """Run the MCP server (stdio by default); indexes PATHs (default: .) first, in the
     background, then follows their changes on disk."""
     from coderows.db.connection import uses_embedded
-    from coderows.server.app import serve as run_server
-    from coderows.server.http import RefusedToServe, check_binding
 
     token = token or None  # CODEROWS_TOKEN= (empty) is no token
-    try:
-        if http:
+    if http:
+        from coderows.server.http import RefusedToServe, check_binding
+
+        try:
             check_binding(host, token)  # before the database or the indexer start
-        roots = [path.resolve() for path in _folders(paths)]
-        url = _resolve(database_url)
-        if not http:
-            _end_at_once_on_interrupt()
-        run_server(
-            url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
-            embedded=uses_embedded(database_url), allow_edits=allow_edits,
-        )
-    except RefusedToServe as error:
-        raise click.ClickException(str(error)) from None
+        except RefusedToServe as error:
+            raise click.ClickException(str(error)) from None
+    roots = [path.resolve() for path in _folders(paths)]
+    database = _database_in_background(database_url)
+    # The MCP SDK is most of a server's start (0.5 s): imported while the thread above
+    # starts the database and prepares its schema.
+    from coderows.server.app import serve as run_server
+
+    url = database()
+    if not http:
+        _end_at_once_on_interrupt()
+    run_server(
+        url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
+        embedded=uses_embedded(database_url), allow_edits=allow_edits,
+    )
+
+
+def _database_in_background(database_url: str | None) -> Callable[[], str]:
+    """Resolve the database URL (starting the embedded server if need be), then connect
+    once, which creates or migrates the schema, all in a thread; returns the function
+    that waits for the URL (a ClickException as _resolve raises it). The connection is
+    not waited for: a database that is down is the first tool call's to report."""
+    import threading
+
+    resolved = threading.Event()
+    outcome: list[str | click.ClickException] = []
+
+    def prepare() -> None:
+        try:
+            url = _resolve(database_url)
+            outcome.append(url)
+        except click.ClickException as error:
+            outcome.append(error)
+            return
+        finally:
+            resolved.set()
+        from coderows.db.connection import DatabaseError, connect
+
+        try:
+            connect(url, autocommit=True).close()
+        except DatabaseError:
+            pass
+
+    threading.Thread(target=prepare, name="coderows-prepare-database", daemon=True).start()
+
+    def url() -> str:
+        resolved.wait()
+        if isinstance(outcome[0], click.ClickException):
+            raise outcome[0]
+        return outcome[0]
+
+    return url
 
 
 def _end_at_once_on_interrupt() -> None:

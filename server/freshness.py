@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -124,6 +125,7 @@ class BackgroundIndexer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _catch_up_lock: threading.Lock = field(default_factory=threading.Lock)
     _checked: threading.Event = field(default_factory=threading.Event)  # the first pass knows what it will do
+    _indexed_ahead: set[tuple[Path, str]] = field(default_factory=set)  # index_wanted's files, this first pass
 
     def __post_init__(self) -> None:
         self.progress = [RootProgress(root) for root in self.roots]
@@ -225,14 +227,17 @@ class BackgroundIndexer:
         if self._watcher is not None:
             self._watcher.stop()
 
-    def catch_up(self, conn: psycopg.Connection) -> bool:
-        """Incrementally re-index the served roots now, after a lookup missed (a definition
-        the agent has just written is then found); False while the background run is
-        still going. Over an unchanged repository this is a walk and a stat per file
-        (0.1 s for django's 2,800 files): cheap enough for every miss, and throttling it
-        would hide a file written between two quick calls."""
-        if self.running or not self.roots:
+    def catch_up(self, conn: psycopg.Connection, wanted: str | None = None) -> bool:
+        """Incrementally re-index the served roots now, after a lookup of `wanted` (a name
+        or path as the agent wrote it) missed: a definition the agent has just written is
+        then found. Over an unchanged repository this is a walk and a stat per file (0.1 s
+        for django's 2,800 files): cheap enough for every miss, and throttling it would
+        hide a file written between two quick calls. While the first pass is still going,
+        only the file `wanted` names is indexed (index_wanted); False when there is none."""
+        if not self.roots:
             return False
+        if self.running:
+            return self.index_wanted(conn, wanted)
         from coderows.indexer.pipeline import IndexingError, index_repository
 
         with self._catch_up_lock:  # concurrent misses walk the tree one after the other
@@ -242,6 +247,43 @@ class BackgroundIndexer:
                 except IndexingError as error:  # e.g. the root was removed: answer from the index
                     log.warning("cannot bring %s up to date: %s", root, error)
         return True
+
+    def index_wanted(self, conn: psycopg.Connection, wanted: str | None) -> bool:
+        """Index now, ahead of the first pass, the file that `wanted` names (wanted_files),
+        so that the first answer does not wait for the whole pass: a served root's file
+        not indexed by this server yet, not ignored, reached through no symbolic link.
+        True when one was indexed. The first pass writes it again later (the same rows,
+        its cross-references resolved with the rest)."""
+        if not wanted:
+            return False
+        from coderows.indexer.pipeline import refresh_paths
+
+        found = [(root, path) for root in self.roots if (path := self._wanted_file(conn, root, wanted)) is not None]
+        with _refresh_lock:
+            for root, path in found:
+                log.info("indexing %s under %s ahead of the first pass: an answer needs it", path, root)
+                refresh_paths(conn, root, [path])
+                self._indexed_ahead.add((root, path))
+        return bool(found)
+
+    def _wanted_file(self, conn: psycopg.Connection, root: Path, wanted: str) -> str | None:
+        """The first of wanted_files(wanted) that is a file the first pass will index under
+        `root` (by the excludes the root was last indexed with), unless already done."""
+        from coderows.indexer import load
+        from coderows.indexer.discover import IgnoreRules
+
+        rules: IgnoreRules | None = None
+        for path in wanted_files(wanted):
+            if (root, path) in self._indexed_ahead:
+                return None
+            full = os.path.join(root, path)
+            if not os.path.isfile(full) or os.path.realpath(full) != full:
+                continue
+            if rules is None:
+                repo_id = load.find_repo(conn, root)
+                rules = IgnoreRules(root, () if repo_id is None else load.recorded_excludes(conn, repo_id))
+            return None if rules.is_ignored(path, False) else path
+        return None
 
     def progress_note(self) -> str:
         """A last line for every answer while the initial index is still writing rows
@@ -275,6 +317,37 @@ class BackgroundIndexer:
                 if item.last_change:
                     lines.append(f"  last change applied at {item.last_change}")
         return lines
+
+
+_PATH_LINE = re.compile(r"^(.+\.py):\d+$")
+
+
+def wanted_files(wanted: str) -> list[str]:
+    """Repository-relative paths of the files a name or path, as the agent wrote it, can
+    be defined in, most specific first: `pkg/mod.py` or `pkg/mod.py:LINE` is that file;
+    `pkg.mod.Class.meth` or `pkg.mod:Class.meth` is the module of each leading part of the
+    dotted name, longest first, as `pkg/mod.py`, `pkg/mod/__init__.py` or under `src/`.
+    A name without a dot says nothing of its file."""
+    text = wanted.strip().strip("`").removesuffix("()")
+    at_line = _PATH_LINE.match(text)
+    if at_line or text.endswith(".py"):
+        path = at_line.group(1) if at_line else text
+        return [path.removeprefix("./")] if _plain_path(path) else []
+    module = text.partition(":")[0] if ":" in text else text
+    parts = module.split(".")
+    if (len(parts) < 2 and ":" not in text) or not all(part.isidentifier() for part in parts):
+        return []
+    found = []
+    for end in range(len(parts), 0, -1):
+        folder = "/".join(parts[:end])
+        found += [f"{folder}.py", f"{folder}/__init__.py", f"src/{folder}.py", f"src/{folder}/__init__.py"]
+    return found
+
+
+def _plain_path(path: str) -> bool:
+    """A relative path that stays below the folder it is relative to."""
+    parts = path.removeprefix("./").split("/")
+    return not path.startswith("/") and all(part not in ("", ".", "..") for part in parts)
 
 
 def refresh_changed(conn: psycopg.Connection, root: str, paths: Iterable[str]) -> None:

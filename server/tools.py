@@ -168,21 +168,29 @@ class Tools:
         fetch: Callable[[psycopg.Connection], T],
         stamps: Callable[[T], Iterable[FileStamp]],
         missed: Callable[[T], bool],
+        wanted: str | None = None,
     ) -> T:
         """fetch on fresh rows; when it misses, the served roots are brought up to date
-        first (the answer may be in a file written a moment ago) and it is asked again,
+        first (the answer may be in a file written a moment ago; during the first pass,
+        the file `wanted`, the name or path asked for, names) and it is asked again,
         over the scope renewed: the catch-up may have registered a served root."""
         result = self.fresh(conn, fetch, stamps)
-        if missed(result) and self.indexer.catch_up(conn):
+        if missed(result) and self.indexer.catch_up(conn, wanted):
             scope.renew(conn)
             result = self.fresh(conn, fetch, stamps)
         return result
 
     def resolve_fresh(
-        self, conn: psycopg.Connection, scope: CallScope, fetch: Callable[[psycopg.Connection], NameMatch]
+        self,
+        conn: psycopg.Connection,
+        scope: CallScope,
+        fetch: Callable[[psycopg.Connection], NameMatch],
+        wanted: str | None = None,
     ) -> NameMatch:
-        """A name lookup; no exact or case-insensitive match counts as a miss."""
-        return self.lookup(conn, scope, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains")
+        """A name lookup of `wanted`; no exact or case-insensitive match counts as a miss."""
+        return self.lookup(
+            conn, scope, fetch, lambda r: r.stamps, lambda r: r.total == 0 or r.how == "contains", wanted
+        )
 
     def scope(self, conn: psycopg.Connection, repo: str | None) -> CallScope:
         """The repositories a call answers from (server/scope.py), resolved once per call."""
@@ -191,7 +199,7 @@ class Tools:
     def one_symbol(self, conn: psycopg.Connection, scope: CallScope, name: str, *, tool: str) -> Symbol | str:
         """The one definition `name` denotes; else the answer listing the candidates
         (ambiguous), or a ToolError with suggestions (nothing matches)."""
-        resolution = self.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, name, repos=scope.ids, limit=50))
+        resolution = self.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, name, repos=scope.ids, limit=50), name)
         if resolution.total == 0:
             raise ToolError(render.not_found(resolution))
         if resolution.total > 1:
@@ -230,7 +238,7 @@ class Tools:
 
         def work(conn: psycopg.Connection) -> str:
             scope = self.scope(conn, repo)
-            resolution = self.resolve_fresh(conn, scope, lambda c: fetch(c, scope))
+            resolution = self.resolve_fresh(conn, scope, lambda c: fetch(c, scope), query_text)
             return render.symbol_list(
                 resolution,
                 tool="find_symbol",
@@ -347,6 +355,7 @@ class Tools:
                 lambda c: source.find_modules(c, target, scope.ids),
                 lambda ms: [m.stamp for m in ms],
                 lambda ms: not ms and (target.endswith(".py") or "/" in target),
+                target,
             )
             if len(modules) > 1:
                 return render.modules_ambiguous(target, modules, tool="get_outline", arguments=arguments)
@@ -364,7 +373,7 @@ class Tools:
                     limit=limit,
                     max_bytes=page_budget("get_outline", arguments),
                 )
-            resolution = self.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, target, repos=scope.ids, limit=50))
+            resolution = self.resolve_fresh(conn, scope, lambda c: lookup.match_name(c, target, repos=scope.ids, limit=50), target)
             if resolution.total == 0:
                 hint = similar_modules_hint(conn, target, scope.ids)
                 raise ToolError(render.not_found(resolution) + hint)

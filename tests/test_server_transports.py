@@ -296,6 +296,42 @@ def test_tools_answer_from_the_index_while_the_rest_is_indexed(own_corpus: Index
     run(session)
 
 
+def test_a_name_asked_during_the_first_pass_is_answered_from_its_file_indexed_ahead(own_corpus: Indexed) -> None:
+    # zz/ comes last in the first pass's order: the answer cannot wait for the pass to
+    # reach it (it used to: "No definition matches" until then).
+    generated_modules(own_corpus.root, files=300, functions=100)
+    (own_corpus.root / "zz").mkdir()
+    (own_corpus.root / "zz/last.py").write_text("class Late:\n    def ask(self):\n        return 42\n")
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            assert (await call(client, "get_symbol", name="zz.last.Late.ask")).text == (
+                "method zz.last.Late.ask  zz/last.py:2-3\n"
+                "references: 0 in 0 files; calls 0 indexed definitions\n"
+                "    def ask(self):\n"
+                "        return 42\n"
+                f"[note: still indexing {own_corpus.root}; this answer may be incomplete (index_status shows progress)]"
+            )
+
+    run(session)
+
+
+def test_a_file_the_rules_ignore_is_not_indexed_ahead_of_the_first_pass(own_corpus: Indexed) -> None:
+    generated_modules(own_corpus.root, files=300, functions=100)
+    (own_corpus.root / ".gitignore").write_text("zz/\n")
+    (own_corpus.root / "zz").mkdir()
+    (own_corpus.root / "zz/last.py").write_text("class Late:\n    def ask(self):\n        return 42\n")
+
+    async def session() -> None:
+        async with Client(stdio_server(own_corpus.url, own_corpus.root)) as client:
+            answer = await call(client, "get_symbol", name="zz.last.Late.ask")
+            assert answer.is_error
+            assert answer.text.startswith("Error executing tool get_symbol: No definition matches 'zz.last.Late.ask'")
+            assert "[note: still indexing" in answer.text  # asked during the pass, when it would be indexed ahead
+
+    run(session)
+
+
 def test_answers_during_a_start_up_pass_that_changes_nothing_carry_no_indexing_note(own_corpus: Indexed) -> None:
     # The corpus is indexed and unchanged: the first pass only finds that out, so no
     # answer is "maybe incomplete" (every answer used to say so until the pass ended).
