@@ -66,7 +66,32 @@ def _excludes_given(excludes: tuple[str, ...], clear: bool) -> tuple[str, ...] |
     return () if clear else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose `lazy` commands ("name": "module:attribute") are imported only when
+    asked for (run, or listed by --help), so that other commands do not pay for them."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+# `setup` is the biggest module of the CLI, and no other command uses it.
+@click.group(
+    cls=LazyGroup,
+    lazy={"setup": "coderows.cli.setup_claude:setup_group"},
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="coderows")
 def main() -> None:
     """coderows: every Python module, class and function as rows in PostgreSQL,
@@ -364,11 +389,6 @@ def forget(paths: tuple[Path, ...], database_url: str | None) -> None:
             assert repo_id is not None
             gone = load.forget_repository(conn, repo_id)
             click.echo(f"forgot {gone.root}: {gone.files} files, {gone.contents_freed} of their contents freed (no other repository held them)")
-
-
-from coderows.cli.setup_claude import setup_group  # noqa: E402  (no database imports: cheap)
-
-main.add_command(setup_group)
 
 
 @main.group()

@@ -151,9 +151,24 @@ class BackgroundIndexer:
                 else:
                     item.state, item.detail, item.finished = "failed", f"not a folder: {item.root}", time.time()
             if usable:
+                self._note_new_roots(usable)
                 self._index(usable)
         finally:
             self._checked.set()  # whatever happened, answers stop waiting for _on_plans
+
+    def _note_new_roots(self, usable: list[RootProgress]) -> None:
+        """When no root is indexed yet, the first pass will write to each: answers need not
+        wait for its plans to know that (they come after the roots are watched, which on a
+        large tree takes a while, and the first answer would wait for it)."""
+        from coderows.indexer import load
+
+        try:
+            with connect(self.database_url, autocommit=True) as conn:
+                new = all(load.find_repo(conn, item.root) is None for item in usable)
+        except (DatabaseError, psycopg.Error):  # the plans will tell
+            return
+        if new:
+            self._checked.set()
 
     def _index(self, usable: list[RootProgress]) -> None:
         from coderows.indexer.watch import Watcher

@@ -55,6 +55,19 @@ def test_index_with_nothing_to_do_does_not_import_the_parser(db_url: str, repo: 
     assert imported & PARSER_MODULES == set()
 
 
+def test_index_does_not_import_the_setup_command(db_url: str, repo: Path) -> None:
+    """`coderows setup` is the CLI's biggest module; only it and --help load it."""
+    done, imported = run_importing("index", "--database-url", db_url, str(repo))
+    assert done.returncode == 0, done.stderr
+    assert {"coderows.cli.setup_claude", "coderows.cli.json_text"} & imported == set()
+
+
+def test_the_setup_command_is_loaded_when_asked_for() -> None:
+    done, _ = run_importing("setup", "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[2] == "  Connect a coding agent to coderows."
+
+
 def test_index_of_a_changed_file_imports_the_parser(db_url: str, repo: Path) -> None:
     """The other side of the test above: the parser is there when a file needs it."""
     run_importing("index", "--database-url", db_url, str(repo))
