@@ -173,14 +173,18 @@ def serve(
     # The MCP SDK is most of a server's start (0.5 s): imported while the thread above
     # starts the database and prepares its schema.
     from coderows.server.app import serve as run_server
+    from coderows.server.http import RefusedToServe
 
     url = database()
     if not http:
         _end_at_once_on_interrupt()
-    run_server(
-        url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
-        embedded=uses_embedded(database_url), allow_edits=allow_edits,
-    )
+    try:
+        run_server(
+            url, roots, http=http, host=host, port=port, watch=not no_watch, token=token,
+            embedded=uses_embedded(database_url), allow_edits=allow_edits,
+        )
+    except RefusedToServe as error:  # e.g. the port is taken
+        raise click.ClickException(str(error)) from None
 
 
 def _database_in_background(database_url: str | None) -> Callable[[], str]:
