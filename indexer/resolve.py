@@ -70,10 +70,12 @@ BATCH_TARGETS = 5000
 # stdlib's 82k targets, sorted, read 110k rows kept for the run (47 MB of objects), 144k
 # with this limit, in 436 queries instead of 338).
 MAX_KEPT_ROWS = 30_000
-# Answers the run's Resolver keeps (the stdlib's run keeps 64k, 17 MB, and 8k MROs, 7 MB);
-# past it, between batches, it starts again empty. Only an answer met in an import cycle
-# can differ for that (see above).
-MAX_KEPT_ANSWERS = 100_000
+# Answers the run's Resolver keeps (the stdlib's run would keep 64k, 17 MB, and 8k MROs,
+# 7 MB): past it, between batches, it starts again empty. Only an answer met in an import
+# cycle could differ for that (see above); on the stdlib none does (every answer the same
+# as with all kept), and `coderows serve` indexing the stdlib and Django peaks at 143 MB
+# rather than 163 (100_000).
+MAX_KEPT_ANSWERS = 15_000
 
 
 class Missing(Exception):
