@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from coderows.common.lines import split_lines
 from coderows.indexer.resolve import SYMBOL_ID_BITS
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class EncodedFile:
     definitions: bytes
     imports: bytes
     uses: bytes
+    pieces: bytes  # content_chunks rows
     size: int = -1  # the stat the file was read under; -1: unknown, never superseded
     mtime_ns: int = -1
 
@@ -66,9 +68,39 @@ def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
         definitions=_definitions_copy_text(module_id, module).encode("utf-8"),
         imports="".join(map(_copy_line, _import_rows(module_id, module))).encode("utf-8"),
         uses=_uses_copy_text(module_id, module).encode("utf-8"),
+        pieces=pieces_copy_text(module_id, module.source).encode("utf-8"),
         size=version.size,
         mtime_ns=version.mtime_ns,
     )
+
+
+# Lines per content_chunks piece (schema.sql; server/search.py reads them).
+PIECE_LINES = 64
+
+
+def pieces_copy_text(content_id: int, source: str) -> str:
+    """The content_chunks rows of a source in COPY text format: the pieces of PIECE_LINES
+    lines schema.sql's source_chunks(source) makes of the text the contents row stores
+    (a NUL stored as the text \\x00), line breaks as \\n; none for an empty source, as
+    string_to_array gives no element for ''. Made here, in the worker, instead of by the
+    database on insert (which cost the writing process about 1 s of the stdlib's index)."""
+    if not source:
+        return ""
+    text = source.replace("\0", "\\x00") if "\0" in source else source
+    # copy_escape's escapes but the line breaks', which the split removes and the join
+    # writes as \n; the split leaves no \r.
+    if "\\" in text or "\t" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t")
+    lines = split_lines(text)
+    if len(lines) <= PIECE_LINES:
+        return f"{content_id}\t1\t{ESCAPED_BREAK.join(lines)}\n"
+    return "".join([
+        f"{content_id}\t{first + 1}\t{ESCAPED_BREAK.join(lines[first:first + PIECE_LINES])}\n"
+        for first in range(0, len(lines), PIECE_LINES)
+    ])
+
+
+ESCAPED_BREAK = "\\n"  # a line break inside a COPY text field
 
 
 def _content_row(module_id: int, m: ParsedModule) -> tuple[Any, ...]:

@@ -51,6 +51,9 @@ BATCH_SOURCE_BYTES = 4 * 1024 * 1024
 CHEAP_ROWS_PER_FILE = 16  # shared files or stat updates that weigh as much as one parsed file
 # Below this many files to parse, starting worker processes costs more than it saves.
 IN_PROCESS_LIMIT = 48
+# From this many files to parse into an empty database, the content tables' secondary
+# indexes are built after the load instead of row by row (load.defer_indexes).
+DEFER_INDEXES_FILES = 500
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
 PARENT_POLL_SECONDS = 0.2  # how often a worker checks that the indexer is still alive
 _live_pools: set[ProcessPoolExecutor] = set()  # worker pools of runs in progress
@@ -222,8 +225,16 @@ def index_repository(
     ]
     if not full:  # a full run re-parses every file, whoever else holds its content
         tasks = _with_shared(conn, tasks)
+    load.restore_indexes(conn)  # deferred by a run killed before it built them again
+    deferred = load.defer_indexes(conn) if len(tasks) >= DEFER_INDEXES_FILES else []
     results = _read_all(tasks, jobs or os.cpu_count() or 1)
-    _write(conn, repo_id, results, work.deleted, work.known, summary, len(tasks), progress, _reparser(tasks))
+    try:
+        _write(conn, repo_id, results, work.deleted, work.known, summary, len(tasks), progress, _reparser(tasks), deferred)
+    finally:
+        if deferred and not (conn.closed or conn.broken):
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()
+            load.restore_indexes(conn)  # (after a failure; _write built them before resolving)
     load.mark_indexed(conn, repo_id)
     if summary.files_indexed or summary.files_deleted:
         load.refresh_statistics(conn)  # lookups right after a big index plan well
@@ -254,7 +265,7 @@ def refresh_paths(
         for path, module_id in zip(wanted, ids, strict=True)
     ]
     tasks = _with_shared(conn, tasks)
-    _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None, _reparser(tasks))
+    _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None, _reparser(tasks), [])
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -539,6 +550,7 @@ def _write(
     total: int,
     progress: Progress | None,
     reparse: Callable[[str], TaskResult],
+    deferred: list[str],
 ) -> None:
     """Write results in batches, one transaction each; deletions go with the first. A
     single batch resolves its names in its own transaction (read-your-writes for
@@ -559,6 +571,8 @@ def _write(
     while not batch.is_empty():
         batch = _flush(conn, repo_id, batch, known, summary, reparse, resolve=batches == 0)
         batches += 1
+    if deferred:  # indexes dropped for the load (load.defer_indexes): resolving reads through them
+        load.restore_indexes(conn)
     # What batches written with resolve=False left, or a run killed before its end did.
     load.resolve_stale(conn, repo_id)
 

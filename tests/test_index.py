@@ -18,7 +18,14 @@ from psycopg import sql
 from coderows.db.connection import connect
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile
-from coderows.indexer.pipeline import IndexSummary, Vanished, index_repository, read_and_parse, refresh_paths
+from coderows.indexer.pipeline import (
+    DEFER_INDEXES_FILES,
+    IndexSummary,
+    Vanished,
+    index_repository,
+    read_and_parse,
+    refresh_paths,
+)
 
 SHOP = {
     "shop/__init__.py": '"""A tiny shop."""\nfrom .cart import Cart\n',
@@ -506,3 +513,81 @@ def test_a_docstring_holding_a_nul_character_is_stored_with_it_spelled_out(tmp_p
     assert summary.files_failed == 0
     assert conn.execute("SELECT docstring FROM symbols WHERE name = 'f'").fetchone() == ("before \\x00 after",)
     assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (2,)
+
+
+def test_a_contents_pieces_are_the_ones_schema_sql_source_chunks_makes_of_its_source(
+    tmp_path: Path, conn: psycopg.Connection
+) -> None:
+    # The loader writes content_chunks itself (encode.pieces_copy_text); schema.sql's
+    # source_chunks defines them, and wrote those of contents older than version 7.
+    escapes = 'def f():\n\treturn "\\\\t\\\\n\\\\x00"  # a \\ back\\slash\n'  # backslashes and a tab
+    write_tree(tmp_path / "r", {
+        "crlf.py": b"".join(b"x%d = 1\r\n" % n for n in range(70)) + b"y = 2\rz = 3\n",
+        "sixty_four.py": "".join(f"a{n} = {n}\n" for n in range(64)),  # a last piece that is empty
+        "escapes.py": escapes,
+        "nul.py": b"x = 1\n\x00\n",  # skipped (null bytes): no source, no pieces
+        "empty.py": "",
+        "blank.py": "\n",
+        "no_break.py": "x = 1",
+    })
+    index_repository(conn, tmp_path / "r", jobs=1)
+    written = conn.execute(
+        "SELECT c.path, k.first_line, k.text FROM content_chunks k JOIN contents c ON c.id = k.content_id ORDER BY 1, 2"
+    ).fetchall()
+    made = conn.execute("SELECT c.path, s.first_line, s.text FROM contents c, source_chunks(c.source) s ORDER BY 1, 2").fetchall()
+    assert written == made
+    assert [(path, first_line) for path, first_line, _ in written] == [
+        ("blank.py", 1), ("crlf.py", 1), ("crlf.py", 65), ("escapes.py", 1), ("no_break.py", 1),
+        ("sixty_four.py", 1), ("sixty_four.py", 65),
+    ]
+    assert written[0][2] == "\n"
+    assert written[2][2] == "x64 = 1\nx65 = 1\nx66 = 1\nx67 = 1\nx68 = 1\nx69 = 1\ny = 2\nz = 3\n"
+    assert written[3][2] == escapes
+    assert written[4][2] == "x = 1"
+    assert written[6][2] == ""
+
+
+# --- a first bulk load builds the content tables' indexes after its rows --------------
+
+CONTENT_TABLES = ("content_chunks", "content_definitions", "content_imports", "content_uses")
+
+
+def content_indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'coderows' AND tablename = ANY(%s) ORDER BY 1",
+        [list(CONTENT_TABLES)],
+    ).fetchall()
+
+
+def test_a_first_large_index_ends_with_every_index_it_started_with(conn: psycopg.Connection, tmp_path: Path) -> None:
+    before = content_indexes(conn)
+    files = {f"pkg/m{n}.py": f"def f{n}():\n    return g{n - 1}()\n\n\ndef g{n}():\n    pass\n" for n in range(DEFER_INDEXES_FILES)}
+    write_tree(tmp_path / "r", files)
+    summary = index_repository(conn, tmp_path / "r", jobs=2)
+    assert summary.files_indexed == DEFER_INDEXES_FILES
+    assert content_indexes(conn) == before
+    assert len(before) == 16  # 13 deferred; 2 primary keys and the pieces' trigram index kept
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (2 * DEFER_INDEXES_FILES,)
+    assert conn.execute(
+        "SELECT source_full_name, target_full_name FROM usages WHERE path = 'pkg/m7.py' AND kind = 'call'"
+    ).fetchall() == [("pkg.m7.f7", None)]  # g6 is another module's: not imported, unresolved
+
+
+def test_indexes_left_deferred_by_a_killed_run_are_built_by_the_next_run(conn: psycopg.Connection, shop: Path) -> None:
+    before = content_indexes(conn)
+    dropped = load.defer_indexes(conn)  # as a run killed during its load leaves them
+    assert len(dropped) == 13
+    assert [name for name, _ in content_indexes(conn)] == [
+        "content_chunks_pkey", "content_chunks_text_trgm_idx", "content_definitions_pkey",
+    ]
+    index_repository(conn, shop)
+    assert content_indexes(conn) == before
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+
+
+def test_indexes_are_not_deferred_once_the_database_holds_contents(conn: psycopg.Connection, shop: Path) -> None:
+    index_repository(conn, shop)
+    before = content_indexes(conn)
+    assert load.defer_indexes(conn) == []
+    assert content_indexes(conn) == before

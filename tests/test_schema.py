@@ -33,6 +33,7 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
         ("content_imports", "BASE TABLE"),
         ("content_uses", "BASE TABLE"),
         ("contents", "BASE TABLE"),
+        ("deferred_indexes", "BASE TABLE"),
         ("definitions", "VIEW"),
         ("files", "BASE TABLE"),
         ("functions", "VIEW"),
@@ -120,7 +121,7 @@ def test_every_table_and_view_has_repo_id_but_the_shared_contents(db: psycopg.Co
         " AND c.table_name = t.table_name AND c.column_name = 'repo_id') ORDER BY 1"
     ).fetchall()
     assert without == [
-        ("answers",), ("content_chunks",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("repos",), ("schema_version",),
+        ("answers",), ("content_chunks",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("deferred_indexes",), ("repos",), ("schema_version",),
     ]
 
 
@@ -191,19 +192,26 @@ def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: ps
     ]
 
 
-def insert_content(db: psycopg.Connection, content_id: int, source: str) -> None:
+def insert_content(db: psycopg.Connection, content_id: int, source: str, pieces: bool = True) -> None:
+    """A contents row, with its pieces as the loader writes them (`pieces`)."""
     db.execute(
         "INSERT INTO coderows.contents (id, path, name, is_package, source, line_count, content_hash, parse_status)"
         " VALUES (%s, 'a.py', 'a', false, %s, 0, %s, 'ok')",
         [content_id, source, str(content_id)],
     )
+    if pieces:
+        db.execute(
+            "INSERT INTO coderows.content_chunks (content_id, first_line, text)"
+            " SELECT %s, first_line, text FROM coderows.source_chunks(%s)",
+            [content_id, source],
+        )
 
 
-def test_a_content_is_stored_again_in_pieces_of_64_lines_with_line_breaks_as_newlines(db: psycopg.Connection) -> None:
-    insert_content(db, 1, "".join(f"line {n}\r\n" for n in range(1, 65)) + "line 65\rline 66\n")
-    assert db.execute("SELECT content_id, first_line, text FROM content_chunks ORDER BY first_line").fetchall() == [
-        (1, 1, "\n".join(f"line {n}" for n in range(1, 65))),
-        (1, 65, "line 65\nline 66\n"),  # the final break's empty piece, as common/lines.py splits
+def test_a_source_is_cut_in_pieces_of_64_lines_with_line_breaks_as_newlines(db: psycopg.Connection) -> None:
+    source = "".join(f"line {n}\r\n" for n in range(1, 65)) + "line 65\rline 66\n"
+    assert db.execute("SELECT first_line, text FROM source_chunks(%s) ORDER BY first_line", [source]).fetchall() == [
+        (1, "\n".join(f"line {n}" for n in range(1, 65))),
+        (65, "line 65\nline 66\n"),  # the final break's empty piece, as common/lines.py splits
     ]
 
 
@@ -220,20 +228,39 @@ def test_a_version_6_database_gains_the_pieces_of_its_contents_and_drops_the_who
     db: psycopg.Connection,
 ) -> None:
     # Version 6: no content_chunks (nor its triggers), a trigram index over whole sources.
-    db.execute("DROP TRIGGER contents_chunked ON coderows.contents")
     db.execute("DROP TRIGGER contents_unchunked ON coderows.contents")
     db.execute("DROP TRIGGER contents_truncated ON coderows.contents")
     db.execute("DROP TABLE coderows.content_chunks")
     db.execute("CREATE INDEX contents_source_trgm_idx ON coderows.contents USING gin (source coderows.gin_trgm_ops)")
     db.execute("UPDATE coderows.schema_version SET version = 6")
-    insert_content(db, 1, "def f():\n    return 1\n")
+    insert_content(db, 1, "def f():\n    return 1\n", pieces=False)
     assert ensure_schema(db) == NEWEST
     assert db.execute("SELECT content_id, first_line, text FROM content_chunks").fetchall() == [
         (1, 1, "def f():\n    return 1\n"),
     ]
     assert db.execute("SELECT to_regclass('coderows.contents_source_trgm_idx')").fetchone() == (None,)
-    insert_content(db, 2, "x = 1")
-    assert db.execute("SELECT text FROM content_chunks WHERE content_id = 2").fetchall() == [("x = 1",)]
+
+
+def test_a_version_8_database_loses_the_trigger_that_cut_new_contents_in_pieces(db: psycopg.Connection) -> None:
+    # Versions 7 and 8 cut every inserted content in SQL; from version 9 the loader writes the pieces.
+    db.execute(
+        "CREATE FUNCTION coderows.chunk_new_contents() RETURNS trigger LANGUAGE plpgsql"
+        " SET search_path = coderows, public AS $t$ BEGIN"
+        " INSERT INTO content_chunks (content_id, first_line, text)"
+        " SELECT n.id, s.first_line, s.text FROM new_contents n, source_chunks(n.source) s; RETURN NULL; END $t$"
+    )
+    db.execute(
+        "CREATE TRIGGER contents_chunked AFTER INSERT ON coderows.contents REFERENCING NEW TABLE AS new_contents"
+        " FOR EACH STATEMENT EXECUTE FUNCTION coderows.chunk_new_contents()"
+    )
+    db.execute("UPDATE coderows.schema_version SET version = 8")
+    insert_content(db, 1, "x = 1", pieces=False)
+    assert ensure_schema(db) == NEWEST
+    assert db.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'coderows.contents'::regclass AND NOT tgisinternal ORDER BY 1").fetchall() == [
+        ("contents_truncated",), ("contents_unchunked",),
+    ]
+    assert db.execute("SELECT to_regprocedure('coderows.chunk_new_contents()')").fetchone() == (None,)
+    assert db.execute("SELECT content_id, first_line, text FROM content_chunks").fetchall() == [(1, 1, "x = 1")]
 
 
 def index_definitions(db: psycopg.Connection) -> dict[str, str]:
