@@ -12,6 +12,15 @@ missed them), positions only coderows changed (beyond rope: each listed with its
 for the report), whether `compileall` is clean after the coderows rename, and whether
 the project's test suite gives every test the same outcome as on the untouched copy.
 
+Each position only one tool changed is printed with why: a test failing at that line
+after the other tool's rename only (the tool that left or changed it was wrong there), a
+property's setter decorator, and what coderows' index resolves the name there to. Each
+test whose outcome changes after coderows' rename is printed with its cause: a use
+coderows listed as left alone on its traceback or in the test function ("told": the
+agent was shown it), else where it fails; "suite changes told" counts the renames whose
+every changed test was told (or failed where coderows warned that its class derives from
+classes outside the index, whose code may call the old name).
+
 The suites run offline in a throwaway virtual environment (SUITE_VENV, created once with
 the projects' test dependencies from the package index; neither flask nor werkzeug is
 installed into it from there for the project under test: the copy's src/ comes first on
@@ -219,7 +228,8 @@ def run_suite(root: Path, texts: dict[str, str] | None = None) -> dict[str, str]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CODEROWS"))}
     env |= {"PYTHONPATH": str(root / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run(
-        [str(suite_python()), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junit-xml={report}", "tests"],
+        [str(suite_python()), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junit-xml={report}",
+         "-o", "junit_logging=all", "tests"],
         cwd=root, env=env, capture_output=True, timeout=SUITE_TIMEOUT_S,
     )
     if not report.exists():
@@ -231,7 +241,11 @@ def run_suite(root: Path, texts: dict[str, str] | None = None) -> dict[str, str]
         test = f"{case.get('classname')}::{case.get('name')}".replace(str(root), "<root>")  # (paths as parameters)
         outcomes[test] = outcome.replace("failure", "failed")
         if texts is not None and outcome in ("error", "failure"):
-            texts[test] = (found[outcome].text or "") + "\n" + (found[outcome].get("message") or "")
+            # The traceback, then what the test logged: an exception the project caught
+            # and logged (flask answers 500) names the frames the assertion cannot.
+            logged = "\n".join(found[tag].text or "" for tag in ("system-out", "system-err") if tag in found)
+            texts[test] = "\n".join([logged_frames(logged, root), found[outcome].text or "",
+                                     found[outcome].get("message") or ""])
     return outcomes
 
 
@@ -251,6 +265,20 @@ FRAME = re.compile(r"^(\S+?\.py):(\d+): ", re.MULTILINE)
 # What coderows says about a method whose class derives from a class outside the index
 # (edit/tools.py rename_answer): code there may call the method by its old name.
 OUTSIDE_WARNING = "derives from classes outside the index"
+
+
+LOGGED_FRAME = re.compile(r'^\s*File "([^"]+\.py)", line (\d+)', re.MULTILINE)
+
+
+def logged_frames(text: str, root: Path) -> str:
+    """The frames of tracebacks in logged text, as pytest writes frames ("path:line: "),
+    paths in the copy relative to it: they are the project's frames. Logged tracebacks
+    are put before the failure's own, whose innermost frame stays last."""
+    lines = []
+    for path, line in LOGGED_FRAME.findall(text):
+        inside = Path(path).is_relative_to(root) if Path(path).is_absolute() else False
+        lines.append(f"{Path(path).relative_to(root) if inside else '/' + path.lstrip('/')}:{line}: logged")
+    return "\n".join(lines)
 
 
 SETTER = re.compile(r"@\w+\.(setter|deleter|getter)\b")
