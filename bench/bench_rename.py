@@ -399,7 +399,8 @@ def test_lines(reference: Path, test: str) -> set[tuple[str, int]]:
         return set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name and node.end_lineno:
-            return {(str(path), line) for line in range(node.lineno, node.end_lineno + 1)}
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])  # @patch.object(C, "name")
+            return {(str(path), line) for line in range(first, node.end_lineno + 1)}
     return set()
 
 
