@@ -302,12 +302,31 @@ def modules_named(conn: psycopg.Connection, name: str, repos: RepoIds = None) ->
 
 
 def symbols_named_like(conn: psycopg.Connection, text: str, repos: RepoIds = None, limit: int = 200) -> list[Symbol]:
-    """Definitions whose simple name contains `text` (case-insensitive; trigram index)."""
-    sql = f"""
-        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+    """Definitions whose simple name contains `text` (case-insensitive; trigram index):
+    exact names first, then the shortest, by full name and path; namesakes in one file (a
+    property's getter and setter) in source order (id).
+
+    A common text (`get`, `__init__`) names thousands: they are sorted as narrow rows of
+    `definitions` and only the first `limit` are read whole (17 ms instead of 29 for `get`
+    at stdlib + Django). `symbols` has at least one row per row of those (more when a
+    repository holds a file twice), so its first `limit` rows are among them."""
+    order = "(lower(s.name) = lower(%(text)s)) DESC, length(s.name), s.full_name, s.path, s.id, s.repo_id"
+    first = f"""
+        SELECT s.id, s.repo_id FROM definitions s
         WHERE s.name ILIKE %(pattern)s AND (%(repos)s::bigint[] IS NULL OR s.repo_id = ANY(%(repos)s))
-        ORDER BY (lower(s.name) = lower(%(text)s)) DESC, length(s.name), s.full_name, s.path
-        LIMIT %(limit)s
+        ORDER BY {order} LIMIT %(limit)s
     """
     params = {"pattern": "%" + like_escape(text) + "%", "text": text, "limit": limit, "repos": scope_param(repos)}
-    return [symbol_row(row) for row in conn.execute(sql, params).fetchall()]
+    found = {(row[0], row[1]) for row in conn.execute(first, params).fetchall()}
+    if not found:
+        return []
+    # A second statement: planning one with both the view's joins and the ILIKE costs
+    # 3x more. Its ids and repositories may pair beyond `found` (a file two repositories hold).
+    whole = f"""
+        SELECT {SYMBOL_COLUMNS} FROM {SYMBOL_FROM}
+        WHERE s.id = ANY(%(ids)s) AND s.repo_id = ANY(%(repo_ids)s)
+        ORDER BY {order}
+    """
+    wanted = {"text": text, "ids": sorted({pair[0] for pair in found}), "repo_ids": sorted({pair[1] for pair in found})}
+    symbols = (symbol_row(row) for row in conn.execute(whole, wanted).fetchall())
+    return [symbol for symbol in symbols if (symbol.id, symbol.repo_id) in found][:limit]
