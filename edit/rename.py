@@ -106,17 +106,7 @@ def plan_rename(
         file = files[module_id]
         start = definition_name_offset(file, def_line, old)
         edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
-    for module_id, line, col, kind, short_name in uses:
-        if short_name != old:
-            plan.aliased += 1
-            continue
-        file = files[module_id]
-        start = use_offset(file, line, col, old)
-        edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
-        if kind == "import":
-            alias = same_name_alias(file.source, start + len(old), old)
-            if alias is not None:
-                edits[module_id][alias] = TextEdit(alias, alias + len(old), new_name)
+    plan.aliased += add_use_edits(edits, files, uses, old, new_name)
     top_level = any(d[2] for d in definitions)
     for module_id in edits:
         if top_level or module_id in {u[0] for u in uses if u[3] == "import"}:
@@ -447,3 +437,24 @@ def _string_and_comment_hits(source: str, word: re.Pattern[str]) -> Iterable[tup
                 yield row, col
     except (tokenize.TokenError, SyntaxError):
         return
+
+
+def add_use_edits(
+    edits: dict[int, dict[int, TextEdit]], files: dict[int, ModuleFile], uses: list[tuple[int, int, int, str, str]],
+    old: str, new_name: str,
+) -> int:
+    """Add to `edits` the rename of every use spelled `old` (and `import x as x`'s alias);
+    returns how many uses reach the target through another name (left as they are)."""
+    aliased = 0
+    for module_id, line, col, kind, short_name in uses:
+        if short_name != old:
+            aliased += 1
+            continue
+        file = files[module_id]
+        start = use_offset(file, line, col, old)
+        edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
+        if kind == "import":
+            alias = same_name_alias(file.source, start + len(old), old)
+            if alias is not None:
+                edits[module_id][alias] = TextEdit(alias, alias + len(old), new_name)
+    return aliased

@@ -29,13 +29,12 @@ from coderows.edit.rename import (
     LISTED_LEFT_ALONE,
     NOTHING_WRITTEN,
     RenamePlan,
+    add_use_edits,
     all_entries,
     changed_lines,
     check_new_name,
     refuse_while_resolving,
-    same_name_alias,
     strings_holding,
-    use_offset,
     uses_by_name_only,
 )
 from coderows.edit.write import EditRefused, TextEdit
@@ -289,17 +288,7 @@ def plan_variable_rename(
         start = site_offset(home.source, starts, line, column, old)
         edits[variable.module_id][start] = TextEdit(start, start + len(old), new_name)
     importing = {u[0] for u in uses if u[3] == "import"}
-    for module_id, line, col, kind, short_name in uses:
-        if short_name != old:
-            plan.aliased += 1
-            continue
-        file = files[module_id]
-        start = use_offset(file, line, col, old)
-        edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
-        if kind == "import":
-            alias = same_name_alias(file.source, start + len(old), old)
-            if alias is not None:
-                edits[module_id][alias] = TextEdit(alias, alias + len(old), new_name)
+    plan.aliased += add_use_edits(edits, files, uses, old, new_name)
     for module_id in edits:
         if module_id == variable.module_id or module_id in importing:
             for start in all_entries(files[module_id].source, old):
