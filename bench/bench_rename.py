@@ -18,8 +18,9 @@ property's setter decorator, and what coderows' index resolves the name there to
 test whose outcome changes after coderows' rename is printed with its cause: a use
 coderows listed as left alone on its traceback or in the test function ("told": the
 agent was shown it), else where it fails; "suite changes told" counts the renames whose
-every changed test was told (or failed where coderows warned that its class derives from
-classes outside the index, whose code may call the old name).
+every changed test was told (or failed where coderows warned that code outside the index
+may call the old name: its class derives from classes outside the index, or the standard
+library defines a method of that name and calls it by duck typing).
 
 The suites run offline in a throwaway virtual environment (SUITE_VENV, created once with
 the projects' test dependencies from the package index; neither flask nor werkzeug is
@@ -265,6 +266,7 @@ FRAME = re.compile(r"^(\S+?\.py):(\d+): ", re.MULTILINE)
 # What coderows says about a method whose class derives from a class outside the index
 # (edit/tools.py rename_answer): code there may call the method by its old name.
 OUTSIDE_WARNING = "derives from classes outside the index"
+PROTOCOL_WARNING = "the standard library defines"
 
 
 LOGGED_FRAME = re.compile(r'^\s*File "([^"]+\.py)", line (\d+)', re.MULTILINE)
@@ -356,9 +358,10 @@ def explain(trial: Trial, before: dict[str, str], after: dict[str, str], texts: 
     project's code, and whether coderows listed one of them as left alone, or one of the
     lines of the test function itself (a decorator, a call that did not raise); failing
     outside the repository or on an assertion with no such line, whether coderows warned
-    that code outside the index may call the old name (bases outside the index)."""
+    that code outside the index may call the old name (bases outside the index, or a
+    method name the standard library defines)."""
     changed = sorted(test for test in before.keys() | after.keys() if before.get(test) != after.get(test))
-    warned = OUTSIDE_WARNING in answer
+    warned = OUTSIDE_WARNING in answer or PROTOCOL_WARNING in answer
     told = 0
     for test in changed:
         frames = [(path, int(line)) for path, line in FRAME.findall(texts.get(test, ""))]
@@ -372,7 +375,7 @@ def explain(trial: Trial, before: dict[str, str], after: dict[str, str], texts: 
             told += 1
             where = frames[-1] if frames else ("?", 0)
             cause = (f"fails at {'/'.join(Path(where[0]).parts[-2:])}:{where[1]}; no listed use on the way: "
-                     "coderows warned that code outside the index may call the old name (bases outside the index)")
+                     "coderows warned that code outside the index may call the old name")
         elif frames:
             cause = "NOT TOLD: fails at " + ", ".join(f"{'/'.join(Path(p).parts[-2:])}:{n}" for p, n in frames[-2:])
         else:

@@ -20,6 +20,9 @@ that does not resolve: `self.app.old`), strings and comments holding the name
 from __future__ import annotations
 
 import ast
+import collections.abc
+import contextlib
+import io
 import keyword
 import re
 import tokenize
@@ -64,6 +67,7 @@ class RenamePlan:
     renamed: list[str]  # full names whose definitions are renamed
     related: list[tuple[str, str]]  # (full name, how related) methods of the hierarchy not renamed
     bases_outside: list[str] = field(default_factory=list)  # a method's classes' bases not indexed
+    protocols: list[str] = field(default_factory=list)  # standard library classes defining the method's name
     changes: list[FileChange] = field(default_factory=list)
     lines: list[ChangedLine] = field(default_factory=list)
     positions: int = 0
@@ -95,6 +99,7 @@ def plan_rename(
     renamed = [symbol.full_name] + ([name for name, _ in related] if include_overrides else [])
     plan = RenamePlan(symbol, new_name, renamed, [] if include_overrides else related)
     plan.bases_outside = bases_outside(conn, symbol.repo_id, renamed) if symbol.kind == "method" else []
+    plan.protocols = protocols_defining(old) if symbol.kind == "method" else []
     definitions = definition_sites(conn, symbol.repo_id, renamed)
     uses = resolved_uses(conn, symbol.repo_id, renamed)
     through = targets_through_variables(conn, symbol.repo_id, renamed, old) if symbol.kind == "method" else []
@@ -145,6 +150,35 @@ def hierarchy(conn: psycopg.Connection, method: Symbol) -> list[tuple[str, str]]
         {"repo_id": method.repo_id, "name": method.full_name},
     ).fetchall()
     return [(name, how) for name, how in rows if name != method.full_name]
+
+
+# Standard library classes whose methods Python and the standard library call by name on
+# any object standing in for one (duck typing): zipfile flushes whatever file-like object
+# it was given, dict(x) asks a mapping for keys(). Ordered so the most general come first.
+PROTOCOL_CLASSES: tuple[tuple[str, type], ...] = (
+    ("object", object),
+    ("io.IOBase", io.IOBase),
+    ("io.RawIOBase", io.RawIOBase),
+    ("io.BufferedIOBase", io.BufferedIOBase),
+    ("io.TextIOBase", io.TextIOBase),
+    ("contextlib.AbstractContextManager", contextlib.AbstractContextManager),
+    ("contextlib.AbstractAsyncContextManager", contextlib.AbstractAsyncContextManager),
+    *((f"collections.abc.{name}", getattr(collections.abc, name)) for name in collections.abc.__all__),
+)
+
+
+def protocols_defining(name: str) -> list[str]:
+    """The standard library classes (io.IOBase, collections.abc.Mapping) that define a
+    method `name`, none that only inherit it from another listed: renaming a method of
+    that name breaks code outside the repository (the standard library's own included)
+    that calls it on an object of the class by duck typing, which no index sees."""
+    defining: list[str] = []
+    seen: list[type] = []
+    for label, cls in PROTOCOL_CLASSES:
+        if hasattr(cls, name) and not any(issubclass(cls, base) and hasattr(base, name) for base in seen):
+            defining.append(f"{label}.{name}")
+        seen.append(cls)
+    return defining
 
 
 def bases_outside(conn: psycopg.Connection, repo_id: int, methods: list[str]) -> list[str]:

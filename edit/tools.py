@@ -216,6 +216,11 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
             f"its class derives from classes outside the index ({', '.join(plan.bases_outside)}): if one of them "
             f"defines {symbol.name}, code there calls it by the old name"
         )
+    if plan.protocols:
+        out.append(
+            f"the standard library defines {symbol.name} too ({', '.join(plan.protocols[:3])}): code that uses this "
+            f"class's objects in their place (the standard library's own, by duck typing) calls it by the old name"
+        )
     if plan.aliased:
         out.append(f"{plural(plan.aliased, 'use')} through another name (an `as` alias) unchanged: the alias still binds")
     if plan.name_only_total:

@@ -111,6 +111,26 @@ def test_rename_of_a_method_names_the_bases_outside_the_index(small: Callable[..
     ]
 
 
+def test_rename_of_a_method_the_standard_library_calls_by_name_says_so(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        "streams.py": (
+            "class Stream:\n"
+            "    def flush(self):\n"
+            "        return None\n"
+            "\n"
+            "    def push(self, data):\n"
+            "        self.flush()\n"
+        ),
+    })
+    flush = edit(repo, "rename_symbol", name="streams.Stream.flush", new_name="drain", dry_run=True)
+    push = edit(repo, "rename_symbol", name="streams.Stream.push", new_name="send_data", dry_run=True)
+    assert flush.text.splitlines()[-1] == (
+        "the standard library defines flush too (io.IOBase.flush): code that uses this class's objects in their "
+        "place (the standard library's own, by duck typing) calls it by the old name"
+    )
+    assert "standard library" not in push.text
+
+
 def test_cli_rename_lists_every_use_left_alone(small: Callable[..., Indexed]) -> None:
     uses = "".join(f"    thing{n}.tick()\n" for n in range(30))
     repo = small({"clock.py": f"class Clock:\n    def tick(self):\n        return 1\n\n\ndef run({', '.join(f'thing{n}' for n in range(30))}):\n{uses}"})
