@@ -162,9 +162,11 @@ def search_lines(
         lines = _first_groups(lines, groups, named)
     complete = complete and len(lines) < cap
     lines = lines[:cap]
-    ids = sorted({found[3] for found in lines if found[3] is not None})
     # Checkouts holding the same file share its definitions' ids: key by repository too.
-    by_id = {(s.repo_id, s.id): s for s in symbols_by_ids(conn, ids, repos)}
+    # The name matches' rows are those symbols_by_ids reads: only the others are read.
+    known = {(symbol.repo_id, symbol.id): symbol for symbol in first}
+    ids = sorted({found[3] for found in lines if found[3] is not None and (found[0].repo_id, found[3]) not in known})
+    by_id = {(s.repo_id, s.id): s for s in symbols_by_ids(conn, ids, repos)} | known
     return Found([_hit(found, by_id.get((found[0].repo_id, found[3] or 0))) for found in lines], complete)
 
 
