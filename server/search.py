@@ -55,6 +55,10 @@ PROBE_BUDGET = 1024
 INDEXED_FIRST = 32
 # Definitions wanted of a common text when the caller names no page.
 DEFAULT_GROUPS = 50
+# Beyond this many definitions wanted (a page past the 100th), a text with a trigram is
+# walked before it is checked to be rare (matching_pieces): a text asked for that far is
+# mostly common, and its walk then finds more pieces holding it than a rare text has.
+WALK_FIRST_GROUPS = 100
 
 # pg_trgm finds trigrams only in runs of 3 letters or digits: a text without one (`in`,
 # `==`) would read the whole trigram index (0.5 s) to name every piece a candidate.
@@ -140,20 +144,29 @@ def search_lines(
     order = list(dict.fromkeys(symbol.repo_id for symbol in first))
     in_scope = scope_repos(conn, repos, order)
     indexed = TRIGRAM.search(text) is not None
-    chunks = matching_pieces(conn, pattern, RARE_CHUNKS) if indexed else None
+    # A page far down is asked of a common text: it is walked first, and the walk mostly
+    # finds more than RARE_CHUNKS pieces holding it, which spares the check (up to 13 ms).
+    walk_first = groups > WALK_FIRST_GROUPS
+    chunks = matching_pieces(conn, pattern, RARE_CHUNKS) if indexed and not walk_first else None
     named: set[int] = set()
-    if chunks is not None:
-        lines = _with_innermost(conn, _chunk_lines(conn, pattern, chunks, in_scope))
-        complete = True
-    else:
+    if chunks is None:
         # The name matches on the page: at most `groups` of them come before its end.
         named = {symbol.id for symbol in first}
         shown = sorted(first, key=lambda symbol: order.index(symbol.repo_id))[:groups]
         # Only the lines of the named definitions themselves: a definition nested in one
         # is placed among the others by path, and found when its file is read.
-        lines = [found for found in _with_innermost(conn, _span_lines(conn, pattern, shown, in_scope)) if found[3] in named]
+        spans = _span_lines(conn, pattern, shown, in_scope)
+        lines = [found for found in _with_innermost(conn, spans) if found[3] in named]
         tally = Tally(groups, cap, named, lines)
+        tally.note(spans)
         complete = _common_lines(conn, pattern, in_scope, tally, indexed)
+        if indexed and walk_first and len(tally.pieces) <= RARE_CHUNKS:
+            # The walk did not show the text to be common: the check decides, as for a first page.
+            chunks = matching_pieces(conn, pattern, RARE_CHUNKS)
+    if chunks is not None:
+        named = set()
+        lines = _with_innermost(conn, _chunk_lines(conn, pattern, chunks, in_scope))
+        complete = True
     rank = {repo_id: index for index, repo_id in enumerate(in_scope)}
     # A line inside a name match is found again when its whole file is read: once each.
     unique = {(found[0].repo_id, found[0].path, found[1]): found for found in lines}
@@ -229,6 +242,13 @@ class Tally:
     lines: list[Line]
     seen: set[tuple[int, str, int | None]] = field(default_factory=set)
     kept: int = 0
+    # (content_id, first_line) of the pieces found to hold the text, in scope or not: more
+    # than RARE_CHUNKS of them make it a common text, as matching_pieces would find.
+    pieces: set[tuple[int, int]] = field(default_factory=set)
+
+    def note(self, found: Iterable[tuple[Holder, int, str]]) -> None:
+        """Count the pieces these lines are in."""
+        self.pieces.update((holder.content_id, line - (line - 1) % CHUNK_LINES) for holder, line, _ in found)
 
     def add(self, lines: list[Line]) -> bool:
         """Add the lines of whole files, in answer order; True once the page is full."""
@@ -279,6 +299,7 @@ def _common_lines(
                     return _indexed_lines(conn, pattern, in_scope, repo_ids[position:], after, pending, tally)
             found, last, count = _probe(conn, pattern, repo_id, in_scope[repo_id], after, size)
             read += count
+            tally.note(found)
             pending.extend(_with_innermost(conn, found))
             if count < size:
                 if tally.add(pending):
@@ -311,6 +332,7 @@ def _indexed_lines(
     the lines already read of the file at `after`."""
     rank = {repo_id: index for index, repo_id in enumerate(repo_ids)}
     pieces = matching_pieces(conn, pattern) or []
+    tally.pieces.update(pieces)
     held = _holders(conn, {content_id for content_id, _ in pieces}, {r: in_scope[r] for r in repo_ids})
     ordered = sorted(
         ((rank[holder.repo_id], holder.path, first_line), holder)

@@ -150,3 +150,17 @@ def test_a_common_text_answers_the_same_however_it_is_walked(
     monkeypatch.setattr(search, "RARE_CHUNKS", 0)
     assert answers(server) == plain
 
+
+
+@pytest.mark.parametrize("rare_chunks", [3, 60])
+def test_a_page_far_down_answers_the_same_when_the_walk_comes_before_the_rarity_check(
+    server: MCPServer, rare_chunks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rare text has at most 3 pieces here ("été", in 1: rare; "rare_mark", in 53, common)
+    # or 60 ("rare_mark" rare; "token", in 97, common, though a first page of it is full
+    # after fewer pieces). The rarity check comes first, then the walk first, on every page.
+    monkeypatch.setattr(search, "RARE_CHUNKS", rare_chunks)
+    monkeypatch.setattr(search, "WALK_FIRST_GROUPS", 10**9)
+    checked_first = answers(server)
+    monkeypatch.setattr(search, "WALK_FIRST_GROUPS", 0)
+    assert answers(server) == checked_first
