@@ -311,6 +311,27 @@ def test_a_new_database_has_the_same_indexes_and_source_storage_as_a_migrated_on
     assert (index_definitions(db), source_storage(db)) == new
 
 
+def test_a_version_9_database_gets_hash_indexes_of_qualnames_and_full_names(db: psycopg.Connection) -> None:
+    for column in ("qualname", "full_name"):
+        db.execute(f"DROP INDEX coderows.content_definitions_{column}_idx")
+        db.execute(f"CREATE INDEX content_definitions_{column}_idx ON coderows.content_definitions ({column})")
+    db.execute("UPDATE coderows.schema_version SET version = 9")
+    db.execute(
+        "INSERT INTO content_definitions (id, content_id, module, path, kind, name, qualname, full_name, def_line,"
+        " start_line, end_line, signature, decorators, bases, is_async, body_start, body_length)"
+        " VALUES (1, 1, 'a', 'a.py', 'class', 'C', 'C', 'a.C', 1, 1, 1, 'class C', '{}', '{}', false, 1, 7)"
+    )
+    assert ensure_schema(db) == NEWEST
+    indexes = index_definitions(db)
+    for column in ("qualname", "full_name"):
+        assert indexes[f"content_definitions_{column}_idx"] == (
+            f"CREATE INDEX content_definitions_{column}_idx ON coderows.content_definitions USING hash ({column})"
+        )
+    db.execute("SET enable_seqscan = off")  # the one row is found through each new index
+    assert db.execute("SELECT id FROM content_definitions WHERE qualname = 'C'").fetchall() == [(1,)]
+    assert db.execute("SELECT id FROM content_definitions WHERE full_name = 'a.C'").fetchall() == [(1,)]
+
+
 def test_a_large_source_is_compressed_with_lz4_where_the_server_has_it(db: psycopg.Connection) -> None:
     (has_lz4,) = db.execute(
         "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
