@@ -144,9 +144,12 @@ def search_lines(
     order = list(dict.fromkeys(symbol.repo_id for symbol in first))
     in_scope = scope_repos(conn, repos, order)
     indexed = TRIGRAM.search(text) is not None
-    # A page far down is asked of a common text: it is walked first, and the walk mostly
-    # finds more than RARE_CHUNKS pieces holding it, which spares the check (up to 13 ms).
-    walk_first = groups > WALK_FIRST_GROUPS
+    # A page far down is mostly asked of a common text: one the trigram index names more
+    # than RARE_CHUNKS pieces for is walked first, and the walk mostly finds more than
+    # RARE_CHUNKS pieces holding it, which spares the check (up to 13 ms). One it names
+    # fewer for (`TODO`: 146) is rare: walking it would read 1,024 pieces for nothing.
+    candidates = index_candidates(conn, pattern) if indexed and groups > WALK_FIRST_GROUPS else None
+    walk_first = candidates is not None and candidates > RARE_CHUNKS
     chunks = matching_pieces(conn, pattern, RARE_CHUNKS) if indexed and not walk_first else None
     named: set[int] = set()
     if chunks is None:
@@ -159,7 +162,7 @@ def search_lines(
         lines = [found for found in _with_innermost(conn, spans) if found[3] in named]
         tally = Tally(groups, cap, named, lines)
         tally.note(spans)
-        complete = _common_lines(conn, pattern, in_scope, tally, indexed)
+        complete = _common_lines(conn, pattern, in_scope, tally, indexed, candidates)
         if indexed and walk_first and len(tally.pieces) <= RARE_CHUNKS:
             # The walk did not show the text to be common: the check decides, as for a first page.
             chunks = matching_pieces(conn, pattern, RARE_CHUNKS)
@@ -274,6 +277,7 @@ def _common_lines(
     in_scope: dict[int, tuple[str, str]],
     tally: Tally,
     indexed: bool,
+    candidates: float | None = None,
 ) -> bool:
     """Add to tally.lines those of the files holding the text, in answer order, until the
     page is full (Tally.add); True when every file in scope was read. Pieces are read in
@@ -283,9 +287,9 @@ def _common_lines(
     text with a trigram is looked up through the index instead when the index names fewer
     pieces than the walk is still expected to read: a text that only far down the order
     fills the page (`class Meta`: Django's, not the stdlib's; 1,958 pieces named), not
-    one the index narrows down poorly (`__init__` at offset 100: 4,156)."""
+    one the index narrows down poorly (`__init__` at offset 100: 4,156). `candidates`:
+    the index's count (index_candidates) when already known."""
     read = 0
-    candidates: float | None = None
     repo_ids = list(in_scope)
     for position, repo_id in enumerate(repo_ids):
         after: tuple[str, int] = ("", 0)
