@@ -9,7 +9,10 @@ Changed (each at the position the index gives, checked to hold the old name):
   references, imports and re-exports (`from m import old` and `from m import old as
   old`, whose alias is renamed too), base classes, decorators, attributes through
   self / cls / super() / instances of a known class;
-- `__all__` entries naming it, in the files that define or import it.
+- `__all__` entries naming it, in the files that define or import it;
+- strings naming it as precisely as code does (edit/named_strings.py): its full name
+  (`patch("pkg.mod.Class.old")`), or the attribute argument of a call whose first
+  argument resolves to its class or module (`patch.object(Class, "old")`).
 Uses through another name (`from m import old as alias`, then `alias()`) stay as they
 are: the alias still binds. Left alone and listed: uses known by name only (attributes
 of objects of unknown type: usages.target IS NULL, or a path through this repository
@@ -33,6 +36,7 @@ import psycopg
 
 from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_readline
 from coderows.db.rows import one_row
+from coderows.edit.named_strings import strings_naming
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
 from coderows.indexer.variables import path_packages, targets_through_variables
@@ -112,6 +116,11 @@ def plan_rename(
         start = definition_name_offset(file, def_line, old)
         edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
     plan.aliased += add_use_edits(edits, files, uses, old, new_name)
+    named = strings_naming(conn, symbol.repo_id, renamed, old)
+    files.update(module_files(conn, symbol.repo_id, sorted(set(named) - set(files))))
+    for module_id, offsets in named.items():
+        for start in offsets:
+            edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
     top_level = any(d[2] for d in definitions)
     for module_id in edits:
         if top_level or module_id in {u[0] for u in uses if u[3] == "import"}:

@@ -131,6 +131,78 @@ def test_rename_of_a_method_the_standard_library_calls_by_name_says_so(small: Ca
     assert "standard library" not in push.text
 
 
+LOOPS = {
+    "pkg/__init__.py": "",
+    "pkg/loops.py": (
+        "class Loop:\n"
+        "    def trigger(self):\n"
+        "        return 1\n"
+        "\n"
+        "\n"
+        "class Watching(Loop):\n"
+        "    pass\n"
+        "\n"
+        "\n"
+        "class Polling(Loop):\n"
+        "    def trigger(self):\n"
+        "        return 2\n"
+        "\n"
+        "\n"
+        "def helper():\n"
+        "    return 3\n"
+    ),
+    "tests/test_loops.py": (
+        "from unittest.mock import patch\n"
+        "\n"
+        "from pkg import loops\n"
+        "from pkg.loops import Loop, Polling, Watching\n"
+        "\n"
+        "\n"
+        "@patch.object(Watching, 'trigger')\n"
+        "def test_watching(trigger):\n"
+        "    assert getattr(Loop, \"trigger\") and getattr(Polling, \"trigger\")\n"
+        "\n"
+        "\n"
+        "def test_patched(monkeypatch, thing):\n"
+        "    monkeypatch.setattr(loops, \"helper\", lambda: 4)\n"
+        "    patch(\"pkg.loops.Loop.trigger\")\n"
+        "    patch(\"pkg.loops.helper\")\n"
+        "    return getattr(thing, \"trigger\"), \"helper\"\n"
+    ),
+}
+
+
+def test_rename_of_a_method_changes_the_strings_naming_it_through_its_class(small: Callable[..., Indexed]) -> None:
+    repo = small(LOOPS)
+    answer = edit(repo, "rename_symbol", name="pkg.loops.Loop.trigger", new_name="fire", dry_run=True)
+    assert answer.text.splitlines() == [
+        "dry run, nothing written: would rename method pkg.loops.Loop.trigger -> fire: 4 changes on 4 lines in 2 files",
+        "pkg/loops.py",
+        "  2: def trigger(self):  ->  def fire(self):",
+        "tests/test_loops.py",
+        "  7: @patch.object(Watching, 'trigger')  ->  @patch.object(Watching, 'fire')",
+        "  9: assert getattr(Loop, \"trigger\") and getattr(Polling, \"trigger\")  ->  "
+        "assert getattr(Loop, \"fire\") and getattr(Polling, \"trigger\")",
+        "  14: patch(\"pkg.loops.Loop.trigger\")  ->  patch(\"pkg.loops.Loop.fire\")",
+        "methods of the same name in the class hierarchy, not renamed (include_overrides=true renames them too): "
+        "pkg.loops.Polling.trigger (overrides it)",
+        "left alone, strings and comments holding 'trigger' (2):",
+        "  tests/test_loops.py:9: assert getattr(Loop, \"trigger\") and getattr(Polling, \"trigger\")",
+        "  tests/test_loops.py:16: return getattr(thing, \"trigger\"), \"helper\"",
+    ]
+
+
+def test_rename_of_a_function_changes_the_strings_naming_it_through_its_module(small: Callable[..., Indexed]) -> None:
+    repo = small(LOOPS)
+    edit(repo, "rename_symbol", name="pkg.loops.helper", new_name="assist")
+    assert text_of(repo, "tests/test_loops.py").splitlines()[12:16] == [
+        "    monkeypatch.setattr(loops, \"assist\", lambda: 4)",
+        "    patch(\"pkg.loops.Loop.trigger\")",
+        "    patch(\"pkg.loops.assist\")",
+        "    return getattr(thing, \"trigger\"), \"helper\"",
+    ]
+
+
 def test_cli_rename_lists_every_use_left_alone(small: Callable[..., Indexed]) -> None:
     uses = "".join(f"    thing{n}.tick()\n" for n in range(30))
     repo = small({"clock.py": f"class Clock:\n    def tick(self):\n        return 1\n\n\ndef run({', '.join(f'thing{n}' for n in range(30))}):\n{uses}"})
