@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import psycopg
 
 from coderows.common.lines import line_starts
+from coderows.edit.plan import ModuleFile, module_files
+from coderows.edit.write import TextEdit
 
 # Files parsed for such strings (those whose source holds the name), like rename's scan.
 MAX_FILES_PARSED = 400
@@ -79,12 +81,28 @@ def owners_of(conn: psycopg.Connection, repo_id: int, renamed: list[str], old: s
     return Owners(frozenset(name for (name,) in classes), frozenset(name for (name,) in modules))
 
 
-def strings_naming(
-    conn: psycopg.Connection, repo_id: int, renamed: list[str], old: str
-) -> dict[int, list[int]]:
-    """Module id -> offsets of `old` inside the string literals that name a renamed
-    definition (see the module's docstring)."""
-    owners = owners_of(conn, repo_id, renamed, old)
+def owners_of_variable(spellings: list[str]) -> Owners:
+    """A module-level variable is an attribute of the modules that define or re-export
+    it (`pkg.settings.TIMEOUT`, `pkg.TIMEOUT`)."""
+    return Owners(frozenset(), frozenset(name.rpartition(".")[0] for name in spellings))
+
+
+def add_string_edits(
+    conn: psycopg.Connection, repo_id: int, owners: Owners, old: str, new: str,
+    edits: dict[int, dict[int, TextEdit]], files: dict[int, ModuleFile],
+) -> None:
+    """Add to `edits` (and their files to `files`) the rename of every string naming
+    `old` through its owners."""
+    named = strings_naming(conn, repo_id, owners, old)
+    files.update(module_files(conn, repo_id, sorted(set(named) - set(files))))
+    for module_id, offsets in named.items():
+        for start in offsets:
+            edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new)
+
+
+def strings_naming(conn: psycopg.Connection, repo_id: int, owners: Owners, old: str) -> dict[int, list[int]]:
+    """Module id -> offsets of `old` inside the string literals that name it through
+    one of its `owners` (see the module's docstring)."""
     if not owners.classes and not owners.modules:
         return {}
     rows = conn.execute(

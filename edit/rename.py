@@ -36,7 +36,7 @@ import psycopg
 
 from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_readline
 from coderows.db.rows import one_row
-from coderows.edit.named_strings import strings_naming
+from coderows.edit.named_strings import add_string_edits, owners_of
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
 from coderows.indexer.variables import path_packages, targets_through_variables
@@ -116,16 +116,13 @@ def plan_rename(
         start = definition_name_offset(file, def_line, old)
         edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
     plan.aliased += add_use_edits(edits, files, uses, old, new_name)
-    named = strings_naming(conn, symbol.repo_id, renamed, old)
-    files.update(module_files(conn, symbol.repo_id, sorted(set(named) - set(files))))
-    for module_id, offsets in named.items():
-        for start in offsets:
-            edits.setdefault(module_id, {})[start] = TextEdit(start, start + len(old), new_name)
     top_level = any(d[2] for d in definitions)
     for module_id in edits:
         if top_level or module_id in {u[0] for u in uses if u[3] == "import"}:
             for start in all_entries(files[module_id].source, old):
                 edits[module_id][start] = TextEdit(start, start + len(old), new_name)
+    # after __all__: a file changed only in strings keeps its own __all__
+    add_string_edits(conn, symbol.repo_id, owners_of(conn, symbol.repo_id, renamed, old), old, new_name, edits, files)
     for module_id, by_start in sorted(edits.items(), key=lambda item: files[item[0]].path):
         file = files[module_id]
         plan.changes.append(file.change(list(by_start.values())))

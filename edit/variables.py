@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 
 from coderows.common.lines import line_end, line_starts, tokenizer_readline
+from coderows.edit.named_strings import add_string_edits, owners_of_variable
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.rename import (
     LISTED_LEFT_ALONE,
@@ -294,6 +295,7 @@ def plan_variable_rename(
             for start in all_entries(files[module_id].source, old):
                 edits[module_id][start] = TextEdit(start, start + len(old), new_name)
     refuse_taken(new_name, [files[module_id] for module_id in edits])
+    add_string_edits(conn, variable.repo_id, owners_of_variable(spellings), old, new_name, edits, files)
     for module_id, by_start in sorted(edits.items(), key=lambda item: files[item[0]].path):
         if not by_start:
             continue

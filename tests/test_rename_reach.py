@@ -286,6 +286,30 @@ def test_rename_a_module_level_variable_and_every_use(small: Callable[..., Index
     compile(text_of(repo, "conf/values.py"), "conf/values.py", "exec")
 
 
+def test_rename_of_a_variable_changes_the_strings_naming_it_through_its_modules(small: Callable[..., Indexed]) -> None:
+    repo = small({
+        **SETTINGS,
+        "tests/test_limits.py": (
+            "from conf import values\n"
+            "\n"
+            "\n"
+            "def test_limit(monkeypatch):\n"
+            "    monkeypatch.setattr(values, 'LIMIT', 1)\n"
+            "    monkeypatch.setattr('conf.LIMIT', 1)\n"
+            "    monkeypatch.setattr('conf.values.LIMIT', 2)\n"
+            "    return 'LIMIT'\n"
+        ),
+    })
+    answer = edit(repo, "rename_symbol", name="conf.values.LIMIT", new_name="MAX_ITEMS", dry_run=True)
+    assert [line for line in answer.text.splitlines() if "test_limits" in line or "setattr" in line] == [
+        "tests/test_limits.py",
+        "  5: monkeypatch.setattr(values, 'LIMIT', 1)  ->  monkeypatch.setattr(values, 'MAX_ITEMS', 1)",
+        "  6: monkeypatch.setattr('conf.LIMIT', 1)  ->  monkeypatch.setattr('conf.MAX_ITEMS', 1)",
+        "  7: monkeypatch.setattr('conf.values.LIMIT', 2)  ->  monkeypatch.setattr('conf.values.MAX_ITEMS', 2)",
+        "  tests/test_limits.py:8: return 'LIMIT'",
+    ]
+
+
 def test_rename_of_a_variable_to_a_name_a_changed_file_uses_is_refused(small: Callable[..., Indexed]) -> None:
     repo = small(SETTINGS)
     answer = edit(repo, "rename_symbol", name="conf.values:LIMIT", new_name="values")
