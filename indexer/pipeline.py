@@ -11,20 +11,13 @@ rows or its new ones; the next run picks up whatever is still out of date.
 
 from __future__ import annotations
 
-import ctypes
-import faulthandler
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,9 +32,14 @@ from coderows.indexer.load import KnownFile, SharedFile
 from coderows.indexer.naming import PATH_ONLY_ROOTS, PackageRoots, module_name
 from coderows.indexer.packaging import package_roots
 
-# The parser (tree-sitter, its queries, ast) is imported where a file is read: a run with
-# nothing to do, the common case, must not pay a third of its time loading it.
+# The parser (tree-sitter, its queries, ast) is imported where a file is read, and the
+# worker machinery (multiprocessing, concurrent.futures, ctypes: ~13 ms) where a pool is
+# started: a run with nothing to do, the common case, must not pay for loading them.
 if TYPE_CHECKING:
+    import multiprocessing.connection
+    import multiprocessing.context
+    from concurrent.futures import ProcessPoolExecutor
+
     from coderows.indexer.parse import ParsedModule
 
 DEFAULT_MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -389,6 +387,10 @@ def _read_all(tasks: list[Task], jobs: int) -> Iterator[TaskResult]:
         yield from map(_run_task, tasks)
         return
 
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    _drop_queued_work_at_exit()  # registered after the imports above: see its docstring
     context = _worker_context()
     parent = os.getpid()  # every worker is our own child: it watches for our death
     size = max(1, min(16, len(tasks) // (jobs * 8)))
@@ -457,18 +459,31 @@ def _drop_queued_work() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-# threading's exit hooks run last-registered first, so this runs before the one that
-# concurrent.futures.process registered on import (above), which joins the pools.
-threading._register_atexit(_drop_queued_work)  # type: ignore[attr-defined]
+_drop_hook_registered = False
 
 
-WorkerContext = multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext
+def _drop_queued_work_at_exit() -> None:
+    """Register _drop_queued_work, once, after concurrent.futures.process is imported:
+    threading's exit hooks run last-registered first, so it runs before the one that
+    module registers on import, which joins the pools. (Registered on the first run that
+    starts workers, not at import: a run with nothing to do does not import the pools.)"""
+    global _drop_hook_registered
+    with _live_pools_lock:
+        if not _drop_hook_registered:
+            threading._register_atexit(_drop_queued_work)  # type: ignore[attr-defined]
+            _drop_hook_registered = True
+
+
+if TYPE_CHECKING:
+    WorkerContext = multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext
 
 
 def _worker_context() -> WorkerContext:
     """fork is fastest, but forking a multi-threaded process (an MCP server, a watcher)
     can deadlock: those spawn. Never forkserver: its server process and the workers it
     forks outlive a killed indexer (each holds the pipe whose end would stop the other)."""
+    import multiprocessing
+
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
@@ -482,8 +497,13 @@ def _die_with_parent(parent: int) -> None:
     A parser crash in a worker is expected and handled (its files are retried one per
     process and recorded as skipped), so no fault handler inherited from the parent (pytest,
     python -X faulthandler) prints a "Fatal Python error" stack for it."""
+    import faulthandler
+
     faulthandler.disable()
     if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # it died before the line above took effect
         os._exit(1)
