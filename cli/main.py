@@ -555,13 +555,23 @@ def _connection(database_url: str | None) -> Iterator[psycopg.Connection]:
         conn.close()
 
 
+_modules_frozen = False  # _loading_modules has run in this process
+
+
 @contextmanager
 def _loading_modules() -> Iterator[None]:
     """Import a command's modules (psycopg, the indexer) with the collector paused, then
     set what they made aside for good (gc.freeze): they live as long as the process, and
-    collections going over them again and again were ~10 ms of a no-op `coderows index`."""
+    collections going over them again and again were ~10 ms of a no-op `coderows index`.
+    Once per process: a program calling commands in-process would otherwise freeze its
+    own garbage (cycles among frozen objects are never collected) at every call."""
     import gc
 
+    global _modules_frozen
+    if _modules_frozen:
+        yield
+        return
+    _modules_frozen = True
     was_enabled = gc.isenabled()
     gc.disable()
     try:
