@@ -297,9 +297,13 @@ CREATE TABLE IF NOT EXISTS repo_answers (
     repo_id   bigint  NOT NULL,
     answer_id bigint  NOT NULL,           -- answers.id (indexer/load.py frees answers none points to)
     stale     boolean NOT NULL DEFAULT false,  -- to be resolved (again); read as unresolved meanwhile
-    PRIMARY KEY (repo_id, answer_id)
+    -- Answer first: every reader reaches these rows from an answer (by target, full name
+    -- or consulted module) and asks for one repository's row of it, and freeing an answer
+    -- asks whether any repository points to it; a second index on answer_id alone took
+    -- 3.8 MB for the stdlib + Django. Only forgetting a repository reads them by repo_id
+    -- alone (and resolution the stale ones, through the index below).
+    PRIMARY KEY (answer_id, repo_id)
 );
-CREATE INDEX IF NOT EXISTS repo_answers_answer_id_idx ON repo_answers (answer_id);
 CREATE INDEX IF NOT EXISTS repo_answers_stale_idx ON repo_answers (repo_id) WHERE stale;
 
 -- unresolved_modules: files loaded by a run of many batches whose targets are not yet

@@ -332,6 +332,29 @@ def test_a_version_9_database_gets_hash_indexes_of_qualnames_and_full_names(db: 
     assert db.execute("SELECT id FROM content_definitions WHERE full_name = 'a.C'").fetchall() == [(1,)]
 
 
+def repo_answers_indexes(db: psycopg.Connection) -> list[tuple[str, str]]:
+    return db.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'coderows' AND tablename = 'repo_answers'"
+        " ORDER BY indexname"
+    ).fetchall()
+
+
+def test_a_version_11_database_points_to_answers_through_one_index_that_starts_with_the_answer(
+    db: psycopg.Connection,
+) -> None:
+    new = repo_answers_indexes(db)
+    db.execute("ALTER TABLE coderows.repo_answers DROP CONSTRAINT repo_answers_pkey, ADD PRIMARY KEY (repo_id, answer_id)")
+    db.execute("CREATE INDEX repo_answers_answer_id_idx ON coderows.repo_answers (answer_id)")
+    db.execute("UPDATE coderows.schema_version SET version = 11")
+    db.execute("INSERT INTO repo_answers (repo_id, answer_id) VALUES (1, 7)")
+    assert ensure_schema(db) == NEWEST
+    assert repo_answers_indexes(db) == new == [
+        ("repo_answers_pkey", "CREATE UNIQUE INDEX repo_answers_pkey ON coderows.repo_answers USING btree (answer_id, repo_id)"),
+        ("repo_answers_stale_idx", "CREATE INDEX repo_answers_stale_idx ON coderows.repo_answers USING btree (repo_id) WHERE stale"),
+    ]
+    assert db.execute("SELECT repo_id, answer_id, stale FROM repo_answers").fetchall() == [(1, 7, False)]
+
+
 def test_a_large_source_is_compressed_with_lz4_where_the_server_has_it(db: psycopg.Connection) -> None:
     (has_lz4,) = db.execute(
         "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
