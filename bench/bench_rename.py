@@ -333,6 +333,13 @@ def why_coderows_only(conn, reference: Path, position: Position, rope_failing: d
     reasons = []
     if tests:
         reasons.append(f"rope leaves it and {len(tests)} tests fail at this line after rope's rename only ({tests[0]})")
+    if text[position[2]:position[2] + 1] in ("'", '"'):
+        within = sorted(test for test in rope_failing if test not in ours_failing and position[:2] in test_lines(reference, test))
+        reasons.append(
+            "a string naming the renamed definition through its class or module, or by its full name (patch.object(C, \"name\"))"
+            + (f": rope leaves it and {len(within)} tests holding it fail after rope's rename only ({within[0]})" if within else "")
+        )
+        return "; ".join(reasons)
     if SETTER.search(text):
         reasons.append("the decorator names the property renamed (both tools rename its defs): left as it was, it names nothing")
     reasons.append(resolution_at(conn, reference, position))
