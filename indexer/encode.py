@@ -54,17 +54,18 @@ class EncodedFile:
 
 def encode(module_id: int, repo_id: int, version: FileVersion) -> EncodedFile:
     module = version.module
+    names_hash = module.names_hash  # (a digest over every row: made once)
     return EncodedFile(
         path=module.path,
         module_id=module_id,
         repo_id=repo_id,
         module_name=module.name,
-        names_hash=module.names_hash,
+        names_hash=names_hash,
         parse_status=module.parse_status,
         parse_error=module.parse_error,
         definition_count=len(module.definitions),
         source_chars=len(module.source),
-        content=_copy_line(_content_row(module_id, module)).encode("utf-8"),
+        content=_copy_line(_content_row(module_id, module, names_hash)).encode("utf-8"),
         definitions=_definitions_copy_text(module_id, module).encode("utf-8"),
         imports="".join(map(_copy_line, _import_rows(module_id, module))).encode("utf-8"),
         uses=_uses_copy_text(module_id, module).encode("utf-8"),
@@ -103,10 +104,10 @@ def pieces_copy_text(content_id: int, source: str) -> str:
 ESCAPED_BREAK = "\\n"  # a line break inside a COPY text field
 
 
-def _content_row(module_id: int, m: ParsedModule) -> tuple[Any, ...]:
+def _content_row(module_id: int, m: ParsedModule, names_hash: str) -> tuple[Any, ...]:
     return (
         module_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
-        m.content_hash, m.encoding, m.parse_status, m.parse_error, m.names_hash,
+        m.content_hash, m.encoding, m.parse_status, m.parse_error, names_hash,
     )
 
 

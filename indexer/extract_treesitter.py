@@ -50,6 +50,9 @@ def kind_ids(names: frozenset[str] | set[str]) -> frozenset[int]:
 
 
 _WALKED = kind_ids(STATEMENT_CONTAINERS | IMPORTS | {GLOBAL_DECLARATION})
+_DEFINITION_IDS = kind_ids(set(DEFINITIONS))
+_IMPORT_IDS = kind_ids(IMPORTS)
+_GLOBAL_IDS = kind_ids({GLOBAL_DECLARATION})
 
 
 def parse_tree(data: bytes) -> Tree:
@@ -67,17 +70,17 @@ def extract(tree: Tree, source: bytes) -> Outline:
     stack: list[tuple[Node, Node | None, int | None]] = [(tree.root_node, None, None)]
     while stack:
         node, parent, enclosing = stack.pop()
-        kind = node.type
+        kind = node.kind_id
+        if kind in _IMPORT_IDS:
+            imports.extend(_imports(node))
+            continue
         children = node.children
-        if kind in DEFINITIONS:
+        if kind in _DEFINITION_IDS:
             definition = _definition(node, children, parent, enclosing, source)
             if definition is not None:
                 definitions.append(definition)
                 enclosing = len(definitions) - 1
-        elif kind in IMPORTS:
-            imports.extend(_imports(node))
-            continue
-        elif kind == GLOBAL_DECLARATION:
+        elif kind in _GLOBAL_IDS:
             if enclosing is not None:
                 names = (_identifier(name) for name in children if name.type == "identifier")
                 definitions[enclosing].declared_global.update(names)

@@ -31,7 +31,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from operator import attrgetter, itemgetter
 
 from tree_sitter import Node, Query, QueryCursor, Tree
@@ -139,6 +139,7 @@ _LEFT_FIELD = _field_id("left")
 _RIGHT_FIELD = _field_id("right")
 _FUNCTION_FIELD = _field_id("function")
 _first = itemgetter(0)
+_END = 1 << 62  # past any byte offset
 _position = attrgetter("line", "col")
 
 
@@ -193,10 +194,13 @@ def extract_uses(
     source: bytes,
     definitions: Sequence[DefinitionKey],
     imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
+    line_starts: list[int] | None = None,
 ) -> tuple[list[Use], str | None]:
     """The uses in the file `source` (UTF-8) parsed into `tree`, and a note saying which
     were left out at one of the bounds above (None: all of them). `imports` are the
-    file's imports rows as (line, imported_module, imported_name, alias, target_module)."""
+    file's imports rows as (line, imported_module, imported_name, alias, target_module);
+    `line_starts`, when the caller has them: the byte offset of each line's start, lines
+    ending at \n only (as tree-sitter counts them)."""
     cursor = QueryCursor(USES_QUERY)
     deep = first_statement_nested_too_deeply(tree.root_node)
     depth_note = None
@@ -211,7 +215,7 @@ def extract_uses(
             f"the code there nests deeper than {MAX_TREE_DEPTH} levels"
         )
     captures = cursor.captures(tree.root_node)
-    extractor = _Extractor(captures, source, definitions, imports)
+    extractor = _Extractor(captures, source, definitions, imports, line_starts)
     uses = extractor.uses()
     notes = [note for note in (depth_note, *extractor.notes()) if note]
     return uses, "; ".join(notes) or None
@@ -240,14 +244,18 @@ class _Extractor:
         source: bytes,
         definitions: Sequence[DefinitionKey],
         imports: Sequence[tuple[int, str | None, str | None, str | None, str | None]],
+        line_starts: list[int] | None,
     ) -> None:
         self.captures = captures
         self.source = source
         self.imports = imports
         self.ascii = source.isascii()
-        self.line_starts = _line_starts(source)
+        self.line_starts = _line_starts(source) if line_starts is None else line_starts
         self.scopes = self._scopes(definitions)
         self.scope_starts = [scope.start for scope in self.scopes]
+        # (error recovery could leave them out of order: then _scope_span vouches for
+        # no position but the one asked for)
+        self.scope_starts_sorted = all(a <= b for a, b in pairwise(self.scope_starts))
         self.locals: list[dict[str, str | None]] = [{} for _ in self.scopes]  # name -> instance-of target
         self.self_names: dict[int, str] = {}  # method scope -> its first parameter's name
         self.global_names: list[set[str]] = [set() for _ in self.scopes]
@@ -314,6 +322,26 @@ class _Extractor:
             index = scope.parent
         return None
 
+    def _scope_span(self, position: int) -> tuple[int | None, int]:
+        """(_scope_at(position), until): every position from `position` up to `until`
+        (excluded) has the same innermost scope, so a pass over positions in source
+        order asks again only past it, not once a use."""
+        starts = self.scope_starts
+        following = bisect_right(starts, position)
+        if not self.scope_starts_sorted:
+            until = position + 1
+        else:  # (no scope starts before the next start)
+            until = starts[following] if following < len(starts) else _END
+        index: int | None = following - 1
+        while index is not None and index >= 0:
+            scope = self.scopes[index]
+            if scope.start <= position < scope.end:
+                return index, min(until, scope.end)  # (an inner scope ends before its parent)
+            if scope.start > position:
+                until = position + 1
+            index = scope.parent
+        return None, until
+
     def _enclosing_function(self, scope: int | None) -> int | None:
         """The innermost function scope at or around `scope` (class bodies are skipped)."""
         while scope is not None and self.scopes[scope].is_class:
@@ -346,7 +374,10 @@ class _Extractor:
                 locals_[scope].setdefault(name, None)
             while scope is not None and scopes[scope].is_class:
                 scope = scopes[scope].parent
-            sites.setdefault((scope, name), {})[start] = None
+            positions = sites.get((scope, name))
+            if positions is None:  # (setdefault would build a dict for every binding)
+                positions = sites[(scope, name)] = {}
+            positions[start] = None
         for node in captures.get("global", []) + captures.get("nonlocal", []):
             self.skipped.add(node.start_byte)
         for node in captures.get("global", []):
@@ -555,7 +586,10 @@ class _Extractor:
         # calling it gives is known too (`Client(app).open(path).data`)
         known: dict[tuple[int, int], tuple[str, str]] = {}
         source, roles, budget = self.source, self.roles, self.text_budget
-        scope_at, chain_target, use = self._scope_at, self._chain_target, self._use
+        scope_span, chain_target, use = self._scope_span, self._chain_target, self._use
+        scope_from, scope_until = 0, 0  # (_scope_span's answer, reused)
+        scope: int | None = None
+        heads, head_meaning, call_result_at = self.heads, self._head_meaning, self._call_result_at
         line_starts, scopes, ascii_only = self.line_starts, self.scopes, self.ascii
         use_name: str | None
         for start, name, attribute, obj in self.attribute_names:
@@ -564,6 +598,7 @@ class _Extractor:
             object_start = obj.start_byte
             object_end = obj.end_byte
             object_is_attribute = obj.kind_id in _ATTRIBUTE
+            head = None  # the object's name when it is one name (`self` in self.x)
             attr = source[start:end].decode("utf-8", "replace")
             gap = source[object_end:start]
             tight = gap == b"."
@@ -580,7 +615,12 @@ class _Extractor:
                     object_name = None
                 else:
                     text = source[object_start:object_end].decode("utf-8", "replace")
-                    object_name = text if _DOTTED.match(text) else None
+                    if text.isascii() and obj.kind_id in _IDENTIFIER:
+                        # (for ASCII, isidentifier() is _DOTTED without dots: no regex)
+                        object_name = text if text.isidentifier() else None
+                        head = object_name
+                    else:
+                        object_name = text if _DOTTED.match(text) else None
                 if object_name is not None:
                     use_name = f"{object_name}.{attr}"
                     if len(use_name) > MAX_USE_NAME_CHARS:
@@ -598,16 +638,36 @@ class _Extractor:
                 self.cut_at_line = name.start_point.row + 1
                 break
             kind = roles.get((chain_start, end), "reference")
-            scope = scope_at(start)
+            if not scope_from <= start < scope_until:
+                scope, scope_until = scope_span(start)
+                scope_from = start
             if use_name is not None and kind != "decorator":  # the common case, _use written out
                 line = bisect_right(line_starts, start)
                 column = start - line_starts[line - 1]
                 if column and not ascii_only:
                     column = len(source[start - column : start].decode("utf-8", "replace"))
-                target = chain_target(use_name, scope, start)
+                if head is not None and attr:  # _chain_target written out for `name.attr`
+                    meaning = heads.get((head, scope))
+                    if meaning is None:
+                        meaning = heads[(head, scope)] = head_meaning(head, scope)
+                    holder = meaning[1]
+                    if meaning[2]:  # through self
+                        target = f"{holder}.{attr}" if holder else None
+                    else:
+                        if not meaning[0]:  # a variable: what it holds, if a call put it there
+                            holder = call_result_at(head, scope, start)
+                        target = None if holder is None else f"{holder}.{attr}"
+                else:
+                    target = chain_target(use_name, scope, start)
                 ordinal = scopes[scope].ordinal if scope is not None else None
-                row = Use(line, column + 1, kind, use_name, ordinal, target, False)
-            elif use_name is not None:
+                rows.append(Use(line, column + 1, kind, use_name, ordinal, target, False))
+                if target is None:
+                    spent += len(use_name)
+                else:
+                    spent += len(use_name) + len(target)
+                    known[(chain_start, attribute.end_byte)] = (use_name, target)
+                continue
+            if use_name is not None:
                 row = use(start, scope, kind, use_name, chain_target(use_name, scope, start))
             elif object_end - object_start == 7 and obj.kind_id in _CALL and source[object_start:object_end] == b"super()":
                 function = self._enclosing_function(scope)

@@ -128,11 +128,14 @@ def parse_module(path: str, data: bytes, package_roots: PackageRoots = PATH_ONLY
     lone_carriage_returns = "\r" in text and text.count("\r") != text.count("\r\n")
     outline, tree, status, error = _outline(text, utf8, trust_tree_lines=not lone_carriage_returns)
     name = module_name(path, package_roots)
-    definitions, limit_note = _definitions(outline, text)
+    # Line starts in characters; in an ASCII text without \r they are also the byte
+    # offsets of the lines tree-sitter counts (at \n only), which the uses need: one list.
+    starts = line_starts(text) if tree is not None and text.isascii() and "\r" not in text else None
+    definitions, limit_note = _definitions(outline, text, starts)
     if limit_note:
         status, error = "partial", _join_notes(error, limit_note)
     imports = [_import(row, name) for row in outline.imports]
-    uses, uses_note = _uses(tree, utf8, name.name, definitions, imports) if tree is not None else ([], None)
+    uses, uses_note = _uses(tree, utf8, name.name, definitions, imports, starts) if tree is not None else ([], None)
     if uses_note:
         status, error = "partial", _join_notes(error, uses_note)
     return ParsedModule(
@@ -141,7 +144,7 @@ def parse_module(path: str, data: bytes, package_roots: PackageRoots = PATH_ONLY
         is_package=name.is_package,
         docstring=outline.docstring,
         source=text,
-        line_count=line_count(text),
+        line_count=line_count(text) if starts is None else _line_count(text, starts),
         content_hash=content_hash(data),
         encoding=encoding,
         parse_status=status,
@@ -150,6 +153,13 @@ def parse_module(path: str, data: bytes, package_roots: PackageRoots = PATH_ONLY
         imports=imports,
         uses=uses,
     )
+
+
+def _line_count(text: str, starts: list[int]) -> int:
+    """line_count(text) from its line_starts (a final line break starts no line)."""
+    if not text:
+        return 0
+    return len(starts) - 1 if text.endswith("\n") else len(starts)
 
 
 def decode(data: bytes) -> tuple[str, str, str | None]:
@@ -203,6 +213,7 @@ MAX_INDENT_WIDTHS = 256
 # lets the regex engine skip ahead with memchr.
 _LONG_INDENT = re.compile(rb"\n([ \t]{33,})")
 _INDENT = re.compile(rb"\n([ \t]*)")
+_WIDE_SPACES = re.compile(rb"\n {%d}" % (MAX_INDENT_WIDTHS + 1))
 
 
 def too_many_indent_widths(utf8: bytes) -> bool:
@@ -214,7 +225,10 @@ def too_many_indent_widths(utf8: bytes) -> bool:
     if b"\r" in utf8 or b"\f" in utf8:
         utf8 = utf8.replace(b"\r", b"\n").replace(b"\f", b"\n")  # each restarts the width too
     utf8 = b"\n" + utf8 if utf8[:1] in (b" ", b"\t") else utf8
-    if not any(_width(run[1]) > MAX_INDENT_WIDTHS for run in _LONG_INDENT.finditer(utf8)):
+    if b"\t" not in utf8:  # every width is a count of spaces: one search says it
+        if _WIDE_SPACES.search(utf8) is None:
+            return False
+    elif not any(_width(run[1]) > MAX_INDENT_WIDTHS for run in _LONG_INDENT.finditer(utf8)):
         return False
     return len({_width(run) for run in _INDENT.findall(utf8)}) > MAX_INDENT_WIDTHS
 
@@ -231,14 +245,16 @@ def _describe_syntax_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _definitions(outline: Outline, text: str) -> tuple[list[Definition], str | None]:
-    """Rows for the outline's definitions, qualnames derived as CPython's compiler does."""
+def _definitions(outline: Outline, text: str, starts: list[int] | None = None) -> tuple[list[Definition], str | None]:
+    """Rows for the outline's definitions, qualnames derived as CPython's compiler does;
+    `starts`: line_starts(text), when the caller has them."""
     rows: list[Definition] = []
     ordinal_of: dict[int, int] = {}  # outline index -> ordinal among kept rows
     depth_of: dict[int, int] = {}
     private_of: dict[int, str | None] = {}  # the class name that mangles __names in its scope
     notes: list[str] = []
-    starts = line_starts(text) if outline.definitions else []
+    if starts is None:
+        starts = line_starts(text) if outline.definitions else []
     for index, raw in enumerate(outline.definitions):
         parent_raw = outline.definitions[raw.parent] if raw.parent is not None else None
         parent_ordinal = ordinal_of.get(raw.parent) if raw.parent is not None else None
@@ -320,7 +336,7 @@ def _import(raw: RawImport, importer: ModuleName) -> Import:
 
 
 def _uses(
-    tree: Tree, utf8: bytes, module: str, definitions: list[Definition], imports: list[Import]
+    tree: Tree, utf8: bytes, module: str, definitions: list[Definition], imports: list[Import], starts: list[int] | None
 ) -> tuple[list[Use], str | None]:
     """Name uses from the tree-sitter tree (also when it has errors: best effort there),
     and a note on what the per-file bounds left out (extract_uses.py)."""
@@ -329,7 +345,7 @@ def _uses(
         for d in definitions
     ]
     rows = [(i.line, i.imported_module, i.imported_name, i.alias, i.target_module) for i in imports]
-    return extract_uses(tree, utf8, keys, rows)
+    return extract_uses(tree, utf8, keys, rows, starts)
 
 
 def _join_notes(*notes: str | None) -> str | None:
