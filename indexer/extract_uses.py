@@ -504,6 +504,10 @@ class _Extractor:
         if not rest:
             known, target = self._name_target(head, scope)
             return target
+        return self._head_target(head, rest, scope, position)
+
+    def _head_target(self, head: str, rest: str, scope: int | None, position: int) -> str | None:
+        """_chain_target of `head.rest` (rest not empty), for a caller that has the parts."""
         # What a chain's head stands for depends only on the scope it is used in (which
         # variable's call results apply depends on the position too, and is looked up
         # below): known once per head and scope, for the ~400k chains of the stdlib.
@@ -589,7 +593,7 @@ class _Extractor:
         scope_span, chain_target, use = self._scope_span, self._chain_target, self._use
         scope_from, scope_until = 0, 0  # (_scope_span's answer, reused)
         scope: int | None = None
-        heads, head_meaning, call_result_at = self.heads, self._head_meaning, self._call_result_at
+        head_target = self._head_target
         line_starts, scopes, ascii_only = self.line_starts, self.scopes, self.ascii
         use_name: str | None
         for start, name, attribute, obj in self.attribute_names:
@@ -646,17 +650,8 @@ class _Extractor:
                 column = start - line_starts[line - 1]
                 if column and not ascii_only:
                     column = len(source[start - column : start].decode("utf-8", "replace"))
-                if head is not None and attr:  # _chain_target written out for `name.attr`
-                    meaning = heads.get((head, scope))
-                    if meaning is None:
-                        meaning = heads[(head, scope)] = head_meaning(head, scope)
-                    holder = meaning[1]
-                    if meaning[2]:  # through self
-                        target = f"{holder}.{attr}" if holder else None
-                    else:
-                        if not meaning[0]:  # a variable: what it holds, if a call put it there
-                            holder = call_result_at(head, scope, start)
-                        target = None if holder is None else f"{holder}.{attr}"
+                if head is not None and attr:  # `name.attr`: its parts are at hand
+                    target = head_target(head, attr, scope, start)
                 else:
                     target = chain_target(use_name, scope, start)
                 ordinal = scopes[scope].ordinal if scope is not None else None
