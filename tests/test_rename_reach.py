@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
-from server_fixtures import CODEROWS, Indexed, server_env
-from test_edits import ask, edit, small, text_of  # noqa: F401 (fixture)
+from server_fixtures import CODEROWS, Indexed, index, server_env
+from test_edits import ask, edit, small, text_of, write  # noqa: F401 (fixture)
 
 
 def test_rename_follows_an_attribute_set_from_an_annotated_parameter(small: Callable[..., Indexed]) -> None:
@@ -190,6 +191,20 @@ def test_rename_of_a_method_changes_the_strings_naming_it_through_its_class(smal
         "  tests/test_loops.py:9: assert getattr(Loop, \"trigger\") and getattr(Polling, \"trigger\")",
         "  tests/test_loops.py:16: return getattr(thing, \"trigger\"), \"helper\"",
     ]
+
+
+def test_rename_changes_strings_only_in_the_repository_it_renames_in(db_url: str, tmp_path: Path) -> None:
+    checkouts = []
+    for name in ("main", "feature"):  # two checkouts of one project: their files' contents are shared rows
+        root = tmp_path / name
+        write(root, LOOPS)
+        index(db_url, root)
+        checkouts.append(Indexed(db_url, root.resolve()))
+    main, feature = checkouts
+    edit(main, "rename_symbol", name="pkg.loops.Loop.trigger", new_name="fire")
+    assert text_of(main, "tests/test_loops.py").splitlines()[6] == "@patch.object(Watching, 'fire')"
+    assert text_of(feature, "tests/test_loops.py") == LOOPS["tests/test_loops.py"]
+    assert text_of(feature, "pkg/loops.py") == LOOPS["pkg/loops.py"]
 
 
 def test_rename_of_a_function_changes_the_strings_naming_it_through_its_module(small: Callable[..., Indexed]) -> None:
