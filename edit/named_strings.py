@@ -113,28 +113,30 @@ def strings_naming(conn: psycopg.Connection, repo_id: int, owners: Owners, old: 
         """,
         {"repo_id": repo_id, "double": old + '"', "single": old + "'", "cap": MAX_FILES_PARSED},
     ).fetchall()
+    targets = _use_targets(conn, repo_id, [module_id for module_id, _ in rows])
     found: dict[int, list[int]] = {}
     for module_id, source in rows:
-        first_arguments = _first_argument_targets(conn, repo_id, module_id)
-        offsets = list(_offsets_in(source, old, owners, first_arguments))
+        offsets = list(_offsets_in(source, old, owners, targets.get(module_id, {})))
         if offsets:
             found[module_id] = offsets
     return found
 
 
-def _first_argument_targets(conn: psycopg.Connection, repo_id: int, module_id: int) -> dict[tuple[int, int], set[str]]:
-    """(line, col) of each use in a module -> what it stands for: its resolved
+def _use_targets(
+    conn: psycopg.Connection, repo_id: int, module_ids: list[int]
+) -> dict[int, dict[tuple[int, int], set[str]]]:
+    """Module id -> (line, col) of each use in it -> what it stands for: its resolved
     definition's full name, and its target as written (a module's name)."""
     rows = conn.execute(
         """
-        SELECT line, col, target_full_name, target FROM usages
-        WHERE repo_id = %(repo_id)s AND module_id = %(module_id)s AND kind <> 'import'
+        SELECT module_id, line, col, target_full_name, target FROM usages
+        WHERE repo_id = %(repo_id)s AND module_id = ANY(%(module_ids)s) AND kind <> 'import'
         """,
-        {"repo_id": repo_id, "module_id": module_id},
+        {"repo_id": repo_id, "module_ids": module_ids},
     ).fetchall()
-    targets: dict[tuple[int, int], set[str]] = {}
-    for line, col, full_name, target in rows:
-        targets.setdefault((line, col), set()).update(name for name in (full_name, target) if name)
+    targets: dict[int, dict[tuple[int, int], set[str]]] = {}
+    for module_id, line, col, full_name, target in rows:
+        targets.setdefault(module_id, {}).setdefault((line, col), set()).update(name for name in (full_name, target) if name)
     return targets
 
 
