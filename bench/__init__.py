@@ -114,6 +114,36 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
+# One target's row in a bench's "issue 18 targets" table: (target, measured, limit,
+# verdict); `python -m bench` gathers these tables from every result into its summary.
+TARGETS_TITLE = "issue 18 targets"
+
+
+def at_most(name: str, measured: float, limit: float, unit: str) -> tuple[str, str, str, str]:
+    """An upper bound: PASS, or MISS with the shortfall."""
+    shown = f"{measured:.2f}{unit}"
+    if measured <= limit:
+        return name, shown, f"<= {limit}{unit}", "PASS"
+    return name, shown, f"<= {limit}{unit}", f"MISS: over by {measured - limit:.2f}{unit}, {measured / limit:.2f} times the target"
+
+
+def at_least(name: str, measured: float, limit: float, unit: str) -> tuple[str, str, str, str]:
+    """A lower bound: PASS, or MISS with the shortfall."""
+    shown = f"{measured:.2f}{unit}"
+    if measured >= limit:
+        return name, shown, f">= {limit}{unit}", "PASS"
+    return name, shown, f">= {limit}{unit}", f"MISS: under by {limit - measured:.2f}{unit}"
+
+
+def targets_table(targets: Sequence[tuple[str, str, str, str]]) -> dict[str, Any]:
+    """The targets as a table of a result's `tables`."""
+    return {"title": TARGETS_TITLE, "columns": ["target", "measured", "limit", "verdict"], "rows": [list(t) for t in targets]}
+
+
+def all_pass(targets: Sequence[tuple[str, str, str, str]]) -> bool:
+    return all(verdict == "PASS" for *_, verdict in targets)
+
+
 def add_json_argument(parser: Any) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
 

@@ -32,6 +32,12 @@ server must let us CREATE DATABASE) and dropped at the end (--keep keeps them).
    (--repeat times, medians): the target is a rate within 20% of the single-repository
    one, and lookup p95 at most 10 ms. Each rate is also given by CPU seconds (indexer,
    workers, database backend), which a busy shared machine disturbs far less than wall time.
+4. Memory at scale: one more fresh copy of the stdlib indexed into the full database in a
+   process of its own; its largest process's peak resident set.
+
+Issue 18's targets, printed with PASS or the shortfall (exit code 1 on a miss): throughput
+into the full database >= 0.9 of alone, database / source < 5x with every project
+loaded, the indexer's peak memory <= 150 MB.
 """
 
 from __future__ import annotations
@@ -51,7 +57,18 @@ from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import CACHE, add_json_argument, markdown_table, sdist, stdlib, write_result  # noqa: E402
+from bench import (  # noqa: E402
+    CACHE,
+    add_json_argument,
+    all_pass,
+    at_least,
+    at_most,
+    markdown_table,
+    sdist,
+    stdlib,
+    targets_table,
+    write_result,
+)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench_scale"
 # (label, pip requirement or None for the stdlib, excludes). Mostly-Python projects; about
@@ -70,6 +87,10 @@ CORPUS = (
 TARGET_LINES = 3_000_000
 TARGET_RATE_RATIO = 0.8  # at least 80% of the single-repository lines/s
 TARGET_P95_MS = 10.0
+# Issue 18's targets at this scale.
+TARGET18_RATE_RATIO = 0.9  # throughput into the full database / alone
+TARGET18_DB_RATIO = 5.0  # database bytes / source bytes, all projects loaded
+TARGET18_PEAK_MB = 150  # largest resident set of the indexer's processes, indexing into the full database
 FLOOR = ("no database", "echo server (bench/echo_server.py)")  # the transport floor
 SCOPED = "scope: the stdlib"  # lookups that pass no repo: the served root's repository answers
 MB = 1024 * 1024
@@ -119,6 +140,7 @@ class Scale:
                 conn.execute("ANALYZE")
         lookup_rows, lookups = self.lookups()
         control_rows, control = self.throughput_at_scale(steps[-1]["cumulative_lines"])
+        control["peak_mb"] = self.indexer_peak_at_scale()
         self.report(step_rows, steps, sizes, lookup_rows, lookups, control_rows, control, time.perf_counter() - started)
 
     def fetch(self) -> None:
@@ -285,6 +307,25 @@ class Scale:
                       "alone_lines_per_cpu_s": statistics.median(alone_cpu) if alone_cpu else None,
                       "big_lines_per_cpu_s": statistics.median(big_cpu) if big_cpu else None, "cpu_ratio": cpu_ratio}
 
+    def indexer_peak_at_scale(self) -> float:
+        """The indexer's peak resident memory (its largest process, workers included) for one
+        more fresh copy of the stdlib into the full database, run as its own process
+        (bench_index.py's phase runner: the bench's own memory is not counted)."""
+        from bench_index import phase
+
+        label, root, excludes = self.corpus[0]
+        copy = self.copies / "stdlib-peak"
+        if copy.exists():
+            shutil.rmtree(copy)
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns("site-packages", "__pycache__"), symlinks=True,
+                        copy_function=lambda source, target: copy_with_new_bytes(source, target, 0))
+        try:
+            result = phase("into", copy, excludes, self.args.jobs, self.url)
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
+        print(f"indexer peak memory into the full database: {result['peak_mb']:.0f} MB", flush=True)
+        return float(result["peak_mb"])
+
     # --- report ---------------------------------------------------------------------
 
     def report(self, step_rows, steps, sizes, lookup_rows, lookups, control_rows, control, seconds) -> None:
@@ -311,6 +352,12 @@ class Scale:
             + f"; target <= {TARGET_P95_MS:.0f} ms; the stdlib alone: {single_p95:.2f} ms; in-process at most "
             f"{big_p95_direct:.2f} ms)"
         )
+        db_ratio = steps[-1]["database_bytes"] / source_bytes
+        targets = [
+            at_least("throughput into the full database / alone (wall, median)", control["ratio"], TARGET18_RATE_RATIO, "x"),
+            at_most(f"database / source with all {len(steps)} projects ({total_lines:,} lines)", db_ratio, TARGET18_DB_RATIO, "x"),
+            at_most("peak resident memory of the indexer, into the full database", control["peak_mb"], TARGET18_PEAK_MB, " MB"),
+        ]
         notes = [
             f"{len(steps)} projects, {total_lines:,} lines, {source_bytes / MB:,.0f} MB of source; database "
             f"{db_bytes / MB:,.0f} MB at the end ({db_bytes / source_bytes:.2f}x source, the stdlib copies of part 3 included)",
@@ -345,6 +392,7 @@ class Scale:
             notes.insert(3, "steps into a database already over 3M lines: " + ", ".join(
                 f"{step['project']} {step['ratio']:.2f} (by CPU time {step['cpu_ratio'] or 0:.2f})" for step in steps_over))
         tables = [
+            targets_table(targets),
             {"title": "Lookups with scope applied: full database against the stdlib alone, a server of the stdlib "
                       "(ANALYZEd; stdio = round trip to `coderows serve`)",
              "columns": ["database", "names looked up", "lines", "definitions", "tool", "transport", "n", "p50 ms",
@@ -371,8 +419,10 @@ class Scale:
             step_rows, notes, tables=tables, steps=steps, control=control,
             lookup_p95_ms={f"{label}, {names} {transport} {tool}": round(value, 3)
                            for (label, names, transport, tool), value in lookups.items()},
-            ok=bool(rate_ok and p95_ok and total_lines >= TARGET_LINES),
+            ok=bool(rate_ok and p95_ok and total_lines >= TARGET_LINES) and all_pass(targets),
         )
+        if not all_pass(targets):
+            sys.exit(1)  # python -m bench reports it as a missed target
 
     def close(self) -> None:
         shutil.rmtree(self.copies, ignore_errors=True)

