@@ -359,9 +359,17 @@ def status(database_url: str | None) -> None:
 @click.argument("new_name")
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
 @click.option("--include-overrides", is_flag=True, help="A method: also rename the same-named methods of its class hierarchy.")
+@click.option(
+    "--include-name-only", is_flag=True,
+    help="Also rename the uses known by name only (attributes of objects of unknown type), when nothing else in the "
+    "repository has the name; listed apart.",
+)
 @click.option("--repo", default=None, help="The repository (name or root); default: the one holding the current folder.")
 @database_option
-def rename(name: str, new_name: str, dry_run: bool, include_overrides: bool, repo: str | None, database_url: str | None) -> None:
+def rename(
+    name: str, new_name: str, dry_run: bool, include_overrides: bool, include_name_only: bool, repo: str | None,
+    database_url: str | None,
+) -> None:
     """Rename a definition and every use that resolves to it (all files or none); prints
     every change and what was left alone (uses known by name only, strings)."""
     from coderows.edit.tools import Ambiguous, cli_rename
@@ -371,7 +379,8 @@ def rename(name: str, new_name: str, dry_run: bool, include_overrides: bool, rep
     with _connection(database_url) as conn:
         try:
             answer = cli_rename(
-                conn, name, new_name, dry_run=dry_run, include_overrides=include_overrides, repo=repo, cwd=Path.cwd()
+                conn, name, new_name, dry_run=dry_run, include_overrides=include_overrides, repo=repo, cwd=Path.cwd(),
+                include_name_only=include_name_only,
             )
         except Ambiguous as error:
             click.echo(str(error), err=True)

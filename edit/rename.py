@@ -36,6 +36,7 @@ import psycopg
 
 from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_readline
 from coderows.db.rows import one_row
+from coderows.edit.name_only import outside_uses, refusal, sharing_the_name, standard_definers
 from coderows.edit.named_strings import add_string_edits, owners_of
 from coderows.edit.plan import ModuleFile, module_files
 from coderows.edit.write import EditRefused, FileChange, TextEdit
@@ -78,6 +79,8 @@ class RenamePlan:
     aliased: int = 0  # resolved uses written through another name: unchanged
     name_only: list[LeftAlone] = field(default_factory=list)
     name_only_total: int = 0
+    by_name_only: list[tuple[str, int, int]] = field(default_factory=list)  # (path, line, col) renamed by name only
+    by_name_refused: str = ""  # include_name_only: why none was renamed
     strings: list[LeftAlone] = field(default_factory=list)
     strings_total: int = 0
     strings_scan_cut: bool = False
@@ -92,10 +95,12 @@ def check_new_name(old: str, new: str) -> None:
 
 
 def plan_rename(
-    conn: psycopg.Connection, symbol: Symbol, new_name: str, *, include_overrides: bool, listed: int | None = LISTED_LEFT_ALONE
+    conn: psycopg.Connection, symbol: Symbol, new_name: str, *, include_overrides: bool,
+    include_name_only: bool = False, listed: int | None = LISTED_LEFT_ALONE,
 ) -> RenamePlan:
     """Every change renaming `symbol` to `new_name` makes, and what it leaves alone (at
-    most `listed` of each kind named; None: all)."""
+    most `listed` of each kind named; None: all). With include_name_only, the attributes
+    known by name only too, when nothing else in the repository has the name."""
     old = symbol.name
     check_new_name(old, new_name)
     refuse_while_resolving(conn, symbol.repo_id)
@@ -121,6 +126,8 @@ def plan_rename(
         if top_level or module_id in {u[0] for u in uses if u[3] == "import"}:
             for start in all_entries(files[module_id].source, old):
                 edits[module_id][start] = TextEdit(start, start + len(old), new_name)
+    if include_name_only:
+        add_name_only_edits(conn, plan, edits, files, through, overrides_left=bool(plan.related))
     # after __all__: a file changed only in strings keeps its own __all__
     add_string_edits(conn, symbol.repo_id, owners_of(conn, symbol.repo_id, renamed, old), old, new_name, edits, files)
     for module_id, by_start in sorted(edits.items(), key=lambda item: files[item[0]].path):
@@ -129,7 +136,7 @@ def plan_rename(
         plan.lines.extend(changed_lines(file, list(by_start.values())))
         plan.positions += len(by_start)
         plan.stamps.add(file.stamp)
-    plan.name_only, plan.name_only_total = uses_by_name_only(conn, symbol.repo_id, old, through, listed)
+    plan.name_only, plan.name_only_total = left_by_name_only(conn, plan, through, listed)
     changed_at = {(c.path, e.start) for c in plan.changes for e in c.edits}
     plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, symbol.repo_id, old, changed_at, listed)
     return plan
@@ -404,9 +411,35 @@ def _line_index(starts: list[int], offset: int) -> int:
 # --- what is left alone ------------------------------------------------------------
 
 
-def uses_by_name_only(
-    conn: psycopg.Connection, repo_id: int, name: str, changed: list[str], listed: int | None
+@dataclass(frozen=True)
+class NameOnlyUse:
+    """A use known by name only, where it is."""
+
+    module_id: int
+    path: str
+    line: int
+    col: int
+    kind: str
+    name: str  # as written: app.old, self.app.old
+    text: str  # its line, stripped
+
+    @property
+    def listed(self) -> LeftAlone:
+        return LeftAlone(self.path, self.line, self.text)
+
+
+def left_by_name_only(
+    conn: psycopg.Connection, plan: RenamePlan, changed: list[str], listed: int | None
 ) -> tuple[list[LeftAlone], int]:
+    """The uses known by name only that the plan does not rename: at most `listed` of
+    them (None: all), and their count."""
+    renamed = set(plan.by_name_only)
+    found = [use for use in name_only_uses(conn, plan.symbol.repo_id, plan.symbol.name, changed)
+             if (use.path, use.line, use.col) not in renamed]
+    return [use.listed for use in found[:listed]], len(found)
+
+
+def name_only_uses(conn: psycopg.Connection, repo_id: int, name: str, changed: list[str]) -> list[NameOnlyUse]:
     """Uses of `name` whose target the index does not know: objects of unknown type
     (no target), and attributes on a path through this repository that the resolver
     could not follow (`self.app.name` where nothing says what self.app holds, also
@@ -415,8 +448,8 @@ def uses_by_name_only(
     is not listed: that is another definition."""
     rows = conn.execute(
         """
-        SELECT u.path, u.line, split_part(replace(replace(m.source, E'\\r\\n', E'\\n'), E'\\r', E'\\n'), E'\\n', u.line),
-               count(*) OVER ()
+        SELECT u.module_id, u.path, u.line, u.col, u.kind, u.name,
+               split_part(replace(replace(m.source, E'\\r\\n', E'\\n'), E'\\r', E'\\n'), E'\\n', u.line)
         FROM usages u JOIN modules m ON m.id = u.module_id AND m.repo_id = u.repo_id
         WHERE u.repo_id = %(repo_id)s AND u.short_name = %(name)s
           AND (u.target IS NULL
@@ -425,13 +458,37 @@ def uses_by_name_only(
                            SELECT split_part(name, '.', 1) FROM modules WHERE repo_id = %(repo_id)s)
                        OR split_part(u.target, '.', 1) = ANY(%(packages)s)))
         ORDER BY u.path, u.line, u.col
-        LIMIT %(listed)s
         """,
-        {"repo_id": repo_id, "name": name, "changed": changed, "listed": listed,
-         "packages": sorted(path_packages(conn, repo_id))},
+        {"repo_id": repo_id, "name": name, "changed": changed, "packages": sorted(path_packages(conn, repo_id))},
     ).fetchall()
-    total = int(rows[0][3]) if rows else 0
-    return [LeftAlone(path, line, text.strip()) for path, line, text, _ in rows], total
+    return [NameOnlyUse(module_id, path, line, col, kind, written, text.strip())
+            for module_id, path, line, col, kind, written, text in rows]
+
+
+def add_name_only_edits(
+    conn: psycopg.Connection, plan: RenamePlan, edits: dict[int, dict[int, TextEdit]], files: dict[int, ModuleFile],
+    changed: list[str], *, overrides_left: bool,
+) -> None:
+    """include_name_only: the attributes known by name only renamed too (added to
+    `edits` and plan.by_name_only) when nothing else in the repository goes by the name
+    (edit/name_only.py); else none, and plan.by_name_refused says why. Bare names are
+    not renamed (left alone and listed)."""
+    old, repo_id = plan.symbol.name, plan.symbol.repo_id
+    attributes = [use for use in name_only_uses(conn, repo_id, old, changed) if "." in use.name]
+    if not attributes:
+        return
+    sharing = [
+        *sharing_the_name(conn, repo_id, old, plan.renamed),
+        *outside_uses(conn, repo_id, old),
+        *(f"{base} (a base outside the index of its class)" for base in plan.bases_outside),
+        *standard_definers(old, protocols_defining(old)),
+    ]
+    if sharing:
+        plan.by_name_refused = refusal(old, sharing, overrides_left=overrides_left)
+        return
+    files.update(module_files(conn, repo_id, sorted({use.module_id for use in attributes} - files.keys())))
+    add_use_edits(edits, files, [(u.module_id, u.line, u.col, u.kind, old) for u in attributes], old, plan.new_name)
+    plan.by_name_only = [(u.path, u.line, u.col) for u in attributes]
 
 
 def strings_holding(

@@ -27,7 +27,7 @@ from coderows.common.files import inside
 from coderows.common.lines import line_starts, split_lines
 from coderows.edit import plan as planning
 from coderows.edit.plan import ModuleFile, Position
-from coderows.edit.rename import LISTED_LEFT_ALONE, NOTHING_WRITTEN, RenamePlan, plan_rename
+from coderows.edit.rename import LISTED_LEFT_ALONE, NOTHING_WRITTEN, ChangedLine, RenamePlan, plan_rename
 from coderows.edit.variables import Variable, find_variables, plan_variable_rename
 from coderows.edit.write import EditRefused, FileChange, Prepared, StaleFile, prepare, write_all
 from coderows.server import freshness, lookup, references, render
@@ -45,6 +45,7 @@ DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idemp
 SOURCE_CHARS = 200_000
 SHOWN_LINES = 40  # of a replaced or inserted definition, in the answer
 CHANGES_BYTES = 9_000  # of a rename's changed lines, in an MCP answer
+BY_NAME_BYTES = 3_000  # of its lines renamed by name only, at least, past CHANGES_BYTES
 LINE_CHARS = 160
 
 
@@ -124,10 +125,15 @@ def decide_delete(conn: psycopg.Connection, symbol: Symbol) -> Decision:
     return Decision([file.change([edit])], answer)
 
 
-def decide_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, include_overrides: bool, *, budget: int | None) -> Decision:
+def decide_rename(
+    conn: psycopg.Connection, symbol: Symbol, new_name: str, include_overrides: bool, *, budget: int | None,
+    include_name_only: bool = False,
+) -> Decision:
     """With no budget (the CLI), every change and every use left alone is listed."""
     listed = LISTED_LEFT_ALONE if budget is not None else None
-    plan = plan_rename(conn, symbol, new_name, include_overrides=include_overrides, listed=listed)
+    plan = plan_rename(
+        conn, symbol, new_name, include_overrides=include_overrides, include_name_only=include_name_only, listed=listed
+    )
 
     def answer(_: list[Prepared], written: bool) -> str:
         return rename_answer(plan, written, budget=budget)
@@ -135,9 +141,11 @@ def decide_rename(conn: psycopg.Connection, symbol: Symbol, new_name: str, inclu
     return Decision(plan.changes, answer)
 
 
-def decide_variable_rename(conn: psycopg.Connection, variable: Variable, new_name: str, *, budget: int | None) -> Decision:
+def decide_variable_rename(
+    conn: psycopg.Connection, variable: Variable, new_name: str, *, budget: int | None, include_name_only: bool = False
+) -> Decision:
     listed = LISTED_LEFT_ALONE if budget is not None else None
-    plan = plan_variable_rename(conn, variable, new_name, listed=listed)
+    plan = plan_variable_rename(conn, variable, new_name, include_name_only=include_name_only, listed=listed)
 
     def answer(_: list[Prepared], written: bool) -> str:
         return rename_answer(plan, written, budget=budget)
@@ -155,7 +163,10 @@ def one_variable(conn: psycopg.Connection, name: str, repo_ids: list[int] | None
     return found[0] if found else None
 
 
-def variable_decision(conn: psycopg.Connection, name: str, new_name: str, repo_ids: list[int] | None, *, budget: int | None) -> Decision | None:
+def variable_decision(
+    conn: psycopg.Connection, name: str, new_name: str, repo_ids: list[int] | None, *, budget: int | None,
+    include_name_only: bool = False,
+) -> Decision | None:
     """A rename of the module-level variable `name` (after bringing its repository up to
     date), or None when `name` is no such variable."""
     variable = one_variable(conn, name, repo_ids)
@@ -165,7 +176,7 @@ def variable_decision(conn: psycopg.Connection, name: str, new_name: str, repo_i
     variable = one_variable(conn, name, repo_ids)
     if variable is None:
         raise EditRefused(f"{name} is no longer a module-level variable; {NOTHING_WRITTEN}")
-    return decide_variable_rename(conn, variable, new_name, budget=budget)
+    return decide_variable_rename(conn, variable, new_name, budget=budget, include_name_only=include_name_only)
 
 
 # --- answers -----------------------------------------------------------------------
@@ -194,20 +205,23 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
         f"{verb} {symbol.kind} {symbol.full_name} -> {plan.new_name}: {plural(plan.positions, 'change')} on "
         f"{plural(len(plan.lines), 'line')} in {plural(files, 'file')}"
     ]
-    used = 0
-    current = None
-    for number, line in enumerate(plan.lines):
-        entry = f"  {line.line}: {clip(line.old)}  ->  {clip(line.new)}"
-        heading = [line.path] if line.path != current else []
-        cost = sum(len(text) + 1 for text in [*heading, entry])
-        if budget is not None and used + cost > budget:
-            rest = len(plan.lines) - number
-            how = "all were written" if written else "coderows rename --dry-run lists them all"
-            out.append(f"[{rest} more changed lines not shown; {how}]")
-            break
-        out.extend([*heading, entry])
-        used += cost
-        current = line.path
+    # A line holding a use renamed by name only is shown under that heading (with any
+    # resolved use it also holds): the agent sees every such line apart.
+    by_name = {(path, line) for path, line, _ in plan.by_name_only}
+    resolved = [line for line in plan.lines if (line.path, line.line) not in by_name]
+    used = changed_lines_answer(out, resolved, written, budget=budget)
+    if by_name:
+        verb = "renamed" if written else "would rename"
+        out.append(
+            f"{verb} by name only (objects of unknown type; nothing else in this repository is named {symbol.name}, "
+            f"but code outside it may be; {plural(len(plan.by_name_only), 'use')}):"
+        )
+        changed_lines_answer(
+            out, [line for line in plan.lines if (line.path, line.line) in by_name], written,
+            budget=None if budget is None else max(budget - used, BY_NAME_BYTES),
+        )
+    if plan.by_name_refused:
+        out.append(plan.by_name_refused)
     if plan.related:
         related = ", ".join(f"{name} ({how})" for name, how in plan.related)
         out.append(f"methods of the same name in the class hierarchy, not renamed (include_overrides=true renames them too): {related}")
@@ -235,6 +249,26 @@ def rename_answer(plan: RenamePlan, written: bool, *, budget: int | None) -> str
         if plan.strings_total > len(plan.strings):
             out.append(f"  ... {plan.strings_total - len(plan.strings)} more")
     return "\n".join(out)
+
+
+def changed_lines_answer(out: list[str], lines: list[ChangedLine], written: bool, *, budget: int | None) -> int:
+    """Append each changed line under its file's path, within `budget` characters
+    (None: all); returns the characters used."""
+    used = 0
+    current = None
+    for number, line in enumerate(lines):
+        entry = f"  {line.line}: {clip(line.old)}  ->  {clip(line.new)}"
+        heading = [line.path] if line.path != current else []
+        cost = sum(len(text) + 1 for text in [*heading, entry])
+        if budget is not None and used + cost > budget:
+            rest = len(lines) - number
+            how = "all were written" if written else "coderows rename --dry-run lists them all"
+            out.append(f"[{rest} more changed lines not shown; {how}]")
+            break
+        out.extend([*heading, entry])
+        used += cost
+        current = line.path
+    return used
 
 
 def clip_source(line: str) -> str:
@@ -335,15 +369,18 @@ class EditTools:
     def delete_symbol(self, name: str, repo: str | None = None) -> str:
         return self.edit(name, repo, "delete_symbol", decide_delete)
 
-    def rename_symbol(self, name: str, new_name: str, dry_run: bool = False, include_overrides: bool = False, repo: str | None = None) -> str:
+    def rename_symbol(
+        self, name: str, new_name: str, dry_run: bool = False, include_overrides: bool = False, repo: str | None = None,
+        include_name_only: bool = False,
+    ) -> str:
         if self.tools.indexer.running:
             raise ToolError("rename_symbol waits for the first index of the repository to finish (index_status shows it); call again then.")
 
         def decide(conn: psycopg.Connection, symbol: Symbol) -> Decision:
-            return decide_rename(conn, symbol, new_name, include_overrides, budget=CHANGES_BYTES)
+            return decide_rename(conn, symbol, new_name, include_overrides, budget=CHANGES_BYTES, include_name_only=include_name_only)
 
         def variable(conn: psycopg.Connection, scope: CallScope) -> Decision | None:
-            return variable_decision(conn, name, new_name, scope.ids, budget=CHANGES_BYTES)
+            return variable_decision(conn, name, new_name, scope.ids, budget=CHANGES_BYTES, include_name_only=include_name_only)
 
         return self.edit(name, repo, "rename_symbol", decide, variable, same_name_is_one=True, catch_up=True, write=not dry_run)
 
@@ -462,7 +499,10 @@ def register(server: MCPServer, tools: Tools) -> None:
         "super()/instances of known classes. Writes all files or none. Answers with every change (file:line, "
         "old -> new) and, separately, what it left alone: uses known by name only (unknown types) and strings "
         "or comments holding the name. dry_run=true answers the same without writing. For a method, "
-        "include_overrides=true also renames the methods it overrides or that override it."
+        "include_overrides=true also renames the methods it overrides or that override it. "
+        "include_name_only=true also renames the attributes known by name only (obj.name where obj's type is "
+        "unknown), listed under their own heading, when nothing else in the repository has the name; else it "
+        "renames none of them and says what shares the name."
     )
     def rename_symbol(
         name: NameArg,
@@ -472,8 +512,13 @@ def register(server: MCPServer, tools: Tools) -> None:
             bool, Field(description="A method: also rename the same-named methods up and down its class hierarchy.")
         ] = False,
         repo: RepoArg = None,
+        include_name_only: Annotated[
+            bool,
+            Field(description="Also rename the uses known by name only (attributes of objects of unknown type), "
+                  "when no other definition, class attribute or variable in the repository has the name."),
+        ] = False,
     ) -> str:
-        return edits.rename_symbol(name, new_name, dry_run, include_overrides, repo)
+        return edits.rename_symbol(name, new_name, dry_run, include_overrides, repo, include_name_only)
 
 
 # --- the CLI -----------------------------------------------------------------------
@@ -484,7 +529,8 @@ class Ambiguous(EditRefused):
 
 
 def cli_rename(
-    conn: psycopg.Connection, name: str, new_name: str, *, dry_run: bool, include_overrides: bool, repo: str | None, cwd: Path
+    conn: psycopg.Connection, name: str, new_name: str, *, dry_run: bool, include_overrides: bool, repo: str | None, cwd: Path,
+    include_name_only: bool = False,
 ) -> str:
     """`coderows rename`: the repository holding `cwd` by default (else every one)."""
     here = str(cwd.resolve())
@@ -506,11 +552,11 @@ def cli_rename(
         except Ambiguous:
             raise
         except EditRefused:  # no definition: a module-level variable?
-            instead = variable_decision(conn, name, new_name, scope.ids, budget=None)
+            instead = variable_decision(conn, name, new_name, scope.ids, budget=None, include_name_only=include_name_only)
             if instead is None:
                 raise
             return instead
         catch_up(conn, symbol.root)
-        return decide_rename(conn, resolve(), new_name, include_overrides, budget=None)
+        return decide_rename(conn, resolve(), new_name, include_overrides, budget=None, include_name_only=include_name_only)
 
     return perform(conn, decision, write=not dry_run)

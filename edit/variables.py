@@ -30,13 +30,14 @@ from coderows.edit.rename import (
     LISTED_LEFT_ALONE,
     NOTHING_WRITTEN,
     RenamePlan,
+    add_name_only_edits,
     add_use_edits,
     all_entries,
     changed_lines,
     check_new_name,
+    left_by_name_only,
     refuse_while_resolving,
     strings_holding,
-    uses_by_name_only,
 )
 from coderows.edit.write import EditRefused, TextEdit
 
@@ -260,9 +261,12 @@ def site_offset(source: str, starts: list[int], line: int, column: int, name: st
 
 
 def plan_variable_rename(
-    conn: psycopg.Connection, variable: Variable, new_name: str, *, listed: int | None = LISTED_LEFT_ALONE
+    conn: psycopg.Connection, variable: Variable, new_name: str, *, include_name_only: bool = False,
+    listed: int | None = LISTED_LEFT_ALONE,
 ) -> RenamePlan:
-    """Every change renaming the module-level `variable` makes, and what it leaves alone."""
+    """Every change renaming the module-level `variable` makes, and what it leaves alone
+    (with include_name_only, the attributes known by name only are renamed too when
+    nothing else in the repository has the name)."""
     old = variable.name
     check_new_name(old, new_name)
     refuse_while_resolving(conn, variable.repo_id)
@@ -295,6 +299,8 @@ def plan_variable_rename(
             for start in all_entries(files[module_id].source, old):
                 edits[module_id][start] = TextEdit(start, start + len(old), new_name)
     refuse_taken(new_name, [files[module_id] for module_id in edits])
+    if include_name_only:  # attributes (`obj.X`): no scope to capture them
+        add_name_only_edits(conn, plan, edits, files, spellings, overrides_left=False)
     add_string_edits(conn, variable.repo_id, owners_of_variable(spellings), old, new_name, edits, files)
     for module_id, by_start in sorted(edits.items(), key=lambda item: files[item[0]].path):
         if not by_start:
@@ -304,7 +310,7 @@ def plan_variable_rename(
         plan.lines.extend(changed_lines(file, list(by_start.values())))
         plan.positions += len(by_start)
         plan.stamps.add(file.stamp)
-    plan.name_only, plan.name_only_total = uses_by_name_only(conn, variable.repo_id, old, spellings, listed)
+    plan.name_only, plan.name_only_total = left_by_name_only(conn, plan, spellings, listed)
     changed_at = {(c.path, e.start) for c in plan.changes for e in c.edits}
     plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, variable.repo_id, old, changed_at, listed)
     return plan
