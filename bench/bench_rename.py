@@ -7,6 +7,11 @@ positions each changed; then run the project's own test suite on the renamed cop
 
 For each definition, two fresh copies of the project are renamed, one by each tool; a
 position is (file, line, column) of an identifier (or string) token whose text changed.
+A third run renames a fresh copy with `coderows rename --include-name-only` (the uses
+known by name only renamed too when nothing else has the name): its compileall and
+suite counts are printed beside the default's and rope's (its suite is run only when
+it changes other positions than the default rename; rope's only when rope's positions
+differ from coderows' or coderows' suite changed: else it is the same as coderows').
 Reported per project: positions both changed, positions only rope changed (coderows
 missed them), positions only coderows changed (beyond rope: each listed with its line
 for the report), whether `compileall` is clean after the coderows rename, and whether
@@ -89,6 +94,17 @@ class Trial:
     left_alone: set[tuple[str, int]] = field(default_factory=set)  # what coderows listed as left alone
     causes: list[str] = field(default_factory=list)  # per test whose outcome changed, why
     told: str = ""  # "n/m": tests whose cause coderows listed as left alone (or outside the repository)
+    rope_compiles: bool = True
+    # The third run: coderows rename --include-name-only (uses known by name only renamed
+    # too when nothing else in the repository has the name).
+    by_name: str = ""  # "renamed N lines by name only", "refused (why)", or "" (no such use)
+    by_name_compiles: bool = True
+    by_name_suite: str = "not run"
+
+    @property
+    def rope_as_before(self) -> bool:
+        """rope's suite is run only when coderows' changes differ or fail: else the same."""
+        return self.rope_suite == "as before" or (self.rope_suite == "not run" and self.suite == "as before")
 
 
 def main() -> None:
@@ -126,7 +142,8 @@ def main() -> None:
         args.json, "rename", columns, rows,
         notes=[f"seed {args.seed}, {count} definitions per project", *details],
         trials=[[t.project, t.kind, t.full_name, t.both, len(t.rope_only), len(t.coderows_only), t.compiles, t.suite,
-                 t.rope_suite, t.error, t.told, t.causes]
+                 t.rope_suite, t.error, t.told, t.causes, t.by_name, t.by_name_compiles, t.by_name_suite,
+                 t.rope_compiles]
                 for t in trials],
     )
 
@@ -171,13 +188,12 @@ def run_project(source: Path, scratch: Path, url: str, count: int, variables: in
             if done.returncode:
                 trial.error = done.stderr.strip()[:200]
             trial.left_alone = left_alone(done.stdout)
+            trial.rope_compiles = compiles(rope_copy)
             rope_positions = changed_positions(reference, rope_copy)
             our_positions = changed_positions(reference, ours)
             trial.both = len(rope_positions & our_positions)
             rope_only, coderows_only = sorted(rope_positions - our_positions), sorted(our_positions - rope_positions)
-            trial.compiles = subprocess.run(
-                [sys.executable, "-m", "compileall", "-q", str(ours)], capture_output=True, timeout=600
-            ).returncode == 0
+            trial.compiles = compiles(ours)
             ours_failing: dict[str, list[tuple[str, int]]] = {}
             rope_failing: dict[str, list[tuple[str, int]]] = {}
             if baseline is not None:
@@ -192,6 +208,7 @@ def run_project(source: Path, scratch: Path, url: str, count: int, variables: in
                     rope_failing = newly_failing(baseline, rope_after, rope_texts)
                 if trial.suite != "as before":
                     explain(trial, baseline, after, texts, done.stdout, reference)
+            by_name_only(trial, reference, ours, url, full_name, name, hierarchy, our_positions, baseline)
             with connect(url, autocommit=True) as conn:
                 trial.rope_only = [describe(reference, p) + "\n      why: " + why_rope_only(conn, reference, p, rope_failing, ours_failing)
                                    for p in rope_only]
@@ -205,10 +222,63 @@ def run_project(source: Path, scratch: Path, url: str, count: int, variables: in
         print(
             f"{trial.project} {trial.full_name}: {trial.both} both, {len(trial.rope_only)} only rope, "
             f"{len(trial.coderows_only)} only coderows, compiles {trial.compiles}, suite {trial.suite}"
-            + (f" (after rope: {trial.rope_suite})" if trial.rope_suite != "not run" else "") + f" {trial.error}",
+            + (f" (after rope: {trial.rope_suite})" if trial.rope_suite != "not run" else "")
+            + (f"; include_name_only: {trial.by_name}, compiles {trial.by_name_compiles}, suite {trial.by_name_suite}"
+               if trial.by_name else "") + f" {trial.error}",
             flush=True,
         )
     return trials
+
+
+def compiles(root: Path) -> bool:
+    return subprocess.run([sys.executable, "-m", "compileall", "-q", str(root)], capture_output=True, timeout=600).returncode == 0
+
+
+BY_NAME_HEADING = "renamed by name only"
+BY_NAME_REFUSED = "not renamed by name only: "
+
+
+def by_name_only(
+    trial: Trial, reference: Path, ours: Path, url: str, full_name: str, name: str, hierarchy: bool,
+    default_positions: set[Position], baseline: dict[str, str] | None,
+) -> None:
+    """The third run: the rename again on a fresh copy with --include-name-only. When it
+    changes the same positions as the default rename, its compileall and suite are the
+    default's (not run again)."""
+    from coderows.db.connection import connect
+    from coderows.indexer.pipeline import index_repository
+
+    fresh_copy(reference, ours)
+    with connect(url, autocommit=True) as conn:
+        index_repository(conn, ours, jobs=1)
+    done = subprocess.run(
+        [CODEROWS, "rename", "--database-url", url, "--repo", str(ours.resolve()), full_name, name + "_renamed",
+         "--include-name-only"] + (["--include-overrides"] if hierarchy else []),
+        capture_output=True, text=True, timeout=600, cwd=ours,
+    )
+    trial.by_name = by_name_outcome(done.stdout)
+    if done.returncode:
+        trial.by_name = "error: " + done.stderr.strip()[:200]
+    if changed_positions(reference, ours) == default_positions:
+        trial.by_name_compiles, trial.by_name_suite = trial.compiles, trial.suite
+        return
+    trial.by_name_compiles = compiles(ours)
+    if baseline is not None:
+        trial.by_name_suite = compare_suite(baseline, run_suite(ours))
+
+
+def by_name_outcome(answer: str) -> str:
+    """What `coderows rename --include-name-only` said of the uses known by name only."""
+    lines = answer.splitlines()
+    refused = next((line for line in lines if line.startswith(BY_NAME_REFUSED)), None)
+    if refused is not None:
+        return "refused (" + refused.removeprefix(BY_NAME_REFUSED)[:160] + ")"
+    start = next((i for i, line in enumerate(lines) if line.startswith(BY_NAME_HEADING)), None)
+    if start is None:
+        return ""
+    rest = lines[start + 1:]
+    end = next((i for i, line in enumerate(rest) if not line.startswith("  ") and not line.endswith(".py")), len(rest))
+    return f"renamed {sum(line.startswith('  ') for line in rest[:end])} lines by name only"
 
 
 def suite_python() -> Path:
@@ -517,6 +587,8 @@ def summary(trials: list[Trial]) -> tuple[list[str], list[list[object]]]:
     columns = [
         "project", "renames", "positions both", "only rope", "only coderows", "compileall clean",
         "suite as before", "suite changes told", "errors",
+        "include_name_only: renamed / refused", "include_name_only: compileall clean", "include_name_only: suite as before",
+        "rope: compileall clean", "rope: suite as before",
     ]
     rows: list[list[object]] = []
     for project in dict.fromkeys(t.project for t in trials):
@@ -527,6 +599,11 @@ def summary(trials: list[Trial]) -> tuple[list[str], list[list[object]]]:
             sum(len(t.coderows_only) for t in mine), f"{sum(t.compiles for t in mine)}/{len(mine)}",
             f"{sum(t.suite == 'as before' for t in ran)}/{len(ran)}" if ran else "not run",
             told_renames(ran), sum(bool(t.error) for t in mine),
+            f"{sum(t.by_name.startswith('renamed') for t in mine)} / {sum(t.by_name.startswith('refused') for t in mine)}",
+            f"{sum(t.by_name_compiles for t in mine)}/{len(mine)}",
+            f"{sum(t.by_name_suite == 'as before' for t in ran)}/{len(ran)}" if ran else "not run",
+            f"{sum(t.rope_compiles for t in mine)}/{len(mine)}",
+            f"{sum(t.rope_as_before for t in ran)}/{len(ran)}" if ran else "not run",
         ])
     return columns, rows
 
@@ -541,7 +618,7 @@ def print_details(trials: list[Trial]) -> list[str]:
     """Every trial with a difference, an error or a changed suite, printed; the lines."""
     lines = []
     for trial in trials:
-        if trial.rope_only or trial.coderows_only or trial.error or trial.suite not in ("as before", "not run"):
+        if trial.rope_only or trial.coderows_only or trial.error or trial.suite not in ("as before", "not run") or trial.by_name:
             lines.append(f"{trial.project} {trial.kind} {trial.full_name}: {trial.error}".rstrip(": "))
             lines.extend(f"  only rope:     {line}" for line in trial.rope_only)
             lines.extend(f"  only coderows: {line}" for line in trial.coderows_only)
@@ -554,6 +631,9 @@ def print_details(trials: list[Trial]) -> list[str]:
                     by_cause.setdefault(cause, []).append(test)
                 lines.extend(f"    {len(tests)} ({tests[0]}{', ...' if len(tests) > 1 else ''}): {cause}"
                              for cause, tests in by_cause.items())
+            if trial.by_name:
+                lines.append(f"  include_name_only: {trial.by_name}; compileall clean {trial.by_name_compiles}; "
+                             f"suite {trial.by_name_suite}")
     print("\n".join(lines))
     return lines
 
