@@ -36,6 +36,7 @@ INDEX_LOCK_KEY (defer_indexes, restore_indexes) is taken holding no other lock.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,6 +50,8 @@ from psycopg import sql
 from coderows.db.rows import one_row
 from coderows.indexer.encode import EncodedFile, copy_escape
 from coderows.indexer.resolve import resolve_batches
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: not on a no-op run
     pass
@@ -740,11 +743,12 @@ def flush_pending_index_entries(conn: psycopg.Connection) -> int:
 
 
 # The tables a bulk load fills row by row whose secondary indexes it may build after
-# (defer_indexes): their primary keys stay (the loader relies on them). Not
-# content_chunks: its trigram index costs the same CPU built after (5.2 against 5.5 s
-# for the stdlib, most of it pg_trgm taking the text apart), and maintained during the
-# load it shares the cores with the parsing workers instead of adding a serial tail.
-DEFERRABLE_INDEX_TABLES = ("content_definitions", "content_imports", "content_uses")
+# (defer_indexes): their primary keys stay (the loader relies on them). content_chunks'
+# trigram index too: built after, it costs 3.0 CPU s for the stdlib against 4.0 inserted
+# batch by batch, and takes 14 MB instead of 19. Resolution never reads it, so it is built
+# on a second connection while the run resolves (restoring_indexes_meanwhile), on the
+# core that resolution (Python and its backend taking turns) leaves idle.
+DEFERRABLE_INDEX_TABLES = ("content_chunks", "content_definitions", "content_imports", "content_uses")
 
 
 def defer_indexes(conn: psycopg.Connection) -> list[str]:
@@ -774,16 +778,66 @@ def defer_indexes(conn: psycopg.Connection) -> list[str]:
     return names
 
 
-def restore_indexes(conn: psycopg.Connection) -> list[str]:
+# The tables whose indexes resolution reads through: restored before it.
+RESOLUTION_INDEX_TABLES = ("content_definitions", "content_imports", "content_uses")
+
+
+def restore_indexes(conn: psycopg.Connection, tables: Sequence[str] | None = None) -> list[str]:
     """Build the indexes defer_indexes dropped (this run's, or a run's killed before it
-    built them); returns their names."""
+    built them) on these tables (None: on every table); returns their names."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [INDEX_LOCK_KEY])
-        rows = conn.execute("DELETE FROM deferred_indexes RETURNING name, definition").fetchall()
-        for name, definition in sorted(rows):
+        rows = conn.execute("SELECT name, definition FROM deferred_indexes ORDER BY name").fetchall()
+        if tables is not None:
+            rows = [(name, definition) for name, definition in rows if _indexed_table(definition) in tables]
+        conn.execute("DELETE FROM deferred_indexes WHERE name = ANY(%s)", [[name for name, _ in rows]])
+        for name, definition in rows:
             if conn.execute("SELECT to_regclass(%s)", [f"coderows.{name}"]).fetchone() == (None,):
                 conn.execute(definition)  # pg_get_indexdef's text, from the catalog
-    return sorted(name for name, _ in rows)
+    return [name for name, _ in rows]
+
+
+def _indexed_table(definition: str) -> str:
+    """The table (unqualified) of pg_get_indexdef's `CREATE INDEX name ON coderows.table USING ...`."""
+    table = definition.split(" ON ", 1)[-1].split(" USING ", 1)[0].removeprefix("ONLY ")
+    return table.rsplit(".", 1)[-1]
+
+
+@contextmanager
+def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
+    """Build the deferred indexes on a second connection while the block runs (the
+    run's resolution); on leaving it, wait for them. Only when `conn` holds no open
+    transaction (the rows must be visible to the second connection, and the build would
+    wait for the locks of the block's writes): else, and when the build fails, they are
+    left deferred, for the caller's restore_indexes(conn) to build."""
+    if not conn.autocommit or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        yield
+        return
+    import threading
+
+    failure: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            with psycopg.connect(_conninfo(conn), autocommit=True) as builder:
+                restore_indexes(builder)
+        except Exception as error:  # noqa: BLE001  # the caller builds them after, in-line
+            failure.append(error)
+
+    thread = threading.Thread(target=build, name="coderows-index-build", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if failure:
+        log.warning("indexes not built on a second connection, built after: %s", failure[0])
+
+
+def _conninfo(conn: psycopg.Connection) -> str:
+    """What `conn` was opened with (password and options included), to open another."""
+    options = {option.keyword.decode(): option.val.decode() for option in conn.pgconn.info if option.val is not None}
+    return psycopg.conninfo.make_conninfo("", **options)
 
 
 def mark_indexed(conn: psycopg.Connection, repo_id: int) -> None:

@@ -232,7 +232,7 @@ def index_repository(
         if deferred and not (conn.closed or conn.broken):
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.rollback()
-            load.restore_indexes(conn)  # (after a failure; _write built them before resolving)
+            load.restore_indexes(conn)  # (after a failure; _write built them by its end)
     load.mark_indexed(conn, repo_id)
     if summary.files_indexed or summary.files_deleted:
         load.refresh_statistics(conn)  # lookups right after a big index plan well
@@ -591,10 +591,16 @@ def _write(
     while not batch.is_empty():
         batch = _flush(conn, repo_id, batch, known, summary, reparse, resolve=batches == 0)
         batches += 1
-    if deferred:  # indexes dropped for the load (load.defer_indexes): resolving reads through them
-        load.restore_indexes(conn)
-    # What batches written with resolve=False left, or a run killed before its end did.
-    load.resolve_stale(conn, repo_id)
+    if not deferred:
+        # What batches written with resolve=False left, or a run killed before its end did.
+        load.resolve_stale(conn, repo_id)
+        return
+    # Indexes dropped for the load (load.defer_indexes): resolving reads through some;
+    # the others (search's) are built meanwhile.
+    load.restore_indexes(conn, load.RESOLUTION_INDEX_TABLES)
+    with load.restoring_indexes_meanwhile(conn):
+        load.resolve_stale(conn, repo_id)
+    load.restore_indexes(conn)  # those the second connection could not build
 
 
 @dataclass(slots=True)

@@ -566,7 +566,7 @@ def test_a_first_large_index_ends_with_every_index_it_started_with(conn: psycopg
     summary = index_repository(conn, tmp_path / "r", jobs=2)
     assert summary.files_indexed == DEFER_INDEXES_FILES
     assert content_indexes(conn) == before
-    assert len(before) == 16  # 13 deferred; 2 primary keys and the pieces' trigram index kept
+    assert len(before) == 16  # 14 deferred, 2 primary keys kept
     assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (2 * DEFER_INDEXES_FILES,)
     assert conn.execute(
@@ -577,13 +577,32 @@ def test_a_first_large_index_ends_with_every_index_it_started_with(conn: psycopg
 def test_indexes_left_deferred_by_a_killed_run_are_built_by_the_next_run(conn: psycopg.Connection, shop: Path) -> None:
     before = content_indexes(conn)
     dropped = load.defer_indexes(conn)  # as a run killed during its load leaves them
-    assert len(dropped) == 13
-    assert [name for name, _ in content_indexes(conn)] == [
-        "content_chunks_pkey", "content_chunks_text_trgm_idx", "content_definitions_pkey",
-    ]
+    assert len(dropped) == 14
+    assert [name for name, _ in content_indexes(conn)] == ["content_chunks_pkey", "content_definitions_pkey"]
     index_repository(conn, shop)
     assert content_indexes(conn) == before
     assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+
+
+def test_indexes_restored_for_some_tables_leave_the_others_deferred(conn: psycopg.Connection) -> None:
+    before = content_indexes(conn)
+    load.defer_indexes(conn)
+    restored = load.restore_indexes(conn, load.RESOLUTION_INDEX_TABLES)
+    assert len(restored) == 13
+    assert conn.execute("SELECT name FROM deferred_indexes").fetchall() == [("content_chunks_text_trgm_idx",)]
+    assert load.restore_indexes(conn) == ["content_chunks_text_trgm_idx"]
+    assert content_indexes(conn) == before
+
+
+def test_indexes_are_built_meanwhile_on_a_second_connection_only_outside_a_transaction(conn: psycopg.Connection) -> None:
+    load.defer_indexes(conn)
+    with conn.transaction(), load.restoring_indexes_meanwhile(conn):
+        pass  # (a second connection would wait for this transaction's locks)
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (14,)
+    with load.restoring_indexes_meanwhile(conn):
+        pass
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+    assert len(content_indexes(conn)) == 16
 
 
 def test_indexes_are_not_deferred_once_the_database_holds_contents(conn: psycopg.Connection, shop: Path) -> None:
