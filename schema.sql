@@ -179,20 +179,20 @@ CREATE INDEX IF NOT EXISTS files_content_id_idx ON files (content_id, repo_id);
 -- included; read them through the definitions and symbols views. A definition's id is its
 -- content's id times 2^20 plus its ordinal in the file, so a file's rows can be numbered
 -- (and their parents referenced) before they reach the database; the same id therefore
--- shows in every repository that holds the content. module and path repeat the
--- content's values so that lookups need no join. A content's rows are written and
--- removed together with it in one transaction (no foreign-key triggers: they would cost
--- a lookup per row on every load).
+-- shows in every repository that holds the content. module repeats the content's name
+-- so that lookups need no join; the path (the files row's, which the views join anyway)
+-- and full_name (module || '.' || qualname, indexed as that expression) are not stored
+-- from version 13 (issue 18: 24% of the table for the stdlib + Django). A content's rows
+-- are written and removed together with it in one transaction (no foreign-key triggers:
+-- they would cost a lookup per row on every load).
 CREATE TABLE IF NOT EXISTS content_definitions (
     id          bigint  PRIMARY KEY,
     content_id  bigint  NOT NULL,         -- contents.id
     parent_id   bigint,                   -- id of the enclosing class or function; NULL at module level
     module      text COLLATE "C" NOT NULL, -- dotted module name
-    path        text COLLATE "C" NOT NULL,
     kind        text    NOT NULL CHECK (kind IN ('class', 'function', 'method')),
     name        text COLLATE "C" NOT NULL,
     qualname    text COLLATE "C" NOT NULL, -- exactly Python's __qualname__
-    full_name   text COLLATE "C" NOT NULL, -- module || '.' || qualname
     class_name  text COLLATE "C",          -- a method's enclosing class's simple name
     def_line    integer NOT NULL,         -- the line of `def` / `class` (ast lineno)
     start_line  integer NOT NULL,         -- the first decorator's line, else def_line
@@ -211,9 +211,11 @@ CREATE INDEX IF NOT EXISTS content_definitions_name_idx ON content_definitions (
 -- Hash indexes: qualname and full_name are only ever asked for by equality (a lookup, a
 -- list of names, a join), and a btree keeps a copy of each text: for the stdlib + Django
 -- as loaded they took 8.3 and 12.0 MB, the hash indexes 5.3 each (names by prefix or
--- pattern go through name's indexes below).
+-- pattern go through name's indexes below). full_name is the expression the views give
+-- (definitions.full_name): a lookup through them, or `module || '.' || qualname` written
+-- as such, finds it.
 CREATE INDEX IF NOT EXISTS content_definitions_qualname_idx ON content_definitions USING hash (qualname);
-CREATE INDEX IF NOT EXISTS content_definitions_full_name_idx ON content_definitions USING hash (full_name);
+CREATE INDEX IF NOT EXISTS content_definitions_full_name_idx ON content_definitions USING hash ((module || '.' || qualname));
 -- On module alone, for SQL such as `WHERE module = 'pkg.mod'` (a file's definitions share
 -- it: deduplicated, 1 MB for the stdlib + Django); `pkg.mod:Qual.name` is looked up by the
 -- full name the two make (server/lookup.py). On (module, qualname) it took 13 MB.
@@ -224,11 +226,11 @@ CREATE INDEX IF NOT EXISTS content_definitions_name_trgm_idx ON content_definiti
 -- the file. "import a.b as c" is (imported_module 'a.b', imported_name NULL, alias 'c',
 -- level 0); "from ..x import y" is (imported_module 'x', imported_name 'y', level 2), and
 -- target_module is the absolute module that the statement names ('pkg.x'), NULL when a
--- relative import climbs above the top-level package.
+-- relative import climbs above the top-level package. The path is the files row's (the
+-- imports view joins it), not stored from version 13.
 CREATE TABLE IF NOT EXISTS content_imports (
     content_id      bigint  NOT NULL,    -- contents.id (written and removed with it)
     module          text COLLATE "C" NOT NULL, -- the importing module's dotted name
-    path            text COLLATE "C" NOT NULL,
     line            integer NOT NULL,
     imported_module text,                -- as written, without leading dots; NULL for "from . import x"
     imported_name   text,                -- for "from M import N": N ('*' for a star import)
@@ -249,23 +251,47 @@ CREATE INDEX IF NOT EXISTS content_imports_module_idx ON content_imports (module
 -- gone, and a file changed in one worktree never changes another's answers. The biggest
 -- table by far (2.5M rows for 4.5M lines), so it holds ids, not what contents and
 -- content_definitions already say.
+-- Version 13 (issue 18): the row holds no short_name (the views derive it from name, and
+-- the index of uses known by name only is on that expression) and its kind is one byte
+-- (the views spell it out); 8 columns, not 9, so a row with a NULL has a null bitmap of one
+-- byte and a header of 24 bytes, not 32.
 CREATE TABLE IF NOT EXISTS content_uses (
     content_id       bigint  NOT NULL,    -- contents.id
     source_id        bigint,              -- content_definitions.id of the enclosing definition; NULL at module level
     line             integer NOT NULL,    -- of the referenced name itself (`save` in self.save)
     col              integer NOT NULL,    -- 1-based, in characters
-    kind             text    NOT NULL CHECK (kind IN ('call', 'reference', 'import', 'inherit', 'decorator')),
+    -- c call, r reference, i import, b inherit (a base class), d decorator: use_kind() below
+    kind             "char"  NOT NULL CHECK (kind IN ('c', 'r', 'i', 'b', 'd')),
+    via_super        boolean NOT NULL,    -- target is <class>.<attribute> reached by super(): found in the class's bases
     name             text COLLATE "C" NOT NULL, -- as written: save, self.save, models.Model, super().save
-    short_name       text COLLATE "C" NOT NULL, -- the last identifier of name: save
-    target           text COLLATE "C",   -- qualified name as the file says it; NULL: known by name only
-    via_super        boolean NOT NULL     -- target is <class>.<attribute> reached by super(): found in the class's bases
+    target           text COLLATE "C"     -- qualified name as the file says it; NULL: known by name only
 );
 -- A definition's id starts with its content's id (see content_definitions), so one index
 -- serves both a file's rows and one definition's: (content_id = id >> 20, source_id = id).
 CREATE INDEX IF NOT EXISTS content_uses_content_source_idx ON content_uses (content_id, source_id);
 CREATE INDEX IF NOT EXISTS content_uses_target_idx ON content_uses (target, via_super);
+
+-- What the views show of content_uses: kind spelled out, and short_name, the last
+-- identifier of name (`save` of self.save). Inlined by the planner, so that a filter on
+-- short_name meets the index below.
+CREATE OR REPLACE FUNCTION use_kind(code "char") RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $kind$
+    SELECT CASE code WHEN 'c' THEN 'call' WHEN 'r' THEN 'reference' WHEN 'i' THEN 'import'
+                     WHEN 'b' THEN 'inherit' WHEN 'd' THEN 'decorator' END
+$kind$;
 -- Uses known by name only, for "and N more that may be it".
-CREATE INDEX IF NOT EXISTS content_uses_unknown_idx ON content_uses (short_name) WHERE target IS NULL;
+CREATE INDEX IF NOT EXISTS content_uses_unknown_idx ON content_uses (split_part(name, '.', -1)) WHERE target IS NULL;
+-- The planner cannot see through use_kind() to the statistics of kind: without these it
+-- took `kind = 'call'` for 1% of the uses, not half. (A database of version 12 or older,
+-- whose kind is still text, gets them from migration 0013.)
+DO $stats$
+BEGIN
+    IF (SELECT atttypid = '"char"'::regtype FROM pg_attribute
+        WHERE attrelid = 'coderows.content_uses'::regclass AND attname = 'kind') THEN
+        CREATE STATISTICS IF NOT EXISTS content_uses_kind_stats ON (use_kind(kind)) FROM content_uses;
+    END IF;
+END
+$stats$;
 
 -- answers: what a target resolves to, the way Python finds it (indexer/resolve.py holds
 -- the rules): the definition itself, else the longest prefix that is an indexed module,
@@ -335,8 +361,8 @@ FROM files f LEFT JOIN contents c ON c.id = f.content_id;
 -- content's id (modules.id), and a definition's id is the same in every repository that
 -- holds its file: filter by repo_id.
 CREATE OR REPLACE VIEW definitions AS
-SELECT d.id, d.content_id AS module_id, d.parent_id, f.repo_id, d.module, d.path, d.kind, d.name,
-       d.qualname, d.full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature,
+SELECT d.id, d.content_id AS module_id, d.parent_id, f.repo_id, d.module, f.path, d.kind, d.name,
+       d.qualname, d.module || '.' || d.qualname AS full_name, d.class_name, d.def_line, d.start_line, d.end_line, d.signature,
        d.decorators, d.bases, d.is_async, d.docstring, d.body_start, d.body_length
 FROM content_definitions d JOIN files f ON f.content_id = d.content_id;
 
@@ -347,13 +373,13 @@ FROM repo_answers p JOIN answers a ON a.id = p.answer_id;
 
 -- imports and name_uses: content_imports and content_uses per repository.
 CREATE OR REPLACE VIEW imports AS
-SELECT i.content_id AS module_id, f.repo_id, i.module, i.path, i.line, i.imported_module,
+SELECT i.content_id AS module_id, f.repo_id, i.module, f.path, i.line, i.imported_module,
        i.imported_name, i.alias, i.level, i.target_module
 FROM content_imports i JOIN files f ON f.content_id = i.content_id;
 
 CREATE OR REPLACE VIEW name_uses AS
-SELECT u.content_id AS module_id, f.repo_id, u.source_id, u.line, u.col, u.kind, u.name,
-       u.short_name, u.target, u.via_super
+SELECT u.content_id AS module_id, f.repo_id, u.source_id, u.line, u.col, use_kind(u.kind) AS kind, u.name,
+       split_part(u.name, '.', -1) AS short_name, u.target, u.via_super
 FROM content_uses u JOIN files f ON f.content_id = u.content_id;
 
 -- symbols: the definitions with their source text. body is exactly the source lines
@@ -382,7 +408,8 @@ CREATE OR REPLACE VIEW methods AS SELECT * FROM symbols WHERE kind = 'method';
 --   SELECT path, line, source_full_name FROM usages WHERE target_full_name = 'pkg.mod.func';
 CREATE OR REPLACE VIEW usages AS
 SELECT f.repo_id, u.content_id AS module_id, u.source_id, c.name AS module, f.path, u.line, u.col,
-       u.kind, u.name, u.short_name, coalesce(s.full_name, c.name) AS source_full_name,
+       use_kind(u.kind) AS kind, u.name, split_part(u.name, '.', -1) AS short_name,
+       coalesce(s.module || '.' || s.qualname, c.name) AS source_full_name,
        r.full_name AS target_full_name, r.full_name IS NOT NULL AS resolved, u.target
 FROM content_uses u
 JOIN files f ON f.content_id = u.content_id
@@ -404,7 +431,7 @@ FROM usages WHERE kind = 'call' AND resolved;
 --   SELECT subclass_full_name FROM subclasses WHERE base_full_name = 'pkg.models.Model';
 CREATE OR REPLACE VIEW subclasses AS
 WITH RECURSIVE direct AS (
-    SELECT u.repo_id, u.target_full_name AS base_full_name, d.full_name AS subclass_full_name
+    SELECT u.repo_id, u.target_full_name AS base_full_name, d.module || '.' || d.qualname AS subclass_full_name
     FROM usages u JOIN content_definitions d ON d.id = u.source_id
     WHERE u.kind = 'inherit' AND u.resolved
 ), below (repo_id, base_full_name, subclass_full_name, depth) AS (
@@ -421,7 +448,7 @@ FROM below GROUP BY repo_id, base_full_name, subclass_full_name;
 -- same repository.
 --   SELECT method_full_name FROM overrides WHERE overridden_full_name = 'pkg.Base.save';
 CREATE OR REPLACE VIEW overrides AS
-SELECT s.repo_id, m.full_name AS method_full_name, o.full_name AS overridden_full_name, s.depth
+SELECT s.repo_id, m.module || '.' || m.qualname AS method_full_name, o.module || '.' || o.qualname AS overridden_full_name, s.depth
 FROM subclasses s
 JOIN definitions c ON c.repo_id = s.repo_id AND c.full_name = s.subclass_full_name AND c.kind = 'class'
 JOIN content_definitions m ON m.parent_id = c.id AND m.kind = 'method'
@@ -432,5 +459,10 @@ END
 $views$;
 
 -- A database still holding the tables of version 4 or older gets its views from
--- migration 0005, once it has moved their rows.
-SELECT create_views() WHERE NOT EXISTS (SELECT FROM pg_tables WHERE schemaname = 'coderows' AND tablename = 'modules');
+-- migration 0005, once it has moved their rows; one whose content_uses still has the
+-- short_name and text kind of version 12 or older, from migration 0013 once it has
+-- rewritten them.
+SELECT create_views()
+WHERE NOT EXISTS (SELECT FROM pg_tables WHERE schemaname = 'coderows' AND tablename = 'modules')
+  AND NOT EXISTS (SELECT FROM pg_attribute
+                  WHERE attrelid = 'coderows.content_uses'::regclass AND attname = 'short_name' AND NOT attisdropped);

@@ -117,7 +117,6 @@ def _definitions_copy_text(module_id: int, module: ParsedModule) -> str:
     shared by every row of the file are escaped once."""
     base = module_id << SYMBOL_ID_BITS
     module_name = copy_escape(module.name)
-    same_file = f"{module_name}\t{copy_escape(module.path)}"  # module, path
     lines = []
     for d in module.definitions:
         parent = NULL if d.parent_ordinal is None else str(base | d.parent_ordinal)
@@ -127,12 +126,16 @@ def _definitions_copy_text(module_id: int, module: ParsedModule) -> str:
         bases = copy_escape(_array_literal(d.bases)) if d.bases else "{}"
         docstring = NULL if d.docstring is None else copy_escape(d.docstring)
         lines.append(
-            f"{base | d.ordinal}\t{module_id}\t{parent}\t{same_file}\t{d.kind}\t{copy_escape(d.name)}\t"
-            f"{qualname}\t{module_name}.{qualname}\t{class_name}\t{d.def_line}\t{d.start_line}\t"
+            f"{base | d.ordinal}\t{module_id}\t{parent}\t{module_name}\t{d.kind}\t{copy_escape(d.name)}\t"
+            f"{qualname}\t{class_name}\t{d.def_line}\t{d.start_line}\t"
             f"{d.end_line}\t{copy_escape(d.signature)}\t{decorators}\t{bases}\t{'t' if d.is_async else 'f'}\t"
             f"{docstring}\t{d.body_start + 1}\t{d.body_length}\n"
         )
     return "".join(lines)
+
+
+# content_uses.kind is one byte (schema.sql's use_kind() spells it out again in the views).
+USE_KINDS = {"call": "c", "reference": "r", "import": "i", "inherit": "b", "decorator": "d"}
 
 
 def _uses_copy_text(module_id: int, module: ParsedModule) -> str:
@@ -150,7 +153,7 @@ def _uses_copy_text(module_id: int, module: ParsedModule) -> str:
         return _escaped_uses_copy_text(module_id, uses, source_ids)
     return "".join([
         f"{module_id}\t{NULL if use.source_ordinal is None else source_ids[use.source_ordinal]}\t{use.line}\t{use.col}\t"
-        f"{use.kind}\t{use.name}\t{use.name.rpartition('.')[2]}\t{NULL if use.target is None else use.target}\t"
+        f"{USE_KINDS[use.kind]}\t{use.name}\t{NULL if use.target is None else use.target}\t"
         f"{'t' if use.via_super else 'f'}\n"
         for use in uses
     ])
@@ -160,11 +163,9 @@ def _escaped_uses_copy_text(module_id: int, uses: list[Use], source_ids: list[st
     lines = []
     for use in uses:
         source = NULL if use.source_ordinal is None else source_ids[use.source_ordinal]
-        name = copy_escape(use.name)
-        short_name = name.rsplit(".", 1)[-1]
         target = NULL if use.target is None else copy_escape(use.target)
         lines.append(
-            f"{module_id}\t{source}\t{use.line}\t{use.col}\t{use.kind}\t{name}\t{short_name}\t"
+            f"{module_id}\t{source}\t{use.line}\t{use.col}\t{USE_KINDS[use.kind]}\t{copy_escape(use.name)}\t"
             f"{target}\t{'t' if use.via_super else 'f'}\n"
         )
     return "".join(lines)
@@ -173,7 +174,7 @@ def _escaped_uses_copy_text(module_id: int, uses: list[Use], source_ids: list[st
 def _import_rows(module_id: int, module: ParsedModule) -> Iterable[tuple[Any, ...]]:
     for imp in module.imports:
         yield (
-            module_id, module.name, module.path, imp.line, imp.imported_module,
+            module_id, module.name, imp.line, imp.imported_module,
             imp.imported_name, imp.alias, imp.level, imp.target_module,
         )
 

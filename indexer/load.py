@@ -90,16 +90,15 @@ CONTENT_COLUMNS = (
 )
 FILE_COLUMNS = ("repo_id", "path", "content_id", "size", "mtime_ns")
 DEFINITION_COLUMNS = (
-    "id", "content_id", "parent_id", "module", "path", "kind", "name", "qualname",
-    "full_name", "class_name", "def_line", "start_line", "end_line", "signature", "decorators",
-    "bases", "is_async", "docstring", "body_start", "body_length",
+    "id", "content_id", "parent_id", "module", "kind", "name", "qualname", "class_name",
+    "def_line", "start_line", "end_line", "signature", "decorators", "bases", "is_async", "docstring", "body_start", "body_length",
 )
 IMPORT_COLUMNS = (
-    "content_id", "module", "path", "line", "imported_module", "imported_name",
+    "content_id", "module", "line", "imported_module", "imported_name",
     "alias", "level", "target_module",
 )
 PIECE_COLUMNS = ("content_id", "first_line", "text")
-USE_COLUMNS = ("content_id", "source_id", "line", "col", "kind", "name", "short_name", "target", "via_super")
+USE_COLUMNS = ("content_id", "source_id", "line", "col", "kind", "name", "target", "via_super")
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,7 +101,9 @@ class ModuleNamespace:
     stars: list[str] = field(default_factory=list)  # modules star-imported, last first
 
 
-_DEF_COLUMNS = "id, kind, full_name, module, name, qualname, parent_id, signature"
+# full_name is not stored: the expression is the one content_definitions_full_name_idx indexes.
+_FULL_NAME = "module || '.' || qualname"
+_DEF_COLUMNS = f"id, kind, {_FULL_NAME}, module, name, qualname, parent_id, signature"
 
 
 class RepoNames:
@@ -217,10 +219,11 @@ class RepoNames:
         for row in rows:
             members[row[6]][row[4]] = _def(row)
         bases: dict[int, list[str]] = {class_id: [] for class_id in ids}
+        # kind 'b': a base class (content_uses.kind, spelled out by schema.sql's use_kind).
         rows = self.conn.execute(
             "SELECT u.source_id, u.target FROM unnest(%s::bigint[]) AS c (id)"
             " JOIN content_uses u ON u.content_id = c.id >> %s AND u.source_id = c.id"
-            " WHERE u.kind = 'inherit' AND u.target IS NOT NULL ORDER BY u.source_id, u.line, u.col",
+            " WHERE u.kind = 'b' AND u.target IS NOT NULL ORDER BY u.source_id, u.line, u.col",
             [ids, SYMBOL_ID_BITS],
         ).fetchall()
         self.rows_read += len(rows)
@@ -246,7 +249,7 @@ class RepoNames:
             return {}
         held = self._held()
         rows = self.conn.execute(
-            f"SELECT {_DEF_COLUMNS} FROM content_definitions WHERE full_name = ANY(%s) ORDER BY id", [full_names]
+            f"SELECT {_DEF_COLUMNS} FROM content_definitions WHERE {_FULL_NAME} = ANY(%s) ORDER BY id", [full_names]
         ).fetchall()
         self.rows_read += len(rows)
         return {row[2]: _def(row) for row in rows if row[0] >> SYMBOL_ID_BITS in held}

@@ -312,24 +312,29 @@ def test_a_new_database_has_the_same_indexes_and_source_storage_as_a_migrated_on
 
 
 def test_a_version_9_database_gets_hash_indexes_of_qualnames_and_full_names(db: psycopg.Connection) -> None:
-    for column in ("qualname", "full_name"):
+    # full_name as the expression it is from version 13 (the column of version 9 is gone).
+    for column, expression in (("qualname", "qualname"), ("full_name", "(module || '.' || qualname)")):
         db.execute(f"DROP INDEX coderows.content_definitions_{column}_idx")
-        db.execute(f"CREATE INDEX content_definitions_{column}_idx ON coderows.content_definitions ({column})")
+        db.execute(f"CREATE INDEX content_definitions_{column}_idx ON coderows.content_definitions ({expression})")
     db.execute("UPDATE coderows.schema_version SET version = 9")
     db.execute(
-        "INSERT INTO content_definitions (id, content_id, module, path, kind, name, qualname, full_name, def_line,"
+        "INSERT INTO content_definitions (id, content_id, module, kind, name, qualname, def_line,"
         " start_line, end_line, signature, decorators, bases, is_async, body_start, body_length)"
-        " VALUES (1, 1, 'a', 'a.py', 'class', 'C', 'C', 'a.C', 1, 1, 1, 'class C', '{}', '{}', false, 1, 7)"
+        " VALUES (1, 1, 'a', 'class', 'C', 'C', 1, 1, 1, 'class C', '{}', '{}', false, 1, 7)"
     )
     assert ensure_schema(db) == NEWEST
     indexes = index_definitions(db)
-    for column in ("qualname", "full_name"):
-        assert indexes[f"content_definitions_{column}_idx"] == (
-            f"CREATE INDEX content_definitions_{column}_idx ON coderows.content_definitions USING hash ({column})"
-        )
+    assert indexes["content_definitions_qualname_idx"] == (
+        "CREATE INDEX content_definitions_qualname_idx ON coderows.content_definitions USING hash (qualname)"
+    )
+    assert indexes["content_definitions_full_name_idx"] == (
+        "CREATE INDEX content_definitions_full_name_idx ON coderows.content_definitions"
+        " USING hash ((((module || '.'::text) || qualname)))"
+    )
     db.execute("SET enable_seqscan = off")  # the one row is found through each new index
     assert db.execute("SELECT id FROM content_definitions WHERE qualname = 'C'").fetchall() == [(1,)]
-    assert db.execute("SELECT id FROM content_definitions WHERE full_name = 'a.C'").fetchall() == [(1,)]
+    assert db.execute("SELECT id FROM definitions WHERE full_name = 'a.C'").fetchall() == []  # no files row
+    assert db.execute("SELECT id FROM content_definitions WHERE module || '.' || qualname = 'a.C'").fetchall() == [(1,)]
 
 
 def repo_answers_indexes(db: psycopg.Connection) -> list[tuple[str, str]]:
@@ -375,3 +380,82 @@ def test_a_database_of_a_newer_coderows_is_refused_and_left_as_it_is(db: psycopg
     ):
         ensure_schema(db)
     assert db.execute("SELECT version FROM coderows.schema_version").fetchone() == (99,)
+
+
+# schema.sql as version 12 left it (git show fe169b8:schema.sql): content rows that repeated
+# what the views can make (short_name, path, full_name) and kind as text.
+SCHEMA_V12 = Path(__file__).parent / "data" / "schema_v12.sql"
+
+
+def make_version_12(db: psycopg.Connection) -> None:
+    """Replace the database's coderows schema by an empty one of version 12."""
+    db.execute("DROP SCHEMA coderows CASCADE")
+    db.execute(SCHEMA_V12.read_text(encoding="utf-8"))
+    db.execute("INSERT INTO coderows.schema_version (version) VALUES (12)")
+    db.execute("SET search_path = coderows, public")
+
+
+def columns(db: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+    return db.execute(
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = 'coderows' AND table_name = %s ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+
+
+def content_indexes(db: psycopg.Connection) -> list[tuple[str, str]]:
+    """The content tables' indexes and statistics objects."""
+    indexes = db.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'coderows'"
+        " AND tablename IN ('content_uses', 'content_definitions', 'content_imports') ORDER BY indexname"
+    ).fetchall()
+    statistics = db.execute(
+        "SELECT stxname, pg_get_statisticsobjdef(oid) FROM pg_statistic_ext"
+        " WHERE stxnamespace = 'coderows'::regnamespace ORDER BY stxname"
+    ).fetchall()
+    return indexes + statistics
+
+
+def test_a_version_12_database_keeps_what_its_views_show_in_rows_without_what_they_repeat(
+    db: psycopg.Connection,
+) -> None:
+    new = {table: columns(db, table) for table in ("content_uses", "content_definitions", "content_imports")}
+    views = {view: columns(db, view) for view in ("usages", "name_uses", "symbols", "definitions", "imports")}
+    indexes = content_indexes(db)
+    make_version_12(db)
+    db.execute("INSERT INTO repos (root, name) VALUES ('/r', 'r')")
+    insert_content(db, 1, "class C:\n    def f(self): C()\n")
+    db.execute("INSERT INTO files (repo_id, path, content_id, size, mtime_ns) VALUES (1, 'a.py', 1, 31, 5)")
+    db.execute(
+        "INSERT INTO content_definitions (id, content_id, parent_id, module, path, kind, name, qualname, full_name,"
+        " class_name, def_line, start_line, end_line, signature, decorators, bases, is_async, body_start, body_length)"
+        " VALUES (1048576, 1, NULL, 'a', 'a.py', 'class', 'C', 'C', 'a.C', NULL, 1, 1, 2, 'class C', '{}', '{}',"
+        " false, 1, 29),"
+        " (1048577, 1, 1048576, 'a', 'a.py', 'method', 'f', 'C.f', 'a.C.f', 'C', 2, 2, 2, 'def f(self)', '{}', '{}',"
+        " false, 10, 20)"
+    )
+    db.execute(
+        "INSERT INTO content_imports (content_id, module, path, line, imported_module, imported_name, level,"
+        " target_module) VALUES (1, 'a', 'a.py', 1, 'os', 'path', 0, 'os')"
+    )
+    db.execute(
+        "INSERT INTO content_uses (content_id, source_id, line, col, kind, name, short_name, target, via_super)"
+        " VALUES (1, 1048577, 2, 18, 'call', 'C', 'C', 'a.C', false),"
+        " (1, 1048577, 2, 18, 'reference', 'self.g', 'g', NULL, false)"
+    )
+    assert ensure_schema(db) == NEWEST
+    assert {table: columns(db, table) for table in new} == new
+    assert {view: columns(db, view) for view in views} == views
+    assert content_indexes(db) == indexes
+    assert db.execute("SELECT kind, name, short_name, source_full_name, target FROM usages ORDER BY kind").fetchall() == [
+        ("call", "C", "C", "a.C.f", "a.C"),
+        ("reference", "self.g", "g", "a.C.f", None),
+    ]
+    assert db.execute("SELECT path, full_name, body FROM symbols ORDER BY id").fetchall() == [
+        ("a.py", "a.C", "class C:\n    def f(self): C()"),
+        ("a.py", "a.C.f", "    def f(self): C()"),
+    ]
+    assert db.execute("SELECT path, imported_module, imported_name FROM imports").fetchall() == [("a.py", "os", "path")]
+    db.execute("SET enable_seqscan = off")  # found through the indexes of the new layout
+    assert db.execute("SELECT name FROM name_uses WHERE short_name = 'g' AND target IS NULL").fetchall() == [("self.g",)]
+    assert db.execute("SELECT id FROM definitions WHERE full_name = 'a.C.f'").fetchall() == [(1048577,)]

@@ -33,20 +33,25 @@ FROM coderows.modules;
 INSERT INTO coderows.files (repo_id, path, content_id, size, mtime_ns, indexed_at)
 SELECT repo_id, path, id, size, mtime_ns, indexed_at FROM coderows.modules;
 
-INSERT INTO coderows.content_definitions (id, content_id, parent_id, module, path, kind, name, qualname,
-                                          full_name, class_name, def_line, start_line, end_line, signature,
+-- The content tables in the layout of version 13 (schema.sql made them): without the
+-- path and full_name that the views make, without short_name, and with kind in one byte.
+INSERT INTO coderows.content_definitions (id, content_id, parent_id, module, kind, name, qualname,
+                                          class_name, def_line, start_line, end_line, signature,
                                           decorators, bases, is_async, docstring, body_start, body_length)
-SELECT id, module_id, parent_id, module, path, kind, name, qualname, full_name, class_name, def_line,
+SELECT id, module_id, parent_id, module, kind, name, qualname, class_name, def_line,
        start_line, end_line, signature, decorators, bases, is_async, docstring, body_start, body_length
 FROM coderows.definitions;
 
-INSERT INTO coderows.content_imports (content_id, module, path, line, imported_module, imported_name,
+INSERT INTO coderows.content_imports (content_id, module, line, imported_module, imported_name,
                                       alias, level, target_module)
-SELECT module_id, module, path, line, imported_module, imported_name, alias, level, target_module
+SELECT module_id, module, line, imported_module, imported_name, alias, level, target_module
 FROM coderows.imports;
 
-INSERT INTO coderows.content_uses (content_id, source_id, line, col, kind, name, short_name, target, via_super)
-SELECT module_id, source_id, line, col, kind, name, short_name, target, via_super
+INSERT INTO coderows.content_uses (content_id, source_id, line, col, kind, name, target, via_super)
+SELECT module_id, source_id, line, col,
+       CASE kind WHEN 'call' THEN 'c' WHEN 'reference' THEN 'r' WHEN 'import' THEN 'i'
+                 WHEN 'inherit' THEN 'b' WHEN 'decorator' THEN 'd' END::"char",
+       name, target, via_super
 FROM coderows.name_uses;
 
 -- Resolutions: one answer per distinct (target, via_super, full_name, consulted), and

@@ -5,4 +5,6 @@
 DROP INDEX coderows.content_definitions_qualname_idx;
 CREATE INDEX content_definitions_qualname_idx ON coderows.content_definitions USING hash (qualname);
 DROP INDEX coderows.content_definitions_full_name_idx;
-CREATE INDEX content_definitions_full_name_idx ON coderows.content_definitions USING hash (full_name);
+-- On the expression of version 13, which stores no full_name (schema.sql, run before this,
+-- made content_definitions without it in a database of version 4 or older).
+CREATE INDEX content_definitions_full_name_idx ON coderows.content_definitions USING hash ((module || '.' || qualname));
