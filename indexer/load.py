@@ -802,24 +802,33 @@ def _indexed_table(definition: str) -> str:
     return table.rsplit(".", 1)[-1]
 
 
+CANCEL_RETRY_SECONDS = 0.5
+
+
 @contextmanager
 def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
     """Build the deferred indexes on a second connection while the block runs (the
     run's resolution); on leaving it, wait for them. Only when `conn` holds no open
     transaction (the rows must be visible to the second connection, and the build would
     wait for the locks of the block's writes): else, and when the build fails, they are
-    left deferred, for the caller's restore_indexes(conn) to build."""
+    left deferred, for the caller's restore_indexes(conn) to build. When the block
+    raises (Ctrl-C, a signal, an error), the build is cancelled rather than waited for:
+    its transaction rolls back, and the indexes stay listed for the next run."""
     if not conn.autocommit or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         yield
         return
     import threading
 
     failure: list[BaseException] = []
+    builders: list[psycopg.Connection] = []
+    stopping = threading.Event()
 
     def build() -> None:
         try:
             with psycopg.connect(_conninfo(conn), autocommit=True) as builder:
-                restore_indexes(builder)
+                builders.append(builder)
+                if not stopping.is_set():
+                    restore_indexes(builder)
         except Exception as error:  # noqa: BLE001  # the caller builds them after, in-line
             failure.append(error)
 
@@ -827,8 +836,15 @@ def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
     thread.start()
     try:
         yield
-    finally:
-        thread.join()
+    except BaseException:
+        stopping.set()
+        while thread.is_alive():
+            # Again until it ends: a cancel sent before the build's statement started is lost.
+            for builder in builders:
+                builder.cancel_safe()
+            thread.join(CANCEL_RETRY_SECONDS)
+        raise
+    thread.join()
     if failure:
         log.warning("indexes not built on a second connection, built after: %s", failure[0])
 

@@ -605,6 +605,27 @@ def test_indexes_are_built_meanwhile_on_a_second_connection_only_outside_a_trans
     assert len(content_indexes(conn)) == 16
 
 
+def test_a_run_interrupted_while_indexes_are_built_meanwhile_cancels_the_build_and_leaves_them_deferred(
+    conn: psycopg.Connection,
+) -> None:
+    # An index whose build takes 60 s: one second per row.
+    conn.execute("CREATE TABLE slow_rows AS SELECT g FROM generate_series(1, 60) AS g")
+    conn.execute(
+        "CREATE FUNCTION slow_key(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE"
+        " AS 'BEGIN PERFORM pg_sleep(1); RETURN $1; END'"
+    )
+    conn.execute(
+        "INSERT INTO deferred_indexes VALUES ('slow_rows_idx', 'CREATE INDEX slow_rows_idx ON coderows.slow_rows (coderows.slow_key(g))')"
+    )
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), load.restoring_indexes_meanwhile(conn):
+        time.sleep(2)  # the build is under way
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 40  # not the build's 60 s
+    assert conn.execute("SELECT name FROM deferred_indexes").fetchall() == [("slow_rows_idx",)]
+    assert conn.execute("SELECT to_regclass('coderows.slow_rows_idx')").fetchone() == (None,)
+
+
 def test_indexes_are_not_deferred_once_the_database_holds_contents(conn: psycopg.Connection, shop: Path) -> None:
     index_repository(conn, shop)
     before = content_indexes(conn)
