@@ -35,11 +35,12 @@ INDEX_LOCK_KEY (defer_indexes, restore_indexes) is taken holding no other lock.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +50,7 @@ from psycopg import sql
 
 from coderows.db.rows import one_row
 from coderows.indexer.encode import EncodedFile, copy_escape
-from coderows.indexer.resolve import resolve_batches
+from coderows.indexer.resolve import BATCH_TARGETS, resolve_batches
 
 log = logging.getLogger(__name__)
 
@@ -417,25 +418,39 @@ def _resolve(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> N
         )
     ]
     sibling = _sibling(conn, repo_id) if len(module_ids) >= INHERIT_FILES else None
-    new: list[Target] = []
-    if sibling is not None:
-        new = _inherit_answers(conn, repo_id, sibling, module_ids)
-    elif module_ids:
-        new = conn.execute(_UNANSWERED_SQL, {"repo": repo_id, "ids": module_ids}).fetchall()
-    stale = conn.execute(
-        "SELECT a.target, a.via_super, a.id FROM repo_answers p JOIN answers a ON a.id = p.answer_id"
-        " WHERE p.repo_id = %s AND p.stale",
-        [repo_id],
-    ).fetchall()
-    if stale or new:
-        targets = [(target, via_super) for target, via_super, _ in stale] + new
+    with ExitStack() as stack:
+        new: Iterator[Target] = iter(())
+        if sibling is not None:
+            new = iter(sorted(_inherit_answers(conn, repo_id, sibling, module_ids)))
+        elif module_ids:
+            new = stack.enter_context(_unanswered(conn, repo_id, module_ids))
+        stale = conn.execute(
+            "SELECT a.target, a.via_super, a.id FROM repo_answers p JOIN answers a ON a.id = p.answer_id"
+            " WHERE p.repo_id = %s AND p.stale",
+            [repo_id],
+        ).fetchall()
         # Resolution reads definitions, imports and uses, never repo_answers: the stale
         # rows can go first, and the answers be pointed to a batch at a time.
-        conn.execute("DELETE FROM repo_answers WHERE repo_id = %s AND stale", [repo_id])
+        if stale:
+            conn.execute("DELETE FROM repo_answers WHERE repo_id = %s AND stale", [repo_id])
+        targets = heapq.merge(sorted((target, via_super) for target, via_super, _ in stale), new)
         for rows in resolve_batches(conn, repo_id, targets):
             _point(conn, repo_id, rows)
         released += [answer_id for _, _, answer_id in stale]
     _free_answers(conn, set(released))
+
+
+@contextmanager
+def _unanswered(conn: psycopg.Connection, repo_id: int, module_ids: list[int]) -> Iterator[Iterator[Target]]:
+    """The targets of these files that have no answer in the repository yet, sorted as
+    resolve_batches takes them (a "C" collation orders text as Python orders str), read
+    from a server-side cursor as resolution goes: held as a list, a first index of
+    Django's 55k were ~9 MB of the server's peak. The cursor reads the rows as they were
+    when it opened (the answers pointed to meanwhile do not change them), like a fetchall."""
+    with conn.cursor(name="coderows_unanswered") as cursor:
+        cursor.itersize = BATCH_TARGETS
+        cursor.execute(_UNANSWERED_SQL + " ORDER BY u.target, u.via_super", {"repo": repo_id, "ids": module_ids})
+        yield ((target, via_super) for target, via_super in cursor)
 
 
 # The targets used in these files (ids) that have no answer in the repository yet. The

@@ -34,6 +34,7 @@ Resolver must take the targets strictly in order, one after the other.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -556,17 +557,17 @@ def resolve_all(resolver: Resolver, targets: Iterable[tuple[str, bool]]) -> list
 
 
 def resolve_batches(
-    conn: psycopg.Connection, repo_id: int, targets: Sequence[tuple[str, bool]]
+    conn: psycopg.Connection, repo_id: int, targets: Iterable[tuple[str, bool]]
 ) -> Iterator[list[tuple[str, bool, str | None, list[str]]]]:
-    """(target, via_super, full_name, consulted) for each target, in sorted order, a batch
-    at a time. A target that is the full name of a definition is answered from the batch's
-    one query for them, set-wise (never remembered: it takes no other lookup); the others
-    by Resolver.resolve_batch."""
+    """(target, via_super, full_name, consulted) for each target, a batch at a time. The
+    targets come sorted (a batch's targets then name few modules and classes), and may be
+    a stream: they are read a batch at a time. A target that is the full name of a
+    definition is answered from the batch's one query for them, set-wise (never
+    remembered: it takes no other lookup); the others by Resolver.resolve_batch."""
     names = RepoNames(conn, repo_id)
     resolver = Resolver(names)
-    targets = sorted(targets)  # a batch's targets then name few modules and classes
-    for start in range(0, len(targets), BATCH_TARGETS):
-        batch = targets[start : start + BATCH_TARGETS]
+    stream = iter(targets)
+    while batch := list(itertools.islice(stream, BATCH_TARGETS)):
         names.prefetch(target for target, _ in batch)
         rows: list[tuple[str, bool, str | None, list[str]]] = []
         rest = []
