@@ -264,6 +264,8 @@ def refresh_paths(
     ]
     tasks = _with_shared(conn, tasks)
     _write(conn, repo_id, map(_run_task, tasks), [], known, summary, len(wanted), None, _reparser(tasks), [])
+    if summary.files_indexed or summary.files_deleted:
+        load.flush_pending_index_entries(conn)  # searches read no pending list: edits add up over a watch
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -631,3 +631,11 @@ def test_indexes_are_not_deferred_once_the_database_holds_contents(conn: psycopg
     before = content_indexes(conn)
     assert load.defer_indexes(conn) == []
     assert content_indexes(conn) == before
+
+
+def test_a_refresh_of_changed_paths_leaves_no_entries_pending_in_the_pieces_index(conn: psycopg.Connection, shop: Path) -> None:
+    # The pieces' index keeps up to 64 MB pending (schema.sql); searches read all of it.
+    index_repository(conn, shop)
+    (shop / "shop" / "cart.py").write_text("class Cart:\n    def total(self):\n        return 42\n")
+    assert refresh_paths(conn, shop, ["shop/cart.py"]).files_indexed == 1
+    assert conn.execute("SELECT gin_clean_pending_list('coderows.content_chunks_text_trgm_idx'::regclass)").fetchone() == (0,)
