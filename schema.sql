@@ -102,14 +102,12 @@ CREATE TABLE IF NOT EXISTS content_chunks (
     text       text COLLATE "C" NOT NULL,     -- lines first_line .. first_line + 63, joined by \n
     PRIMARY KEY (content_id, first_line)
 );
--- A pending list of 64 MB, not 4: a load into a database that already holds pieces adds
--- its entries to the pending list, and merges them into the index whenever the list is
--- full; bigger, fewer merges cost less (a stdlib copy into the 4.5M-line database of
--- bench_scale.py: server CPU 9.6-9.8 -> 8.9 s, wall 12.2 -> 11.35 s). Searches read the
--- pending list in full, so every index and watch run ends by merging what it left there
+-- Its pending list stays at the default 4 MB: at 64 MB a load into a database that already
+-- holds pieces cost 3-10% less server CPU, but the flushed list's pages stay in the index
+-- file (82 -> 134 MB for bench_scale.py's 4.5M lines). Searches read the pending list in
+-- full, so every index and watch run ends by merging what it left there
 -- (indexer/load.py, flush_pending_index_entries).
-CREATE INDEX IF NOT EXISTS content_chunks_text_trgm_idx ON content_chunks USING gin (text gin_trgm_ops)
-    WITH (gin_pending_list_limit = 65536);
+CREATE INDEX IF NOT EXISTS content_chunks_text_trgm_idx ON content_chunks USING gin (text gin_trgm_ops);
 -- Pieces of more than ~2 KB are compressed. With lz4 where the server has it (as
 -- contents.source above), not pglz: search_code reads a common text's pieces by the
 -- thousand, and lz4 decompresses them several times faster (CPU for 200 searches of

@@ -743,8 +743,7 @@ def refresh_statistics(conn: psycopg.Connection) -> list[str]:
 
 def flush_pending_index_entries(conn: psycopg.Connection) -> int:
     """Move what the GIN indexes hold in their pending lists into the indexes proper;
-    returns the pages moved. A load leaves up to gin_pending_list_limit (4 MB; 64 MB for
-    the pieces' index, schema.sql) there,
+    returns the pages moved. A load leaves up to gin_pending_list_limit (4 MB) there,
     read in full by every lookup through the index until autovacuum cleans it, if it is
     on: after indexing the stdlib, 469 pages made search_code 3-8x slower on rare texts
     (get_prep_value 31 -> 4 ms) and 460 pages did the same to names matched by trigram.

@@ -634,7 +634,7 @@ def test_indexes_are_not_deferred_once_the_database_holds_contents(conn: psycopg
 
 
 def test_a_refresh_of_changed_paths_leaves_no_entries_pending_in_the_pieces_index(conn: psycopg.Connection, shop: Path) -> None:
-    # The pieces' index keeps up to 64 MB pending (schema.sql); searches read all of it.
+    # Searches read a GIN index's pending list in full (indexer/load.py, flush_pending_index_entries).
     index_repository(conn, shop)
     (shop / "shop" / "cart.py").write_text("class Cart:\n    def total(self):\n        return 42\n")
     assert refresh_paths(conn, shop, ["shop/cart.py"]).files_indexed == 1

@@ -459,33 +459,3 @@ def test_a_version_12_database_keeps_what_its_views_show_in_rows_without_what_th
     db.execute("SET enable_seqscan = off")  # found through the indexes of the new layout
     assert db.execute("SELECT name FROM name_uses WHERE short_name = 'g' AND target IS NULL").fetchall() == [("self.g",)]
     assert db.execute("SELECT id FROM definitions WHERE full_name = 'a.C.f'").fetchall() == [(1048577,)]
-
-
-def pieces_index_options(db: psycopg.Connection) -> list[str] | None:
-    row = db.execute("SELECT reloptions FROM pg_class WHERE oid = 'coderows.content_chunks_text_trgm_idx'::regclass").fetchone()
-    assert row is not None
-    return row[0]
-
-
-def test_a_new_database_keeps_a_64_mb_pending_list_for_the_pieces_index(db: psycopg.Connection) -> None:
-    assert pieces_index_options(db) == ["gin_pending_list_limit=65536"]
-
-
-def test_a_version_13_database_gives_the_pieces_index_a_64_mb_pending_list(db: psycopg.Connection) -> None:
-    db.execute("ALTER INDEX coderows.content_chunks_text_trgm_idx RESET (gin_pending_list_limit)")
-    db.execute("UPDATE coderows.schema_version SET version = 13")
-    assert ensure_schema(db) == NEWEST
-    assert pieces_index_options(db) == ["gin_pending_list_limit=65536"]
-
-
-def test_a_version_13_database_rebuilds_a_deferred_pieces_index_with_a_64_mb_pending_list(db: psycopg.Connection) -> None:
-    definition = db.execute("SELECT pg_get_indexdef('coderows.content_chunks_text_trgm_idx'::regclass)").fetchone()
-    assert definition is not None
-    db.execute("DROP INDEX coderows.content_chunks_text_trgm_idx")
-    db.execute(
-        "INSERT INTO deferred_indexes (name, definition) VALUES ('content_chunks_text_trgm_idx', %s)",
-        [definition[0].removesuffix(" WITH (gin_pending_list_limit='65536')")],
-    )
-    db.execute("UPDATE coderows.schema_version SET version = 13")
-    assert ensure_schema(db) == NEWEST
-    assert db.execute("SELECT definition FROM deferred_indexes").fetchall() == [definition]
