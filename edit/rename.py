@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from coderows.common.lines import line_end, line_starts, split_lines, tokenizer_readline
+from coderows.common.lines import line_end, line_starts, split_lines, sql_split_lines, tokenizer_readline
 from coderows.db.rows import one_row
 from coderows.edit.name_only import outside_uses, refusal, sharing_the_name, standard_definers
 from coderows.edit.named_strings import add_string_edits, owners_of
@@ -126,8 +126,9 @@ def plan_rename(
         if top_level or module_id in {u[0] for u in uses if u[3] == "import"}:
             for start in all_entries(files[module_id].source, old):
                 edits[module_id][start] = TextEdit(start, start + len(old), new_name)
+    name_only = name_only_uses(conn, symbol.repo_id, old, through)
     if include_name_only:
-        add_name_only_edits(conn, plan, edits, files, through, overrides_left=bool(plan.related))
+        add_name_only_edits(conn, plan, edits, files, name_only, overrides_left=bool(plan.related))
     # after __all__: a file changed only in strings keeps its own __all__
     add_string_edits(conn, symbol.repo_id, owners_of(conn, symbol.repo_id, renamed, old), old, new_name, edits, files)
     for module_id, by_start in sorted(edits.items(), key=lambda item: files[item[0]].path):
@@ -136,7 +137,7 @@ def plan_rename(
         plan.lines.extend(changed_lines(file, list(by_start.values())))
         plan.positions += len(by_start)
         plan.stamps.add(file.stamp)
-    plan.name_only, plan.name_only_total = left_by_name_only(conn, plan, through, listed)
+    plan.name_only, plan.name_only_total = left_by_name_only(conn, plan, name_only, listed)
     changed_at = {(c.path, e.start) for c in plan.changes for e in c.edits}
     plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, symbol.repo_id, old, changed_at, listed)
     return plan
@@ -421,22 +422,36 @@ class NameOnlyUse:
     col: int
     kind: str
     name: str  # as written: app.old, self.app.old
-    text: str  # its line, stripped
-
-    @property
-    def listed(self) -> LeftAlone:
-        return LeftAlone(self.path, self.line, self.text)
 
 
 def left_by_name_only(
-    conn: psycopg.Connection, plan: RenamePlan, changed: list[str], listed: int | None
+    conn: psycopg.Connection, plan: RenamePlan, uses: list[NameOnlyUse], listed: int | None
 ) -> tuple[list[LeftAlone], int]:
     """The uses known by name only that the plan does not rename: at most `listed` of
-    them (None: all), and their count."""
+    them (None: all), each with its line, and their count. Only the lines listed are
+    read: a common name has thousands of such uses."""
     renamed = set(plan.by_name_only)
-    found = [use for use in name_only_uses(conn, plan.symbol.repo_id, plan.symbol.name, changed)
-             if (use.path, use.line, use.col) not in renamed]
-    return [use.listed for use in found[:listed]], len(found)
+    found = [use for use in uses if (use.path, use.line, use.col) not in renamed]
+    shown = found[:listed]
+    texts = line_texts(conn, [(use.module_id, use.line) for use in shown])
+    return [LeftAlone(use.path, use.line, text.strip()) for use, text in zip(shown, texts, strict=True)], len(found)
+
+
+def line_texts(conn: psycopg.Connection, places: list[tuple[int, int]]) -> list[str]:
+    """The text of each (content id, line), in one query; lines split as common/lines.py
+    splits them."""
+    if not places:
+        return []
+    rows = conn.execute(
+        f"""
+        SELECT coalesce(({sql_split_lines("c.source")})[t.line], '')
+        FROM unnest(%s::bigint[], %s::integer[]) WITH ORDINALITY AS t (content_id, line, n)
+        JOIN contents c ON c.id = t.content_id
+        ORDER BY t.n
+        """,
+        [[content_id for content_id, _ in places], [line for _, line in places]],
+    ).fetchall()
+    return [text for (text,) in rows]
 
 
 def name_only_uses(conn: psycopg.Connection, repo_id: int, name: str, changed: list[str]) -> list[NameOnlyUse]:
@@ -448,9 +463,8 @@ def name_only_uses(conn: psycopg.Connection, repo_id: int, name: str, changed: l
     is not listed: that is another definition."""
     rows = conn.execute(
         """
-        SELECT u.module_id, u.path, u.line, u.col, u.kind, u.name,
-               split_part(replace(replace(m.source, E'\\r\\n', E'\\n'), E'\\r', E'\\n'), E'\\n', u.line)
-        FROM usages u JOIN modules m ON m.id = u.module_id AND m.repo_id = u.repo_id
+        SELECT u.module_id, u.path, u.line, u.col, u.kind, u.name
+        FROM usages u
         WHERE u.repo_id = %(repo_id)s AND u.short_name = %(name)s
           AND (u.target IS NULL
                OR u.target_full_name IS NULL AND u.kind <> 'import' AND NOT u.target = ANY(%(changed)s)
@@ -461,20 +475,19 @@ def name_only_uses(conn: psycopg.Connection, repo_id: int, name: str, changed: l
         """,
         {"repo_id": repo_id, "name": name, "changed": changed, "packages": sorted(path_packages(conn, repo_id))},
     ).fetchall()
-    return [NameOnlyUse(module_id, path, line, col, kind, written, text.strip())
-            for module_id, path, line, col, kind, written, text in rows]
+    return [NameOnlyUse(*row) for row in rows]
 
 
 def add_name_only_edits(
     conn: psycopg.Connection, plan: RenamePlan, edits: dict[int, dict[int, TextEdit]], files: dict[int, ModuleFile],
-    changed: list[str], *, overrides_left: bool,
+    uses: list[NameOnlyUse], *, overrides_left: bool,
 ) -> None:
     """include_name_only: the attributes known by name only renamed too (added to
     `edits` and plan.by_name_only) when nothing else in the repository goes by the name
     (edit/name_only.py); else none, and plan.by_name_refused says why. Bare names are
     not renamed (left alone and listed)."""
     old, repo_id = plan.symbol.name, plan.symbol.repo_id
-    attributes = [use for use in name_only_uses(conn, repo_id, old, changed) if "." in use.name]
+    attributes = [use for use in uses if "." in use.name]
     if not attributes:
         return
     sharing = [

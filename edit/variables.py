@@ -36,6 +36,7 @@ from coderows.edit.rename import (
     changed_lines,
     check_new_name,
     left_by_name_only,
+    name_only_uses,
     refuse_while_resolving,
     strings_holding,
 )
@@ -299,8 +300,9 @@ def plan_variable_rename(
             for start in all_entries(files[module_id].source, old):
                 edits[module_id][start] = TextEdit(start, start + len(old), new_name)
     refuse_taken(new_name, [files[module_id] for module_id in edits])
+    name_only = name_only_uses(conn, variable.repo_id, old, spellings)
     if include_name_only:  # attributes (`obj.X`): no scope to capture them
-        add_name_only_edits(conn, plan, edits, files, spellings, overrides_left=False)
+        add_name_only_edits(conn, plan, edits, files, name_only, overrides_left=False)
     add_string_edits(conn, variable.repo_id, owners_of_variable(spellings), old, new_name, edits, files)
     for module_id, by_start in sorted(edits.items(), key=lambda item: files[item[0]].path):
         if not by_start:
@@ -310,7 +312,7 @@ def plan_variable_rename(
         plan.lines.extend(changed_lines(file, list(by_start.values())))
         plan.positions += len(by_start)
         plan.stamps.add(file.stamp)
-    plan.name_only, plan.name_only_total = left_by_name_only(conn, plan, spellings, listed)
+    plan.name_only, plan.name_only_total = left_by_name_only(conn, plan, name_only, listed)
     changed_at = {(c.path, e.start) for c in plan.changes for e in c.edits}
     plan.strings, plan.strings_total, plan.strings_scan_cut = strings_holding(conn, variable.repo_id, old, changed_at, listed)
     return plan
