@@ -43,7 +43,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -54,8 +53,6 @@ from coderows.indexer.resolve import BATCH_TARGETS, resolve_batches
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # the parser (tree-sitter) loads only when a file is parsed: not on a no-op run
-    pass
 
 # A symbol's id is (module id << SYMBOL_ID_BITS) | its ordinal in the file, so a file's
 # rows can reference their parents before they reach the database. 2^20 definitions
