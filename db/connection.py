@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 DATABASE_URL_ENV = "CODEROWS_DATABASE_URL"
 SEARCH_PATH_OPTION = "-c search_path=coderows,public"
+# coderows' own sessions (indexer, server, edits) run short indexed statements, which a
+# server with JIT (Debian's PostgreSQL builds) compiles whenever the planner estimates
+# them dear: one resolution read, planned from missing statistics, spent 150-300 ms
+# compiling for 6 ms of work. The sql tool's reader sessions (db/readonly.py) keep the
+# server's setting: a user's own query may be the long one JIT is for.
+SESSION_OPTIONS = SEARCH_PATH_OPTION + " -c jit=off"
 
 # Key for pg_advisory_xact_lock while the schema is created or migrated, so that two
 # processes connecting to a new database at once do not both run schema.sql.
@@ -90,7 +96,7 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 5) -> 
     """A connection with search_path = coderows, the schema created or migrated if needed."""
     try:
         conn = psycopg.connect(
-            url, autocommit=autocommit, options=SEARCH_PATH_OPTION, connect_timeout=connect_timeout
+            url, autocommit=autocommit, options=SESSION_OPTIONS, connect_timeout=connect_timeout
         )
     except psycopg.OperationalError as error:
         problem = resource_problem(error)

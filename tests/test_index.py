@@ -574,6 +574,21 @@ def test_a_first_large_index_ends_with_every_index_it_started_with(conn: psycopg
     ).fetchall() == [("pkg.m7.f7", None)]  # g6 is another module's: not imported, unresolved
 
 
+def test_a_first_large_index_leaves_statistics_on_the_tables_whose_indexes_it_built(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    # Building an index sets reltuples and relpages as ANALYZE does, without statistics:
+    # resolution and lookups would be planned from none.
+    files = {f"pkg/m{n}.py": f"import os\n\n\ndef f{n}():\n    return os.getcwd()\n" for n in range(DEFER_INDEXES_FILES)}
+    write_tree(tmp_path / "r", files)
+    index_repository(conn, tmp_path / "r", jobs=2)
+    analyzed = conn.execute(
+        "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'coderows' AND tablename = ANY(%s) ORDER BY 1",
+        [list(CONTENT_TABLES)],
+    ).fetchall()
+    assert analyzed == [("content_definitions",), ("content_imports",), ("content_uses",)]
+
+
 def test_indexes_left_deferred_by_a_killed_run_are_built_by_the_next_run(conn: psycopg.Connection, shop: Path) -> None:
     before = content_indexes(conn)
     dropped = load.defer_indexes(conn)  # as a run killed during its load leaves them

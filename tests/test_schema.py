@@ -5,7 +5,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from coderows.db.connection import DatabaseError, available_migrations, ensure_schema, read_schema_sql
+from coderows.db.connection import DatabaseError, available_migrations, connect, ensure_schema, read_schema_sql
 
 NEWEST = available_migrations()[-1][0]
 # schema.sql as version 4 left it (git show 80b9ba4:schema.sql): the layout before contents were shared.
@@ -83,6 +83,13 @@ def test_symbols_has_the_contract_columns(db: psycopg.Connection) -> None:
 
 def test_a_new_database_starts_at_the_newest_version(db: psycopg.Connection) -> None:
     assert db.execute("SELECT version FROM schema_version").fetchall() == [(NEWEST,)]
+
+
+def test_coderows_sessions_run_in_the_coderows_schema_without_jit(db_url: str) -> None:
+    with connect(db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('search_path'), current_setting('jit')").fetchone() == (
+            "coderows,public", "off",
+        )
 
 
 def test_applying_the_schema_again_changes_nothing(db: psycopg.Connection) -> None:
