@@ -598,8 +598,10 @@ def _write(
         load.resolve_stale(conn, repo_id)
         return
     # Indexes dropped for the load (load.defer_indexes): resolving reads through some;
-    # the others (search's) are built meanwhile.
-    load.restore_indexes(conn, load.RESOLUTION_INDEX_TABLES)
+    # the others are built meanwhile, on a second connection. Statistics are taken
+    # first: ANALYZE would wait for that connection's locks.
+    load.restore_indexes(conn, load.RESOLUTION_INDEXES)
+    load.refresh_statistics(conn)
     with load.restoring_indexes_meanwhile(conn):
         load.resolve_stale(conn, repo_id)
     load.restore_indexes(conn)  # those the second connection could not build

@@ -599,13 +599,17 @@ def test_indexes_left_deferred_by_a_killed_run_are_built_by_the_next_run(conn: p
     assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
 
 
-def test_indexes_restored_for_some_tables_leave_the_others_deferred(conn: psycopg.Connection) -> None:
+def test_indexes_restored_by_name_leave_the_others_deferred(conn: psycopg.Connection) -> None:
     before = content_indexes(conn)
     load.defer_indexes(conn)
-    restored = load.restore_indexes(conn, load.RESOLUTION_INDEX_TABLES)
-    assert len(restored) == 13
-    assert conn.execute("SELECT name FROM deferred_indexes").fetchall() == [("content_chunks_text_trgm_idx",)]
-    assert load.restore_indexes(conn) == ["content_chunks_text_trgm_idx"]
+    assert load.restore_indexes(conn, load.RESOLUTION_INDEXES) == sorted(load.RESOLUTION_INDEXES)
+    left = [
+        "content_chunks_text_trgm_idx", "content_definitions_module_idx", "content_definitions_name_idx",
+        "content_definitions_name_trgm_idx", "content_definitions_qualname_idx", "content_imports_module_idx",
+        "content_imports_target_module_idx", "content_uses_target_idx",
+    ]
+    assert conn.execute("SELECT name FROM deferred_indexes ORDER BY name").fetchall() == [(name,) for name in left]
+    assert load.restore_indexes(conn) == left
     assert content_indexes(conn) == before
 
 
