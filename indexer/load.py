@@ -368,14 +368,17 @@ def forget_repository(conn: psycopg.Connection, repo_id: int) -> ForgetSummary:
     return ForgetSummary(root, len(held), freed)
 
 
-def resolve_stale(conn: psycopg.Connection, repo_id: int) -> None:
+def resolve_stale(conn: psycopg.Connection, repo_id: int, *, statistics: bool = True) -> None:
     """Resolve what batches written with resolve=False left: their files' targets and
     the rows they made stale (also after a run that was killed before its end).
     Statistics are refreshed first where the batches moved them: resolution's reads
     filter by repository, and planned from before a new checkout's files arrived they
     take the repository for one file (a generic plan probing all 2,823 files of a second
-    Django checkout, per module read)."""
-    refresh_statistics(conn)
+    Django checkout, per module read). statistics=False: not now (a first load into an
+    empty database, where a second connection takes them once it has built the indexes;
+    the stdlib resolved as fast without them)."""
+    if statistics:
+        refresh_statistics(conn)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REPO_LOCK_NAMESPACE, repo_id])
         pending = conn.execute(
@@ -716,10 +719,10 @@ def _insert(conn: psycopg.Connection, repo_id: int, files: Sequence[EncodedFile]
         _copy(cursor, "files", FILE_COLUMNS, [rows.encode("utf-8")])
 
 
-def refresh_statistics(conn: psycopg.Connection) -> list[str]:
-    """ANALYZE the tables that hold rows but no statistics, or grew or shrank by more than
-    STATISTICS_DRIFT of their pages since their statistics were taken; returns their
-    names. Without this, a server whose autovacuum is off (or has not come round yet)
+def refresh_statistics(conn: psycopg.Connection, tables: Sequence[str] = STATISTICS_TABLES) -> list[str]:
+    """ANALYZE those of these tables that hold rows but no statistics, or grew or shrank by
+    more than STATISTICS_DRIFT of their pages since their statistics were taken; returns
+    their names. Without this, a server whose autovacuum is off (or has not come round yet)
     plans lookups on a freshly indexed repository from no statistics: a seq scan of
     resolutions made get_symbol's use count take 10 ms instead of 0.1 ms on the stdlib.
     Rows without statistics are told by pg_stats, not by relpages: building an index
@@ -738,7 +741,7 @@ def refresh_statistics(conn: psycopg.Connection) -> list[str]:
             "      OR abs(pg_relation_size(c.oid) / current_setting('block_size')::bigint - c.relpages)"
             "      > %s * greatest(c.relpages, 8))"
             " ORDER BY c.relname",
-            [list(STATISTICS_TABLES), STATISTICS_DRIFT],
+            [list(tables), STATISTICS_DRIFT],
         )
     ]
     for name in drifted:
@@ -800,14 +803,12 @@ def defer_indexes(conn: psycopg.Connection) -> list[str]:
 # The deferred indexes resolution reads through (indexer/resolve.py: definitions by full
 # name, a class's members by parent, a module's rows by content; the uses of a file and a
 # class's bases), restored before it. The others (a content's definitions by name,
-# qualname or module, imports by module, uses by target) are built on the second
-# connection while it resolves: for the stdlib, 7 indexes and 0.7-1.5 s that the run
-# spent building them in line, one core idle. content_uses_unknown_idx is built before
-# too, for its expression's statistics: ANALYZE takes them only of an index that exists,
-# and runs before the second connection locks the tables it indexes.
+# qualname or module, imports by module, uses by target or known by name only) are built
+# on the second connection while it resolves: for the stdlib, 8 indexes and 0.8-1.6 s
+# that the run spent building them in line, one core idle.
 RESOLUTION_INDEXES = (
     "content_definitions_content_id_idx", "content_definitions_full_name_idx", "content_definitions_parent_id_idx",
-    "content_imports_content_id_idx", "content_uses_content_source_idx", "content_uses_unknown_idx",
+    "content_imports_content_id_idx", "content_uses_content_source_idx",
 )
 
 
@@ -832,7 +833,9 @@ CANCEL_RETRY_SECONDS = 0.5
 @contextmanager
 def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
     """Build the deferred indexes on a second connection while the block runs (the
-    run's resolution); on leaving it, wait for them. Only when `conn` holds no open
+    run's resolution), then take the statistics of their tables (ANALYZE waits for the
+    lock of an index being built, and reads an expression's statistics only from an index
+    that exists); on leaving the block, wait for them. Only when `conn` holds no open
     transaction (the rows must be visible to the second connection, and the build would
     wait for the locks of the block's writes): else, and when the build fails, they are
     left deferred, for the caller's restore_indexes(conn) to build. When the block
@@ -853,6 +856,7 @@ def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
                 builders.append(builder)
                 if not stopping.is_set():
                     restore_indexes(builder)
+                    refresh_statistics(builder, [table for table in STATISTICS_TABLES if table in DEFERRABLE_INDEX_TABLES])
         except Exception as error:  # noqa: BLE001  # the caller builds them after, in-line
             failure.append(error)
 

@@ -598,12 +598,11 @@ def _write(
         load.resolve_stale(conn, repo_id)
         return
     # Indexes dropped for the load (load.defer_indexes): resolving reads through some;
-    # the others are built meanwhile, on a second connection. Statistics are taken
-    # first: ANALYZE would wait for that connection's locks.
+    # the others are built meanwhile, on a second connection, which then takes the
+    # statistics (ANALYZE here would wait for its locks).
     load.restore_indexes(conn, load.RESOLUTION_INDEXES)
-    load.refresh_statistics(conn)
     with load.restoring_indexes_meanwhile(conn):
-        load.resolve_stale(conn, repo_id)
+        load.resolve_stale(conn, repo_id, statistics=False)
     load.restore_indexes(conn)  # those the second connection could not build
 
 

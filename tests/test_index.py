@@ -579,14 +579,18 @@ def test_a_first_large_index_leaves_statistics_on_the_tables_whose_indexes_it_bu
 ) -> None:
     # Building an index sets reltuples and relpages as ANALYZE does, without statistics:
     # resolution and lookups would be planned from none.
-    files = {f"pkg/m{n}.py": f"import os\n\n\ndef f{n}():\n    return os.getcwd()\n" for n in range(DEFER_INDEXES_FILES)}
+    # The expression indexes' statistics are taken once those indexes exist.
+    files = {f"pkg/m{n}.py": f"import os\n\n\ndef f{n}(p):\n    return os.getcwd(), p.x\n" for n in range(DEFER_INDEXES_FILES)}
     write_tree(tmp_path / "r", files)
     index_repository(conn, tmp_path / "r", jobs=2)
     analyzed = conn.execute(
         "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = 'coderows' AND tablename = ANY(%s) ORDER BY 1",
-        [list(CONTENT_TABLES)],
+        [[*CONTENT_TABLES, "content_definitions_full_name_idx", "content_uses_unknown_idx"]],
     ).fetchall()
-    assert analyzed == [("content_definitions",), ("content_imports",), ("content_uses",)]
+    assert analyzed == [
+        ("content_definitions",), ("content_definitions_full_name_idx",), ("content_imports",), ("content_uses",),
+        ("content_uses_unknown_idx",),
+    ]
 
 
 def test_indexes_left_deferred_by_a_killed_run_are_built_by_the_next_run(conn: psycopg.Connection, shop: Path) -> None:
@@ -606,7 +610,7 @@ def test_indexes_restored_by_name_leave_the_others_deferred(conn: psycopg.Connec
     left = [
         "content_chunks_text_trgm_idx", "content_definitions_module_idx", "content_definitions_name_idx",
         "content_definitions_name_trgm_idx", "content_definitions_qualname_idx", "content_imports_module_idx",
-        "content_imports_target_module_idx", "content_uses_target_idx",
+        "content_imports_target_module_idx", "content_uses_target_idx", "content_uses_unknown_idx",
     ]
     assert conn.execute("SELECT name FROM deferred_indexes ORDER BY name").fetchall() == [(name,) for name in left]
     assert load.restore_indexes(conn) == left
