@@ -30,7 +30,8 @@ later one): (1) in a process, server/freshness.py's _refresh_lock; (2) repositor
 (REPO_LOCK_NAMESPACE), several in repository id order; (3) inside a transaction that holds
 its repository's lock: content rows in id order, then ANSWER_LOCK_KEY. A session that holds
 a repository's lock at session level takes it again at transaction level at once.
-INDEX_LOCK_KEY (defer_indexes, restore_indexes) is taken holding no other lock.
+INDEX_LOCK_KEY (defer_indexes) is taken holding no other lock; restore_indexes locks the
+deferred_indexes rows it builds, in name order, holding no other lock.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
 # pg_advisory_xact_lock(bigint) key guarding shared answers: held shared by a transaction
 # that points to answers it did not create, exclusively by one that deletes answers.
 ANSWER_LOCK_KEY = 0x636F646572_02  # "coder" + 2 (db/connection.py has + 1)
-INDEX_LOCK_KEY = 0x636F646572_03  # defer_indexes and restore_indexes, one at a time; taken holding no other lock
+INDEX_LOCK_KEY = 0x636F646572_03  # defer_indexes, one at a time; taken holding no other lock
 
 # LISTEN coderows_changes: one notification per committed batch that changed rows, with
 # the payload {"repo_id", "root", "changed": [paths], "deleted": [paths]}; when the paths
@@ -812,14 +813,21 @@ RESOLUTION_INDEXES = (
 )
 
 
-def restore_indexes(conn: psycopg.Connection, names: Collection[str] | None = None) -> list[str]:
+def restore_indexes(
+    conn: psycopg.Connection, names: Collection[str] | None = None, *, excluding: Collection[str] = ()
+) -> list[str]:
     """Build the indexes defer_indexes dropped (this run's, or a run's killed before it
-    built them) among these names (None: all of them); returns their names."""
+    built them) among these names (None: all of them) but those excluded; returns their
+    names. Their deferred_indexes rows are locked while they are built: two connections
+    build disjoint sets at once (the run, and its second connection), and one asking
+    for indexes another is building waits, then finds them built."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [INDEX_LOCK_KEY])
-        rows = conn.execute("SELECT name, definition FROM deferred_indexes ORDER BY name").fetchall()
-        if names is not None:
-            rows = [(name, definition) for name, definition in rows if name in names]
+        # Filtered here, not after: FOR UPDATE locks every row the query returns.
+        rows = conn.execute(
+            "SELECT name, definition FROM deferred_indexes"
+            " WHERE (%(all)s OR name = ANY(%(names)s)) AND NOT name = ANY(%(excluding)s) ORDER BY name FOR UPDATE",
+            {"all": names is None, "names": sorted(names or ()), "excluding": sorted(excluding)},
+        ).fetchall()
         conn.execute("DELETE FROM deferred_indexes WHERE name = ANY(%s)", [[name for name, _ in rows]])
         for name, definition in rows:
             if conn.execute("SELECT to_regclass(%s)", [f"coderows.{name}"]).fetchone() == (None,):
@@ -831,9 +839,10 @@ CANCEL_RETRY_SECONDS = 0.5
 
 
 @contextmanager
-def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
-    """Build the deferred indexes on a second connection while the block runs (the
-    run's resolution), then take the statistics of their tables (ANALYZE waits for the
+def restoring_indexes_meanwhile(conn: psycopg.Connection, leaving: Collection[str] = ()) -> Iterator[None]:
+    """Build the deferred indexes but those `leaving` (the block's own to build) on a
+    second connection while the block runs (the run's resolution), then take the
+    statistics of their tables (ANALYZE waits for the
     lock of an index being built, and reads an expression's statistics only from an index
     that exists); on leaving the block, wait for them. Only when `conn` holds no open
     transaction (the rows must be visible to the second connection, and the build would
@@ -855,7 +864,7 @@ def restoring_indexes_meanwhile(conn: psycopg.Connection) -> Iterator[None]:
             with psycopg.connect(_conninfo(conn), autocommit=True) as builder:
                 builders.append(builder)
                 if not stopping.is_set():
-                    restore_indexes(builder)
+                    restore_indexes(builder, excluding=leaving)
                     refresh_statistics(builder, [table for table in STATISTICS_TABLES if table in DEFERRABLE_INDEX_TABLES])
         except Exception as error:  # noqa: BLE001  # the caller builds them after, in-line
             failure.append(error)

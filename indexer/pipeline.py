@@ -597,11 +597,11 @@ def _write(
         # What batches written with resolve=False left, or a run killed before its end did.
         load.resolve_stale(conn, repo_id)
         return
-    # Indexes dropped for the load (load.defer_indexes): resolving reads through some;
-    # the others are built meanwhile, on a second connection, which then takes the
-    # statistics (ANALYZE here would wait for its locks).
-    load.restore_indexes(conn, load.RESOLUTION_INDEXES)
-    with load.restoring_indexes_meanwhile(conn):
+    # Indexes dropped for the load (load.defer_indexes): resolving reads through some,
+    # built here first; the others at the same time on a second connection, which then
+    # takes the statistics (ANALYZE here would wait for its locks).
+    with load.restoring_indexes_meanwhile(conn, leaving=load.RESOLUTION_INDEXES):
+        load.restore_indexes(conn, load.RESOLUTION_INDEXES)
         load.resolve_stale(conn, repo_id, statistics=False)
     load.restore_indexes(conn)  # those the second connection could not build
 

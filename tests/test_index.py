@@ -628,11 +628,9 @@ def test_indexes_are_built_meanwhile_on_a_second_connection_only_outside_a_trans
     assert len(content_indexes(conn)) == 16
 
 
-def test_a_run_interrupted_while_indexes_are_built_meanwhile_cancels_the_build_and_leaves_them_deferred(
-    conn: psycopg.Connection,
-) -> None:
-    # An index whose build takes 60 s: one second per row.
-    conn.execute("CREATE TABLE slow_rows AS SELECT g FROM generate_series(1, 60) AS g")
+def defer_a_slow_index(conn: psycopg.Connection, seconds: int) -> None:
+    """List an index whose build takes `seconds` (one second per row) among the deferred."""
+    conn.execute("CREATE TABLE slow_rows AS SELECT g FROM generate_series(1, %s) AS g", [seconds])
     conn.execute(
         "CREATE FUNCTION slow_key(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE"
         " AS 'BEGIN PERFORM pg_sleep(1); RETURN $1; END'"
@@ -640,6 +638,36 @@ def test_a_run_interrupted_while_indexes_are_built_meanwhile_cancels_the_build_a
     conn.execute(
         "INSERT INTO deferred_indexes VALUES ('slow_rows_idx', 'CREATE INDEX slow_rows_idx ON coderows.slow_rows (coderows.slow_key(g))')"
     )
+
+
+def test_the_run_builds_the_indexes_it_resolves_through_without_waiting_for_the_second_connections_build(
+    conn: psycopg.Connection,
+) -> None:
+    before = content_indexes(conn)
+    load.defer_indexes(conn)
+    defer_a_slow_index(conn, 12)
+    with load.restoring_indexes_meanwhile(conn, leaving=load.RESOLUTION_INDEXES):
+        time.sleep(1)  # the second connection's build is under way
+        started = time.monotonic()
+        assert load.restore_indexes(conn, load.RESOLUTION_INDEXES) == sorted(load.RESOLUTION_INDEXES)
+        assert time.monotonic() - started < 8  # not waiting for the slow index's 12 s
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+    assert content_indexes(conn) == before
+
+
+def test_an_index_asked_for_while_another_connection_builds_it_is_built_once(conn: psycopg.Connection) -> None:
+    defer_a_slow_index(conn, 3)
+    with load.restoring_indexes_meanwhile(conn):
+        time.sleep(1)  # the build is under way (else this connection builds it, and the other finds it built)
+        assert load.restore_indexes(conn, ["slow_rows_idx"]) in ([], ["slow_rows_idx"])
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+    assert conn.execute("SELECT to_regclass('coderows.slow_rows_idx') IS NOT NULL").fetchone() == (True,)
+
+
+def test_a_run_interrupted_while_indexes_are_built_meanwhile_cancels_the_build_and_leaves_them_deferred(
+    conn: psycopg.Connection,
+) -> None:
+    defer_a_slow_index(conn, 60)
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt), load.restoring_indexes_meanwhile(conn):
         time.sleep(2)  # the build is under way
