@@ -136,22 +136,50 @@ class RepoNames:
 
     def prefetch(self, targets: Iterable[str]) -> None:
         """Read in a few queries what resolving these targets looks up first: the
-        definitions they name and the modules their prefixes name (present or not)."""
+        definitions they name, the modules their prefixes name (present or not), and the
+        classes (with the classes they derive from) that a module's top level names in a
+        target that is no definition (`pkg.mod.Model.objects`)."""
         wanted = set(targets)
         self._read_modules_into(sorted({prefix for target in wanted for prefix in _prefixes(target)}))
-        self._read_definitions_into(sorted(name for name in wanted if CALLED not in name))
+        absent = self._read_definitions_into(sorted(name for name in wanted if CALLED not in name))
+        bases = self._read_hierarchies(sorted({class_id for name in absent if (class_id := self._class_in_module(name))}))
+        self._read_modules_into(sorted({prefix for name in bases for prefix in _prefixes(name)}))
+
+    def _class_in_module(self, target: str) -> int | None:
+        """The id of the class that the longest module prefix of `target` (as Resolver
+        looks for it) binds at its top level to the next part of the name, when more of
+        the name follows it; else None."""
+        for prefix in _prefixes(target):
+            namespace = self._modules.get(prefix)
+            if namespace is not None:
+                rest = target[len(prefix) + 1 :].split(".")
+                found = namespace.definitions.get(rest[0].removesuffix(CALLED)) if len(rest) > 1 else None
+                return found.id if found is not None and found.kind == "class" else None
+        return None
+
+    def _read_hierarchies(self, class_ids: list[int]) -> list[str]:
+        """Read these classes' members and bases, the definitions the bases name, and so on
+        up every class found that way: one round of queries per level, where exploring
+        would take one round (and a walk of its targets again) per level. Returns the
+        bases' names that are no definition."""
+        absent: list[str] = []
+        while class_ids:
+            self._read_classes_into(class_ids)
+            bases = sorted({base for class_id in class_ids for base in self._bases[class_id]})
+            absent += self._read_definitions_into(bases)
+            found = (self._by_full_name.get(base) for base in bases)
+            class_ids = sorted({d.id for d in found if d is not None and d.kind == "class" and d.id not in self._bases})
+        return absent
 
     def read_wanted(self) -> None:
         """Read what lookups noted while exploring, and what those rows lead to next: a
-        class's bases and members together, the definitions its bases name, the modules
-        the prefixes of a name that is no definition name."""
+        class's bases and members together and its bases' in turn, the definitions its
+        bases name, the modules the prefixes of a name that is no definition name."""
         classes = sorted(self._wanted_classes)
         self._wanted_classes.clear()
-        self._read_classes_into(classes)
-        full_names = self._wanted_definitions
-        full_names.update(base for class_id in classes for base in self._bases[class_id])
+        absent = self._read_hierarchies(classes)
+        absent += self._read_definitions_into(sorted(self._wanted_definitions))
         self._wanted_definitions = set()
-        absent = self._read_definitions_into(sorted(full_names))
         modules = self._wanted_modules
         modules.update(prefix for name in absent for prefix in _prefixes(name))
         self._wanted_modules = set()

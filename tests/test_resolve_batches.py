@@ -73,3 +73,16 @@ def test_the_batch_reads_everything_before_it_is_answered(tmp_path: Path, conn: 
     ]
     names.exploring = True  # from here, a lookup of rows not read yet raises Missing
     assert resolve.resolve_all(Resolver(names), targets) == rows
+
+
+def test_prefetch_reads_the_class_a_module_names_in_a_target_and_every_class_above_it(
+    tmp_path: Path, conn: psycopg.Connection
+) -> None:
+    # Exploring would otherwise walk the target again for each level of Order's bases.
+    write_tree(tmp_path / "r", SHOP)
+    index_repository(conn, tmp_path / "r", jobs=1)
+    names = RepoNames(conn, conn.execute("SELECT id FROM repos").fetchone()[0])
+    names.prefetch(["shop.models.Order.clean"])
+    names.exploring = True  # from here, a lookup of rows not read yet raises Missing
+    full_name, consulted = Resolver(names).resolve("shop.models.Order.clean")
+    assert (full_name, sorted(consulted)) == ("shop.base.Mixin.clean", ["shop.base", "shop.models", "shop.models.Order"])
