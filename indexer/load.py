@@ -79,7 +79,8 @@ NOTIFY_PAYLOAD_LIMIT = 7900  # bytes; PostgreSQL refuses 8000 and more
 # ANALYZEd when its size has moved by more than STATISTICS_DRIFT since its statistics
 # were taken (autovacuum's own default rule is 10% of the rows), or it has none yet.
 STATISTICS_TABLES = (
-    "contents", "files", "content_definitions", "content_imports", "content_uses", "answers", "repo_answers",
+    "contents", "files", "content_definitions", "content_imports", "content_uses", "consulted_lists", "answers",
+    "repo_answers",
 )
 STATISTICS_DRIFT = 0.1
 
@@ -393,9 +394,9 @@ def _invalidate(conn: psycopg.Connection, repo_id: int, module_names: set[str]) 
     if not module_names:
         return
     conn.execute(
-        "UPDATE repo_answers p SET stale = true FROM answers a"
-        " WHERE a.id = p.answer_id AND p.repo_id = %s AND a.consulted && %s::text[] AND NOT p.stale",
-        [repo_id, sorted(module_names)],
+        "UPDATE repo_answers p SET stale = true FROM consulted_lists l JOIN answers a ON a.consulted_id = l.id"
+        " WHERE l.modules && %s::text[] AND p.answer_id = a.id AND p.repo_id = %s AND NOT p.stale",
+        [sorted(module_names), repo_id],
     )
 
 
@@ -489,7 +490,7 @@ def _inherit_answers(conn: psycopg.Connection, repo_id: int, sibling: int, modul
 
 
 # `differing`: the module names whose files differ between the repository and its
-# sibling. `inherited` is written (pointed) and read (the targets not left) by the
+# sibling, and `touched` the consulted lists naming one of them. `inherited` is written (pointed) and read (the targets not left) by the
 # same statement: a data-modifying CTE's rows are not visible to the rest of the
 # statement, so both read the materialized `inherited`.
 _INHERIT_SQL = (
@@ -500,11 +501,13 @@ _INHERIT_SQL = (
     "    GROUP BY c.name HAVING array_agg(f.content_id ORDER BY f.content_id) FILTER (WHERE f.repo_id = %(repo)s)"
     "      IS DISTINCT FROM array_agg(f.content_id ORDER BY f.content_id) FILTER (WHERE f.repo_id = %(sibling)s)"
     "  ) AS d"
+    "), touched AS ("
+    "  SELECT id FROM consulted_lists WHERE modules && (SELECT names FROM differing)"
     "), inherited AS MATERIALIZED ("
     "  SELECT w.target, w.via_super, a.id FROM unanswered w"
     "  JOIN answers a ON a.target = w.target AND a.via_super = w.via_super"
     "  JOIN repo_answers p ON p.answer_id = a.id AND p.repo_id = %(sibling)s AND NOT p.stale"
-    "  WHERE NOT a.consulted && (SELECT names FROM differing)"
+    "  WHERE a.consulted_id NOT IN (SELECT id FROM touched)"
     "), pointed AS ("
     "  INSERT INTO repo_answers (repo_id, answer_id) SELECT %(repo)s, id FROM inherited ORDER BY id"
     ")"
@@ -515,60 +518,89 @@ _INHERIT_SQL = (
 
 def _point(conn: psycopg.Connection, repo_id: int, rows: list[Resolved]) -> None:
     """Point the repository to these answers: existing ones (under ANSWER_LOCK_KEY, shared,
-    so that none is freed under us), else new ones. One statement, so that the answers
-    make one trip to the server and none back."""
+    so that none is freed under us), else new ones, with their consulted lists. One
+    statement, so that the answers make one trip to the server and none back."""
     if not rows:
         return
+    lists, answers = _answers_json(rows)
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ANSWER_LOCK_KEY])
-    conn.execute(_POINT_SQL, [_answers_json(rows), repo_id, repo_id])
+    conn.execute(_POINT_SQL, [lists, answers, repo_id, repo_id])
 
 
-# Answers travel as one JSON parameter: a target, and so a consulted name, may hold any
-# character but NUL (`f(\n  x).y`), which no separator-joined text could carry.
-_ANSWER_ROWS = (
-    "jsonb_to_recordset(%s::jsonb) AS t (target text, via_super boolean, full_name text, consulted text[])"
-)
-# The rows' answers that exist (the oldest of equal ones), the others created, and the
-# repository pointed to both. `found` reads the table as it was before `created` adds to
-# it. consulted is compared with IS NOT DISTINCT FROM (it is never NULL) so that the
-# match goes through answers_target_idx: with `=`, the planner probed the GIN index of
-# consulted, 3-4 ms a row mid-run (20 s a chunk). Rows are told apart by number, which a
-# hash can match, so that `created` is linear in the rows.
+# Answers travel as JSON parameters: a target, and so a consulted name, may hold any
+# character but NUL (`f(\n  x).y`), which no separator-joined text could carry. Each
+# distinct consulted list travels once, numbered (k); an answer names its list's number.
+_LIST_ROWS = "jsonb_to_recordset(%s::jsonb) AS l (k integer, modules text[])"
+_ANSWER_ROWS = "jsonb_to_recordset(%s::jsonb) AS t (target text, via_super boolean, full_name text, k integer)"
+# The batch's lists that exist (the oldest of equal ones: see consulted_lists), the
+# others created; then the rows' answers that exist, the others created, and the
+# repository pointed to both. `known` and `found` read the tables as they were before
+# `made` and `created` add to them. consulted_id is compared with IS NOT DISTINCT FROM
+# (it is never NULL) so that the match goes through answers_target_idx, not through
+# answers_consulted_idx (a list is named by many answers; with a text array and `=`, the
+# planner once probed its GIN index, 3-4 ms a row mid-run). Lists and rows are told apart
+# by number, which a hash can match, so that every step is linear in the rows; the text
+# arrays are compared only to find the lists.
 _POINT_SQL = (
-    "WITH t AS MATERIALIZED ("
-    f"  SELECT row_number() OVER () AS n, d.* FROM (SELECT DISTINCT * FROM {_ANSWER_ROWS}) AS d"
+    f"WITH l AS MATERIALIZED (SELECT * FROM {_LIST_ROWS}"
+    "), known AS ("
+    "  SELECT l.k, min(c.id) AS id FROM l JOIN consulted_lists c ON c.modules = l.modules GROUP BY l.k"
+    "), made AS ("
+    "  INSERT INTO consulted_lists (modules)"
+    "  SELECT l.modules FROM l WHERE NOT EXISTS (SELECT FROM known WHERE known.k = l.k)"
+    "  RETURNING id, modules"
+    "), lists AS MATERIALIZED ("
+    "  SELECT k, id FROM known UNION ALL SELECT l.k, made.id FROM made JOIN l ON l.modules = made.modules"
+    "), t AS MATERIALIZED ("
+    "  SELECT row_number() OVER () AS n, d.target, d.via_super, d.full_name, lists.id AS consulted_id"
+    f"  FROM (SELECT DISTINCT * FROM {_ANSWER_ROWS}) AS d JOIN lists ON lists.k = d.k"
     "), found AS ("
     "  SELECT DISTINCT ON (t.n) t.n, a.id FROM t JOIN answers a"
     "   ON a.target = t.target AND a.via_super = t.via_super"
-    "   AND a.full_name IS NOT DISTINCT FROM t.full_name AND a.consulted IS NOT DISTINCT FROM t.consulted"
+    "   AND a.full_name IS NOT DISTINCT FROM t.full_name AND a.consulted_id IS NOT DISTINCT FROM t.consulted_id"
     "  ORDER BY t.n, a.id"
     "), created AS ("
-    "  INSERT INTO answers (target, via_super, full_name, consulted)"
-    "  SELECT t.target, t.via_super, t.full_name, t.consulted FROM t WHERE t.n NOT IN (SELECT n FROM found)"
+    "  INSERT INTO answers (consulted_id, target, via_super, full_name)"
+    "  SELECT t.consulted_id, t.target, t.via_super, t.full_name FROM t WHERE t.n NOT IN (SELECT n FROM found)"
     "  RETURNING id"
     ")"
     " INSERT INTO repo_answers (repo_id, answer_id) SELECT %s, id FROM found UNION SELECT %s, id FROM created"
 )
 
 
-def _answers_json(rows: list[Resolved]) -> str:
-    return json.dumps(
-        [{"target": t, "via_super": s, "full_name": f, "consulted": c} for t, s, f, c in rows], ensure_ascii=False
-    )
+def _answers_json(rows: list[Resolved]) -> tuple[str, str]:
+    """The rows' distinct consulted lists, numbered, and the rows naming them by number."""
+    numbers: dict[tuple[str, ...], int] = {}
+    answers = []
+    for target, via_super, full_name, consulted in rows:
+        k = numbers.setdefault(tuple(consulted), len(numbers))
+        answers.append({"target": target, "via_super": via_super, "full_name": full_name, "k": k})
+    lists = [{"k": k, "modules": modules} for modules, k in numbers.items()]
+    return json.dumps(lists, ensure_ascii=False), json.dumps(answers, ensure_ascii=False)
 
 
 def _free_answers(conn: psycopg.Connection, candidates: set[int]) -> None:
-    """Delete the answers among `candidates` that no repository points to, if no other
-    transaction is pointing to answers right now (ANSWER_LOCK_KEY): never waited for, so
-    no lock cycle can form; skipped answers stay until a later run frees them."""
+    """Delete the answers among `candidates` that no repository points to, and the
+    consulted lists no answer names any more, if no other transaction is pointing to
+    answers right now (ANSWER_LOCK_KEY): never waited for, so no lock cycle can form;
+    skipped answers stay until a later run frees them (and their lists with them)."""
     if not candidates:
         return
     if not one_row(conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ANSWER_LOCK_KEY]))[0]:
         return
-    conn.execute(
-        "DELETE FROM answers a WHERE a.id = ANY(%s) AND NOT EXISTS (SELECT FROM repo_answers p WHERE p.answer_id = a.id)",
-        [sorted(candidates)],
-    )
+    conn.execute(_FREE_SQL, [sorted(candidates)])
+
+
+# The statement sees answers as they were before `freed` deleted from it: the lists'
+# other answers are those not freed.
+_FREE_SQL = (
+    "WITH freed AS ("
+    "  DELETE FROM answers a WHERE a.id = ANY(%s) AND NOT EXISTS (SELECT FROM repo_answers p WHERE p.answer_id = a.id)"
+    "  RETURNING a.id, a.consulted_id"
+    ")"
+    " DELETE FROM consulted_lists l WHERE l.id IN (SELECT consulted_id FROM freed)"
+    " AND NOT EXISTS (SELECT FROM answers a WHERE a.consulted_id = l.id AND a.id NOT IN (SELECT id FROM freed))"
+)
 
 
 def change_payload(repo_id: int, root: str, changed: list[str], deleted: list[str]) -> str:

@@ -28,6 +28,7 @@ def test_schema_has_the_contract_tables_and_views(db: psycopg.Connection) -> Non
         ("answers", "BASE TABLE"),
         ("calls", "VIEW"),
         ("classes", "VIEW"),
+        ("consulted_lists", "BASE TABLE"),
         ("content_chunks", "BASE TABLE"),
         ("content_definitions", "BASE TABLE"),
         ("content_imports", "BASE TABLE"),
@@ -121,6 +122,16 @@ def test_a_symbols_query_without_body_does_not_join_modules(db: psycopg.Connecti
     assert " contents " not in plan
 
 
+def test_a_query_of_resolutions_or_usages_without_consulted_does_not_join_the_lists(db: psycopg.Connection) -> None:
+    for query in (
+        "SELECT full_name FROM resolutions WHERE target = 'a.f'",
+        "SELECT target_full_name FROM usages WHERE name = 'f'",
+    ):
+        assert "consulted_lists" not in "\n".join(row[0] for row in db.execute("EXPLAIN " + query))
+    plan = "\n".join(row[0] for row in db.execute("EXPLAIN SELECT consulted FROM resolutions WHERE target = 'a.f'"))
+    assert "consulted_lists" in plan
+
+
 def test_every_table_and_view_has_repo_id_but_the_shared_contents(db: psycopg.Connection) -> None:
     without = db.execute(
         "SELECT t.table_name FROM information_schema.tables t WHERE t.table_schema = 'coderows'"
@@ -128,7 +139,7 @@ def test_every_table_and_view_has_repo_id_but_the_shared_contents(db: psycopg.Co
         " AND c.table_name = t.table_name AND c.column_name = 'repo_id') ORDER BY 1"
     ).fetchall()
     assert without == [
-        ("answers",), ("content_chunks",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("deferred_indexes",), ("repos",), ("schema_version",),
+        ("answers",), ("consulted_lists",), ("content_chunks",), ("content_definitions",), ("content_imports",), ("content_uses",), ("contents",), ("deferred_indexes",), ("repos",), ("schema_version",),
     ]
 
 
@@ -300,7 +311,7 @@ def make_version_7_indexes(db: psycopg.Connection) -> None:
 
 def test_a_version_7_database_gets_a_module_index_and_a_hash_index_of_answer_targets(db: psycopg.Connection) -> None:
     make_version_7_indexes(db)
-    db.execute("INSERT INTO answers (target, via_super, full_name, consulted) VALUES ('a.f', false, 'a.f', '{a}')")
+    db.execute("INSERT INTO answers (target, via_super, full_name, consulted_id) VALUES ('a.f', false, 'a.f', 1)")
     assert ensure_schema(db) == NEWEST
     indexes = index_definitions(db)
     assert indexes["content_definitions_module_idx"] == (
@@ -466,3 +477,68 @@ def test_a_version_12_database_keeps_what_its_views_show_in_rows_without_what_th
     db.execute("SET enable_seqscan = off")  # found through the indexes of the new layout
     assert db.execute("SELECT name FROM name_uses WHERE short_name = 'g' AND target IS NULL").fetchall() == [("self.g",)]
     assert db.execute("SELECT id FROM definitions WHERE full_name = 'a.C.f'").fetchall() == [(1048577,)]
+
+
+# schema.sql as version 13 left it (git show 6323bee:schema.sql): every answer held the
+# list of modules it consulted.
+SCHEMA_V13 = Path(__file__).parent / "data" / "schema_v13.sql"
+
+
+def make_version_13(db: psycopg.Connection) -> None:
+    """Replace the database's coderows schema by an empty one of version 13."""
+    db.execute("DROP SCHEMA coderows CASCADE")
+    db.execute(SCHEMA_V13.read_text(encoding="utf-8"))
+    db.execute("INSERT INTO coderows.schema_version (version) VALUES (13)")
+    db.execute("SET search_path = coderows, public")
+
+
+def answers_layout(db: psycopg.Connection) -> dict[str, object]:
+    """The columns (with identity) and indexes of answers and consulted_lists."""
+    return {
+        table: (
+            db.execute(
+                "SELECT column_name, data_type, is_nullable, is_identity, collation_name FROM information_schema.columns"
+                " WHERE table_schema = 'coderows' AND table_name = %s ORDER BY ordinal_position",
+                [table],
+            ).fetchall(),
+            db.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'coderows' AND tablename = %s"
+                " ORDER BY indexname",
+                [table],
+            ).fetchall(),
+        )
+        for table in ("answers", "consulted_lists")
+    }
+
+
+RESOLUTIONS = "SELECT repo_id, target, via_super, full_name, consulted, stale FROM resolutions ORDER BY 1, 2, 3"
+
+
+def test_a_version_13_database_keeps_its_resolutions_with_each_consulted_list_stored_once(
+    db: psycopg.Connection,
+) -> None:
+    new = answers_layout(db)
+    make_version_13(db)
+    db.execute("INSERT INTO repos (root, name) VALUES ('/a', 'a'), ('/b', 'b')")
+    db.execute(
+        "INSERT INTO answers (target, via_super, full_name, consulted) VALUES"
+        " ('a.f', false, 'a.f', '{a}'), ('a.g', false, NULL, '{a}'), ('b.C.m', true, 'a.C.m', '{a,b}')"
+    )
+    db.execute("INSERT INTO repo_answers (repo_id, answer_id, stale) VALUES (1, 1, false), (1, 2, false), (2, 1, false), (2, 3, true)")
+    before = db.execute(RESOLUTIONS).fetchall()
+    assert ensure_schema(db) == NEWEST
+    assert db.execute(RESOLUTIONS).fetchall() == before == [
+        (1, "a.f", False, "a.f", ["a"], False),
+        (1, "a.g", False, None, ["a"], False),
+        (2, "a.f", False, "a.f", ["a"], False),
+        (2, "b.C.m", True, "a.C.m", ["a", "b"], True),
+    ]
+    assert db.execute("SELECT modules FROM consulted_lists ORDER BY id").fetchall() == [(["a"],), (["a", "b"],)]
+    assert db.execute("SELECT id, target FROM answers ORDER BY id").fetchall() == [(1, "a.f"), (2, "a.g"), (3, "b.C.m")]
+    assert answers_layout(db) == new
+    # The ids go on from the last one, as in a database made at this version.
+    assert db.execute("INSERT INTO answers (consulted_id, target, via_super) VALUES (1, 'a.h', false) RETURNING id").fetchone() == (4,)
+    db.execute("SET enable_seqscan = off")  # staleness finds the answers through the new indexes
+    assert db.execute(
+        "SELECT a.target FROM consulted_lists l JOIN answers a ON a.consulted_id = l.id WHERE l.modules && '{b}' "
+    ).fetchall() == [("b.C.m",)]

@@ -194,15 +194,15 @@ def test_find_references_in_the_second_checkout_counts_only_its_own_uses(servers
 
 def test_every_table_and_view_has_a_repo_id(databases: Databases) -> None:
     # Except what checkouts share: contents and content_* are keyed by file content, and
-    # answers by what a name resolves to; they are read through the views (modules,
-    # definitions, resolutions, ...), which carry the repo_id. deferred_indexes lists the
+    # answers (and their consulted lists) by what a name resolves to; they are read through
+    # the views (modules, definitions, resolutions, ...), which carry the repo_id. deferred_indexes lists the
     # database's own indexes that a first bulk load rebuilds: no repository's data.
     with psycopg.connect(databases.both) as conn:
         lacking = conn.execute(
             """
             SELECT c.relname FROM pg_class c
             WHERE c.relnamespace = 'coderows'::regnamespace AND c.relkind IN ('r', 'v', 'm')
-              AND c.relname NOT IN ('schema_version', 'repos', 'contents', 'answers', 'deferred_indexes')
+              AND c.relname NOT IN ('schema_version', 'repos', 'contents', 'answers', 'consulted_lists', 'deferred_indexes')
               AND c.relname NOT LIKE 'content^_%' ESCAPE '^'
               AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'repo_id')
             ORDER BY 1

@@ -210,6 +210,47 @@ def test_a_worktree_takes_from_its_sibling_only_the_answers_its_own_modules_give
     assert count(conn, "answers") == count(alone, "answers") + len(answers(conn, checkout)["resolutions"]) - 5
 
 
+LISTS = "SELECT l.modules, array_agg(a.target ORDER BY a.target) FROM consulted_lists l" \
+    " LEFT JOIN answers a ON a.consulted_id = l.id GROUP BY l.id ORDER BY l.modules COLLATE \"C\""
+CHECKOUT_LISTS = [
+    (["shop", "shop.models"], ["shop.Model"]),
+    (["shop", "shop.models", "shop.orders", "shop.orders.Order"], ["shop.orders.Order.helper"]),
+    (["shop.models"], ["shop.models.Base", "shop.models.Model", "shop.models.make", "shop.models.make().save"]),
+    (["shop.models", "shop.models.Model"], ["shop.models.Model.save"]),
+]
+
+
+def test_each_list_of_consulted_modules_is_stored_once_for_every_answer_and_repository(
+    conn: psycopg.Connection, checkout: Path, worktree: Path
+) -> None:
+    """Order.helper resolves to Base.helper in the checkout and to nothing in the
+    worktree (its Model has no base): two answers, one list of the modules consulted."""
+    index_repository(conn, checkout, jobs=1)
+    (worktree / "shop/models.py").write_text(MODELS_WITHOUT_BASE)
+    index_repository(conn, worktree, jobs=1)
+    assert conn.execute("SELECT full_name FROM answers WHERE target = 'shop.orders.Order.helper' ORDER BY 1").fetchall() == [
+        ("shop.models.Base.helper",), (None,),
+    ]
+    helper = (["shop", "shop.models", "shop.orders", "shop.orders.Order"], ["shop.orders.Order.helper"] * 2)
+    assert conn.execute(LISTS).fetchall() == [CHECKOUT_LISTS[0], helper, *CHECKOUT_LISTS[2:]]
+    assert (count(conn, "answers"), count(conn, "consulted_lists")) == (8, 4)
+
+
+def test_a_list_of_consulted_modules_goes_with_its_last_answer(
+    conn: psycopg.Connection, checkout: Path, worktree: Path
+) -> None:
+    write_tree(worktree, {"shop/util.py": "def tidy():\n    pass\n", "shop/extra.py": EXTRA})
+    index_repository(conn, checkout, jobs=1)
+    index_repository(conn, worktree, jobs=1)
+    assert conn.execute(LISTS).fetchall() == sorted([*CHECKOUT_LISTS, (["shop.util"], ["shop.util.tidy"])])
+    # shop.util gone: shop.util.tidy is resolved again, consulting the package too.
+    (worktree / "shop/util.py").unlink()
+    index_repository(conn, worktree, jobs=1)
+    assert conn.execute(LISTS).fetchall() == sorted([*CHECKOUT_LISTS, (["shop", "shop.util"], ["shop.util.tidy"])])
+    load.forget_repository(conn, load.find_repo(conn, worktree))
+    assert conn.execute(LISTS).fetchall() == CHECKOUT_LISTS
+
+
 @pytest.mark.parametrize("inherit_files", [1, 100], ids=["inheriting", "resolving"])
 def test_a_module_only_the_other_root_holds_resolves_nothing_here(
     conn: psycopg.Connection,

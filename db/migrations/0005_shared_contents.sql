@@ -1,6 +1,6 @@
 -- 0005: a file's content, and what a name resolves to, are stored once for every
 -- repository holding them. schema.sql has just created files, contents, the content_*
--- tables, answers and repo_answers (empty) beside the tables of
+-- tables, consulted_lists, answers and repo_answers (empty) beside the tables of
 -- version 4; this moves the rows over, keeping every id (a content's id is its old
 -- module's id, so definition ids stay as they were), drops the old tables and creates
 -- the views that now carry their names. Contents two repositories already held twice
@@ -54,16 +54,22 @@ SELECT module_id, source_id, line, col,
        name, target, via_super
 FROM coderows.name_uses;
 
--- Resolutions: one answer per distinct (target, via_super, full_name, consulted), and
--- each repository's row pointing to it.
-INSERT INTO coderows.answers (target, via_super, full_name, consulted)
-SELECT DISTINCT target, via_super, full_name, consulted FROM coderows.resolutions;
+-- Resolutions: each distinct consulted list once (the layout of version 14), one answer
+-- per distinct (target, via_super, full_name, consulted), and each repository's row
+-- pointing to it.
+INSERT INTO coderows.consulted_lists (modules)
+SELECT DISTINCT consulted FROM coderows.resolutions;
+
+INSERT INTO coderows.answers (consulted_id, target, via_super, full_name)
+SELECT DISTINCT l.id, r.target, r.via_super, r.full_name
+FROM coderows.resolutions r JOIN coderows.consulted_lists l ON l.modules = r.consulted;
 
 INSERT INTO coderows.repo_answers (repo_id, answer_id, stale)
 SELECT r.repo_id, a.id, r.stale
 FROM coderows.resolutions r
+JOIN coderows.consulted_lists l ON l.modules = r.consulted
 JOIN coderows.answers a ON a.target = r.target AND a.via_super = r.via_super
- AND a.full_name IS NOT DISTINCT FROM r.full_name AND a.consulted = r.consulted;
+ AND a.full_name IS NOT DISTINCT FROM r.full_name AND a.consulted_id = l.id;
 
 DROP TABLE coderows.resolutions, coderows.name_uses, coderows.imports, coderows.definitions, coderows.modules;
 

@@ -10,7 +10,8 @@
 -- content is written again, or a VACUUM FULL.
 -- The views read the columns that go, so they go first and come back from create_views();
 -- schema.sql, which has just run, defined use_kind() but left the views of version 12
--- alone. A database of version 4 or older got the new tables from schema.sql and their
+-- alone (and so did create_views() of version 14, whose resolutions view reads what
+-- migration 0014 makes). A database of version 4 or older got the new tables from schema.sql and their
 -- rows from migration 0005: nothing to do here.
 DO $slim$
 BEGIN
@@ -54,6 +55,11 @@ BEGIN
         USING hash ((module || '.' || qualname));
     ALTER TABLE coderows.content_imports DROP COLUMN path;
 
-    PERFORM coderows.create_views();
+    -- Unless answers still hold their consulted lists (version 13): then migration 0014,
+    -- next, creates the views once it has moved them (see the rule atop schema.sql).
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'coderows.answers'::regclass
+                   AND attname = 'consulted' AND NOT attisdropped) THEN
+        PERFORM coderows.create_views();
+    END IF;
 END
 $slim$;
