@@ -599,10 +599,12 @@ def _write(
         return
     # Indexes dropped for the load (load.defer_indexes): resolving reads through some,
     # built here first; the others at the same time on a second connection, which then
-    # takes the statistics (ANALYZE here would wait for its locks).
+    # takes the statistics (ANALYZE here would wait for its locks). Resolved, this
+    # connection builds what that one has not started yet.
     with load.restoring_indexes_meanwhile(conn, leaving=load.RESOLUTION_INDEXES):
         load.restore_indexes(conn, load.RESOLUTION_INDEXES)
         load.resolve_stale(conn, repo_id, statistics=False)
+        load.restore_indexes_shared(conn)
     load.restore_indexes(conn)  # those the second connection could not build
 
 

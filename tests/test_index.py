@@ -664,6 +664,30 @@ def test_an_index_asked_for_while_another_connection_builds_it_is_built_once(con
     assert conn.execute("SELECT to_regclass('coderows.slow_rows_idx') IS NOT NULL").fetchone() == (True,)
 
 
+def test_two_connections_sharing_the_deferred_indexes_build_each_once(conn: psycopg.Connection) -> None:
+    before = content_indexes(conn)
+    deferred = load.defer_indexes(conn)
+    with load.restoring_indexes_meanwhile(conn):
+        mine = load.restore_indexes_shared(conn)
+    assert set(mine) <= set(deferred)  # the rest, the second connection's (which of them, timing decides)
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+    assert content_indexes(conn) == before
+
+
+def test_a_connection_sharing_the_deferred_indexes_passes_over_the_one_another_is_building(
+    conn: psycopg.Connection,
+) -> None:
+    defer_a_slow_index(conn, 8)
+    conn.execute("CREATE TABLE quick_rows AS SELECT 1 AS g")
+    conn.execute("INSERT INTO deferred_indexes VALUES ('z_quick_idx', 'CREATE INDEX z_quick_idx ON coderows.quick_rows (g)')")
+    with load.restoring_indexes_meanwhile(conn):
+        time.sleep(2)  # the second connection took slow_rows_idx (first by name) at once
+        started = time.monotonic()
+        assert load.restore_indexes_shared(conn) == ["z_quick_idx"]
+        assert time.monotonic() - started < 5  # not the slow index's 8 s
+    assert conn.execute("SELECT count(*) FROM deferred_indexes").fetchone() == (0,)
+
+
 def test_a_run_interrupted_while_indexes_are_built_meanwhile_cancels_the_build_and_leaves_them_deferred(
     conn: psycopg.Connection,
 ) -> None:
