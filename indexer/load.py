@@ -30,8 +30,9 @@ later one): (1) in a process, server/freshness.py's _refresh_lock; (2) repositor
 (REPO_LOCK_NAMESPACE), several in repository id order; (3) inside a transaction that holds
 its repository's lock: content rows in id order, then ANSWER_LOCK_KEY. A session that holds
 a repository's lock at session level takes it again at transaction level at once.
-INDEX_LOCK_KEY (defer_indexes) is taken holding no other lock; restore_indexes locks the
-deferred_indexes rows it builds, in name order, holding no other lock.
+INDEX_LOCK_KEY (defer_indexes) and STATISTICS_LOCK_KEY (refresh_content_statistics) are
+taken holding no other lock; restore_indexes locks the deferred_indexes rows it builds, in
+name order, holding no other lock.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ REPO_LOCK_NAMESPACE = 0x63_72  # "cr"
 # that points to answers it did not create, exclusively by one that deletes answers.
 ANSWER_LOCK_KEY = 0x636F646572_02  # "coder" + 2 (db/connection.py has + 1)
 INDEX_LOCK_KEY = 0x636F646572_03  # defer_indexes, one at a time; taken holding no other lock
+STATISTICS_LOCK_KEY = 0x636F646572_04  # refresh_content_statistics, one at a time; taken holding no other lock
 
 # LISTEN coderows_changes: one notification per committed batch that changed rows, with
 # the payload {"repo_id", "root", "changed": [paths], "deleted": [paths]}; when the paths
@@ -895,6 +897,17 @@ def restore_indexes_shared(
     return built
 
 
+def refresh_content_statistics(conn: psycopg.Connection) -> list[str]:
+    """refresh_statistics of the content tables whose indexes a first load defers, by
+    whichever of the run and its second connection is done building first: the other,
+    coming after, finds the statistics taken (one at a time, under STATISTICS_LOCK_KEY).
+    Called once every deferred index is built or being built: ANALYZE waits for an index
+    under way on its table, and then takes its expression's statistics too."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [STATISTICS_LOCK_KEY])
+        return refresh_statistics(conn, [table for table in STATISTICS_TABLES if table in DEFERRABLE_INDEX_TABLES])
+
+
 CANCEL_RETRY_SECONDS = 0.5
 
 
@@ -902,9 +915,8 @@ CANCEL_RETRY_SECONDS = 0.5
 def restoring_indexes_meanwhile(conn: psycopg.Connection, leaving: Collection[str] = ()) -> Iterator[None]:
     """Build the deferred indexes but those `leaving` (the block's own to build) on a
     second connection while the block runs (the run's resolution), then take the
-    statistics of their tables (ANALYZE waits for the
-    lock of an index being built, and reads an expression's statistics only from an index
-    that exists); on leaving the block, wait for them. Only when `conn` holds no open
+    statistics of their tables unless the block took them first
+    (refresh_content_statistics); on leaving the block, wait for them. Only when `conn` holds no open
     transaction (the rows must be visible to the second connection, and the build would
     wait for the locks of the block's writes): else, and when the build fails, they are
     left deferred, for the caller's restore_indexes(conn) to build. When the block
@@ -924,7 +936,7 @@ def restoring_indexes_meanwhile(conn: psycopg.Connection, leaving: Collection[st
                 builders.append(builder)
                 if not stopping.is_set():
                     restore_indexes_shared(builder, excluding=leaving, stopping=stopping)
-                    refresh_statistics(builder, [table for table in STATISTICS_TABLES if table in DEFERRABLE_INDEX_TABLES])
+                    refresh_content_statistics(builder)
         except Exception as error:  # noqa: BLE001  # the caller builds them after, in-line
             failure.append(error)
 

@@ -598,13 +598,14 @@ def _write(
         load.resolve_stale(conn, repo_id)
         return
     # Indexes dropped for the load (load.defer_indexes): resolving reads through some,
-    # built here first; the others at the same time on a second connection, which then
-    # takes the statistics (ANALYZE here would wait for its locks). Resolved, this
-    # connection builds what that one has not started yet.
+    # built here first; the others at the same time on a second connection. Resolved,
+    # this connection builds what that one has not started yet; the statistics are
+    # taken by whichever is done first (ANALYZE before would wait for the other's locks).
     with load.restoring_indexes_meanwhile(conn, leaving=load.RESOLUTION_INDEXES):
         load.restore_indexes(conn, load.RESOLUTION_INDEXES)
         load.resolve_stale(conn, repo_id, statistics=False)
         load.restore_indexes_shared(conn)
+        load.refresh_content_statistics(conn)
     load.restore_indexes(conn)  # those the second connection could not build
 
 
