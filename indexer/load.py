@@ -493,9 +493,10 @@ def _inherit_answers(conn: psycopg.Connection, repo_id: int, sibling: int, modul
 
 
 # `differing`: the module names whose files differ between the repository and its
-# sibling, and `touched` the consulted lists naming one of them. `inherited` is written (pointed) and read (the targets not left) by the
-# same statement: a data-modifying CTE's rows are not visible to the rest of the
-# statement, so both read the materialized `inherited`.
+# sibling, and `touched` the consulted lists naming one of them. `inherited` is written
+# (pointed) and read (the targets not left) by the same statement: a data-modifying
+# CTE's rows are not visible to the rest of the statement, so both read the
+# materialized `inherited`.
 _INHERIT_SQL = (
     f"WITH unanswered AS MATERIALIZED ({_UNANSWERED_SQL}"
     "), differing AS ("
@@ -763,9 +764,11 @@ def refresh_statistics(conn: psycopg.Connection, tables: Sequence[str] = STATIST
     resolutions made get_symbol's use count take 10 ms instead of 0.1 ms on the stdlib.
     Rows without statistics are told by pg_stats, not by relpages: building an index
     (restore_indexes) sets relpages and reltuples as ANALYZE does but takes no
-    statistics, and resolution's reads planned without them took the stdlib's 5,000
-    full names per batch for every definition (a parallel seq scan and, on a server with
-    JIT, 150-300 ms of compiling; 89 ms a read against 7 ms once ANALYZEd)."""
+    statistics, so a first load's content tables kept none. Planned without them, one
+    read of 5,000 full names by hand took every definition for a match (a parallel seq
+    scan, 89 ms against 7 ms once ANALYZEd; on a server with JIT, 150-300 ms more of
+    compiling); the indexer's own resolution of the stdlib ran as fast either way
+    (resolve_stale's statistics=False)."""
     drifted = [
         name
         for (name,) in conn.execute(
@@ -848,26 +851,30 @@ RESOLUTION_INDEXES = (
 )
 
 
-def restore_indexes(
-    conn: psycopg.Connection, names: Collection[str] | None = None, *, excluding: Collection[str] = ()
-) -> list[str]:
+def restore_indexes(conn: psycopg.Connection, names: Collection[str] | None = None) -> list[str]:
     """Build the indexes defer_indexes dropped (this run's, or a run's killed before it
-    built them) among these names (None: all of them) but those excluded; returns their
-    names. Their deferred_indexes rows are locked while they are built: two connections
-    build disjoint sets at once (the run, and its second connection), and one asking
+    built them) among these names (None: all of them), in one transaction; returns their
+    names. Their deferred_indexes rows are locked while they are built: another
+    connection builds other indexes meanwhile (restore_indexes_shared), and one asking
     for indexes another is building waits, then finds them built."""
     with conn.transaction():
         # Filtered here, not after: FOR UPDATE locks every row the query returns.
         rows = conn.execute(
             "SELECT name, definition FROM deferred_indexes"
-            " WHERE (%(all)s OR name = ANY(%(names)s)) AND NOT name = ANY(%(excluding)s) ORDER BY name FOR UPDATE",
-            {"all": names is None, "names": sorted(names or ()), "excluding": sorted(excluding)},
+            " WHERE %(all)s OR name = ANY(%(names)s) ORDER BY name FOR UPDATE",
+            {"all": names is None, "names": sorted(names or ())},
         ).fetchall()
-        conn.execute("DELETE FROM deferred_indexes WHERE name = ANY(%s)", [[name for name, _ in rows]])
         for name, definition in rows:
-            if conn.execute("SELECT to_regclass(%s)", [f"coderows.{name}"]).fetchone() == (None,):
-                conn.execute(definition)  # pg_get_indexdef's text, from the catalog
+            _build_deferred_index(conn, name, definition)
     return [name for name, _ in rows]
+
+
+def _build_deferred_index(conn: psycopg.Connection, name: str, definition: str) -> None:
+    """Inside the caller's transaction, which holds its deferred_indexes row: build the
+    index unless it exists, and take it off the list."""
+    conn.execute("DELETE FROM deferred_indexes WHERE name = %s", [name])
+    if conn.execute("SELECT to_regclass(%s)", [f"coderows.{name}"]).fetchone() == (None,):
+        conn.execute(definition)  # pg_get_indexdef's text, from the catalog
 
 
 def restore_indexes_shared(
@@ -890,9 +897,7 @@ def restore_indexes_shared(
             if row is None:
                 return built
             name, definition = row
-            conn.execute("DELETE FROM deferred_indexes WHERE name = %s", [name])
-            if conn.execute("SELECT to_regclass(%s)", [f"coderows.{name}"]).fetchone() == (None,):
-                conn.execute(definition)  # pg_get_indexdef's text, from the catalog
+            _build_deferred_index(conn, name, definition)
         built.append(name)
     return built
 
@@ -916,10 +921,10 @@ def restoring_indexes_meanwhile(conn: psycopg.Connection, leaving: Collection[st
     """Build the deferred indexes but those `leaving` (the block's own to build) on a
     second connection while the block runs (the run's resolution), then take the
     statistics of their tables unless the block took them first
-    (refresh_content_statistics); on leaving the block, wait for them. Only when `conn` holds no open
-    transaction (the rows must be visible to the second connection, and the build would
-    wait for the locks of the block's writes): else, and when the build fails, they are
-    left deferred, for the caller's restore_indexes(conn) to build. When the block
+    (refresh_content_statistics); on leaving the block, wait for them. Only when `conn`
+    holds no open transaction (the rows must be visible to the second connection, and
+    the build would wait for the locks of the block's writes): else, and when the build
+    fails, they are left deferred, for the caller's restore_indexes(conn) to build. When the block
     raises (Ctrl-C, a signal, an error), the build is cancelled rather than waited for:
     the index under way rolls back and stays listed for the next run, with those not
     started; those built stay."""
