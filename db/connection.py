@@ -21,8 +21,8 @@ DATABASE_URL_ENV = "CODEROWS_DATABASE_URL"
 SEARCH_PATH_OPTION = "-c search_path=coderows,public"
 # coderows' own sessions (indexer, server, edits) run short indexed statements, which a
 # server with JIT (Debian's PostgreSQL builds) compiles whenever the planner estimates
-# them dear: one resolution read, planned from missing statistics, spent 150-300 ms
-# compiling for 6 ms of work. The sql tool's reader sessions (db/readonly.py) keep the
+# them dear: one of resolution's reads, run by hand on a database without statistics,
+# spent 150-300 ms compiling for 6 ms of work. The sql tool's reader sessions (db/readonly.py) keep the
 # server's setting: a user's own query may be the long one JIT is for.
 SESSION_OPTIONS = SEARCH_PATH_OPTION + " -c jit=off"
 

@@ -31,8 +31,9 @@ later one): (1) in a process, server/freshness.py's _refresh_lock; (2) repositor
 its repository's lock: content rows in id order, then ANSWER_LOCK_KEY. A session that holds
 a repository's lock at session level takes it again at transaction level at once.
 INDEX_LOCK_KEY (defer_indexes) and STATISTICS_LOCK_KEY (refresh_content_statistics) are
-taken holding no other lock; restore_indexes locks the deferred_indexes rows it builds, in
-name order, holding no other lock.
+taken holding no other lock; restore_indexes and restore_indexes_shared lock the
+deferred_indexes rows they build (in name order; the latter one at a time), holding no
+other lock.
 """
 
 from __future__ import annotations
