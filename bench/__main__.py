@@ -101,6 +101,8 @@ def run_script(name: str, script: str, server_url: str, args: argparse.Namespace
         if name != "scale":  # the scale bench creates (and drops) its databases itself
             create_database(url)
         command += ["--database-url", url]
+        if args.database_url is None and "--own-server" in offered.stdout:
+            command.append("--own-server")  # the throwaway server runs one bench at a time
     try:
         command += corpus_arguments(name)
     except SystemExit as error:

@@ -60,6 +60,9 @@ def main() -> None:
     add_json_argument(parser)
     parser.add_argument("--phase", help=argparse.SUPPRESS)  # internal: run one phase in this process
     parser.add_argument("--whole-server", action="store_true", help=argparse.SUPPRESS)  # internal: the server is the bench's own
+    parser.add_argument("--own-server", action="store_true",
+                        help="the server of --database-url serves nothing else during the run (python -m bench's "
+                        "throwaway one): count the CPU of all its processes, a second connection's included")
     args = parser.parse_args()
     if args.quick:
         args.repeat = min(args.repeat, 3)
@@ -69,7 +72,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     with database(args.database_url) as url:
-        report(args.root.resolve(), excludes, args.jobs, url, args.repeat, args.json, args.cli_runs, args.database_url is None)
+        whole_server = args.database_url is None or args.own_server
+        report(args.root.resolve(), excludes, args.jobs, url, args.repeat, args.json, args.cli_runs, whole_server)
 
 
 def report(
@@ -136,7 +140,8 @@ def report(
         f"no-op re-index inside the bench process: {noop['seconds']:.3f} s of work",
         "cpu s: user + system seconds of every process the phase ran, and of the database server's "
         + ("processes (every backend, parallel worker and background process of the bench's own server)" if whole_server
-           else "backend of the phase's connection (a second connection's is missed: pass no --database-url to count it)"),
+           else "backend of the phase's connection (a second connection's is missed: pass --own-server or no --database-url "
+                 "to count it)"),
         f"definitions: {full['definitions']}; peak MB is the largest process's resident set",
         f"whole processes: median of {cli_runs} runs after a warm-up (bytecode cached, as installed); "
         f"fastest: --help {help_run['fastest']:.3f} s, no-op index {noop_run['fastest']:.3f} s",
