@@ -223,6 +223,29 @@ def test_find_symbol_pages_a_name_of_more_than_a_thousand_definitions_by_full_na
     assert past.text == "1002 definitions match 'run'; offset 1002 is past the end."
 
 
+def test_find_symbol_ranks_up_to_a_thousand_definitions_and_sorts_more_by_full_name(own_corpus: Indexed) -> None:
+    # Up to lookup.FEW matches, shallower modules come first (top.run before a.b.jobs's);
+    # one more and the page is in full-name order (a.b.jobs's first).
+    (own_corpus.root / "a" / "b").mkdir(parents=True)
+    (own_corpus.root / "a" / "b" / "jobs.py").write_text(
+        "".join(f"class Job{i:03d}:\n    def run(self):\n        pass\n" for i in range(999))
+    )
+    (own_corpus.root / "top.py").write_text("def run():\n    pass\n")
+    firsts = []
+    for extra in ("", "def run():\n    pass\n"):
+        (own_corpus.root / "zzz.py").write_text(extra)
+        index(own_corpus.url, own_corpus.root)
+        tools = Tools(own_corpus.url)
+        try:
+            firsts.append(ask(build_server(tools), "find_symbol", query="run", limit=1).text.splitlines()[:2])
+        finally:
+            tools.close()
+    assert firsts == [
+        ["1000 definitions match 'run':", "function top.run  top.py:1-2"],
+        ["1001 definitions match 'run':", "method a.b.jobs.Job000.run  a/b/jobs.py:2-3"],
+    ]
+
+
 # --- get_symbol ---------------------------------------------------------------------
 
 
