@@ -64,7 +64,12 @@ CREATE TABLE IF NOT EXISTS contents (
     encoding     text,                        -- the codec the source was decoded with
     parse_status text        NOT NULL CHECK (parse_status IN ('ok', 'recovered', 'partial', 'skipped')),
     parse_error  text,                        -- why not ok; also notes such as replaced bytes
-    names_hash   text                         -- digest of what name resolution reads of the file (indexer/parse.py)
+    names_hash   text,                        -- digest of what name resolution reads of the file (indexer/parse.py)
+    -- indexer/parse.py's PARSER_VERSION when the rows were made; 0: by a coderows older than
+    -- version 15, which did not record it. A content of another version is parsed again by
+    -- the next index run (and never shared), so an upgrade never leaves rows of the old
+    -- parser behind files whose bytes did not change.
+    parser_version smallint   NOT NULL DEFAULT 0
 );
 -- Named for the modules table that held these ids up to version 4.
 CREATE SEQUENCE IF NOT EXISTS modules_id_seq OWNED BY contents.id;

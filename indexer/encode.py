@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from coderows.common.lines import split_lines
+from coderows.indexer.parser_version import PARSER_VERSION
 from coderows.indexer.resolve import SYMBOL_ID_BITS
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ ESCAPED_BREAK = "\\n"  # a line break inside a COPY text field
 def _content_row(module_id: int, m: ParsedModule, names_hash: str) -> tuple[Any, ...]:
     return (
         module_id, m.path, m.name, m.is_package, m.docstring, m.source, m.line_count,
-        m.content_hash, m.encoding, m.parse_status, m.parse_error, names_hash,
+        m.content_hash, m.encoding, m.parse_status, m.parse_error, names_hash, PARSER_VERSION,
     )
 
 

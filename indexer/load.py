@@ -53,6 +53,7 @@ from psycopg import sql
 
 from coderows.db.rows import one_row
 from coderows.indexer.encode import EncodedFile, copy_escape
+from coderows.indexer.parser_version import PARSER_VERSION
 from coderows.indexer.resolve import BATCH_TARGETS, resolve_batches
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ STATISTICS_DRIFT = 0.1
 
 CONTENT_COLUMNS = (
     "id", "path", "name", "is_package", "docstring", "source", "line_count", "content_hash",
-    "encoding", "parse_status", "parse_error", "names_hash",
+    "encoding", "parse_status", "parse_error", "names_hash", "parser_version",
 )
 FILE_COLUMNS = ("repo_id", "path", "content_id", "size", "mtime_ns")
 DEFINITION_COLUMNS = (
@@ -112,6 +113,7 @@ class KnownFile:
     size: int
     mtime_ns: int
     content_hash: str
+    current: bool  # its content's rows were made by this coderows's parser (PARSER_VERSION)
 
 
 def prefer_speed_to_durability(conn: psycopg.Connection) -> None:
@@ -163,14 +165,14 @@ def record_excludes(conn: psycopg.Connection, repo_id: int, excludes: Sequence[s
 def known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | None = None) -> dict[str, KnownFile]:
     """Stat and hash of the repository's indexed files (or of just `paths`)."""
     query = (
-        "SELECT f.path, f.size, f.mtime_ns, c.content_hash FROM files f JOIN contents c ON c.id = f.content_id"
-        " WHERE f.repo_id = %s"
+        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, c.parser_version = %s"
+        " FROM files f JOIN contents c ON c.id = f.content_id WHERE f.repo_id = %s"
     )
     if paths is None:
-        cursor = conn.execute(query, [repo_id])
+        cursor = conn.execute(query, [PARSER_VERSION, repo_id])
     else:
-        cursor = conn.execute(query + " AND f.path = ANY(%s)", [repo_id, list(paths)])
-    return {path: KnownFile(size, mtime_ns, content_hash) for path, size, mtime_ns, content_hash in cursor}
+        cursor = conn.execute(query + " AND f.path = ANY(%s)", [PARSER_VERSION, repo_id, list(paths)])
+    return {path: KnownFile(*known) for path, *known in cursor}
 
 
 def settled_known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | None = None) -> dict[str, KnownFile]:
@@ -206,15 +208,16 @@ def shareable_contents(conn: psycopg.Connection, wanted: dict[str, str]) -> dict
     """For each path of `wanted` ({path: the module name this repository gives it}), the
     contents any repository holds at that path under that name: {path: {content_hash:
     content id}}. A file whose bytes hash to one of these needs no parsing (SharedFile).
-    Contents that were not read ('' hash: too large, unreadable) are never shared."""
+    Contents that were not read ('' hash: too large, unreadable) are never shared, nor
+    those whose rows another version of the parser made (PARSER_VERSION)."""
     if not wanted:
         return {}
     paths, names = zip(*wanted.items(), strict=True)
     rows = conn.execute(
         "SELECT c.path, c.content_hash, min(c.id) FROM contents c"
         " JOIN unnest(%s::text[], %s::text[]) AS w (path, name) ON c.path = w.path AND c.name = w.name"
-        " WHERE c.content_hash <> '' GROUP BY c.path, c.content_hash",
-        [list(paths), list(names)],
+        " WHERE c.content_hash <> '' AND c.parser_version = %s GROUP BY c.path, c.content_hash",
+        [list(paths), list(names), PARSER_VERSION],
     )
     found: dict[str, dict[str, int]] = {}
     for path, digest, content_id in rows:
@@ -634,6 +637,7 @@ class HeldFile:
     content_id: int
     name: str  # module name
     names_hash: str | None
+    current: bool  # as KnownFile.current
 
 
 def _held_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dict[str, HeldFile]:
@@ -641,15 +645,15 @@ def _held_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dic
     if not paths:
         return {}
     rows = conn.execute(
-        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, f.content_id, c.name, c.names_hash"
+        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, f.content_id, c.name, c.names_hash, c.parser_version = %s"
         " FROM files f JOIN contents c ON c.id = f.content_id WHERE f.repo_id = %s AND f.path = ANY(%s)",
-        [repo_id, paths],
+        [PARSER_VERSION, repo_id, paths],
     )
     return {path: HeldFile(*rest) for path, *rest in rows}
 
 
 def _known(held: HeldFile | None) -> KnownFile | None:
-    return None if held is None else KnownFile(held.size, held.mtime_ns, held.content_hash)
+    return None if held is None else KnownFile(held.size, held.mtime_ns, held.content_hash, held.current)
 
 
 def _paths(files: Sequence[EncodedFile], touched: Sequence[tuple[str, int, int]], shared: Sequence[SharedFile]) -> list[str]:

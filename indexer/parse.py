@@ -6,6 +6,9 @@ tree-sitter parses every file. When its tree has errors, Python's ast gets a tur
 ast accepts the file the rows come from ast ("recovered", exact); otherwise from the
 error-tolerant tree-sitter tree ("partial", best effort). Qualnames follow CPython's
 compiler, including its edge cases (`global` declarations, `<locals>`).
+
+A change here that makes different rows from the same bytes raises
+indexer/parser_version.py's PARSER_VERSION, so that indexed files are parsed again.
 """
 
 from __future__ import annotations

@@ -335,7 +335,9 @@ def _current_stat(path: str, file: SourceFile) -> tuple[int, int]:
 
 
 def _changed(file: SourceFile, known: KnownFile | None) -> bool:
-    return known is None or known.size != file.size or known.mtime_ns != file.mtime_ns
+    """Whether the file must be read: new, its stat changed, or its rows made by another
+    version of the parser (however old the stat)."""
+    return known is None or not known.current or known.size != file.size or known.mtime_ns != file.mtime_ns
 
 
 def _reusable_hash(work: Plan, path: str, full: bool) -> str | None:
@@ -344,7 +346,8 @@ def _reusable_hash(work: Plan, path: str, full: bool) -> str | None:
 
 
 def _hash_of(known: KnownFile | None) -> str | None:
-    return known.content_hash if known is not None else None
+    """The hash a worker may skip the file by: none when its rows are another parser's."""
+    return known.content_hash if known is not None and known.current else None
 
 
 def _with_shared(conn: psycopg.Connection, tasks: list[Task]) -> list[Task]:

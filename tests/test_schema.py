@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from coderows.db.connection import DatabaseError, available_migrations, connect, ensure_schema, read_schema_sql
+from coderows.indexer.parser_version import PARSER_VERSION
 
 NEWEST = available_migrations()[-1][0]
 # schema.sql as version 4 left it (git show 80b9ba4:schema.sql): the layout before contents were shared.
@@ -169,6 +170,19 @@ def test_a_version_2_database_gains_the_excludes_of_its_repositories(db: psycopg
     db.execute("INSERT INTO coderows.repos (root, name) VALUES ('/r', 'r')")
     assert ensure_schema(db) == NEWEST
     assert db.execute("SELECT root, excludes FROM coderows.repos").fetchall() == [("/r", [])]
+
+
+def test_a_version_14_database_has_its_contents_parsed_again_by_the_next_run(db: psycopg.Connection) -> None:
+    # Which parser made a version-14 database's rows is not recorded: 0, another version.
+    db.execute("ALTER TABLE coderows.contents DROP COLUMN parser_version")
+    db.execute("UPDATE coderows.schema_version SET version = 14")
+    db.execute(
+        "INSERT INTO coderows.contents (id, path, name, is_package, source, line_count, content_hash, parse_status)"
+        " VALUES (1, 'a.py', 'a', false, '', 0, 'abc', 'ok')"
+    )
+    assert ensure_schema(db) == NEWEST
+    assert db.execute("SELECT id, parser_version FROM coderows.contents").fetchall() == [(1, 0)]
+    assert PARSER_VERSION != 0
 
 
 def test_a_version_3_database_keeps_its_uses_without_the_repeated_columns(db: psycopg.Connection) -> None:

@@ -17,6 +17,7 @@ from coderows.db.connection import available_migrations, connect, ensure_schema
 from coderows.indexer import load
 from coderows.indexer.discover import SourceFile
 from coderows.indexer.load import SharedFile
+from coderows.indexer.parser_version import PARSER_VERSION
 from coderows.indexer.pipeline import index_repository, read_and_parse, refresh_paths
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
@@ -149,6 +150,47 @@ def test_a_second_root_with_the_same_files_shares_their_contents(
     }
     assert count(conn, "files") == 6
     assert answers(conn, worktree) == answers(conn, checkout)
+
+
+def test_rows_another_parser_version_made_are_parsed_again_though_no_file_changed(
+    conn: psycopg.Connection, checkout: Path
+) -> None:
+    index_repository(conn, checkout, jobs=1)
+    # As an older coderows would have left them: another version, and (say) no uses.
+    conn.execute("UPDATE contents SET parser_version = %s", [PARSER_VERSION - 1])
+    conn.execute("DELETE FROM content_uses")
+    again = index_repository(conn, checkout, jobs=1)
+    then = index_repository(conn, checkout, jobs=1)
+    assert (again.files_indexed, again.files_unchanged) == (3, 0)
+    assert (then.files_indexed, then.files_unchanged) == (0, 3)
+    assert conn.execute("SELECT parser_version, count(*) FROM contents GROUP BY 1").fetchall() == [(PARSER_VERSION, 3)]
+    assert count(conn, "content_uses") == 10
+
+
+def test_a_content_another_parser_version_made_is_not_shared(
+    conn: psycopg.Connection, checkout: Path, worktree: Path
+) -> None:
+    index_repository(conn, checkout, jobs=1)
+    conn.execute("UPDATE contents SET parser_version = %s", [PARSER_VERSION - 1])
+    summary = index_repository(conn, worktree, jobs=1)
+    assert (summary.files_indexed, summary.files_shared) == (3, 0)
+    assert conn.execute("SELECT parser_version, count(*) FROM contents GROUP BY 1 ORDER BY 1").fetchall() == [
+        (PARSER_VERSION - 1, 3), (PARSER_VERSION, 3),
+    ]
+
+
+def test_a_file_written_by_an_older_parser_is_parsed_again_when_refreshed_by_path(
+    conn: psycopg.Connection, checkout: Path
+) -> None:
+    index_repository(conn, checkout, jobs=1)
+    conn.execute("UPDATE contents SET parser_version = %s", [PARSER_VERSION - 1])
+    summary = refresh_paths(conn, checkout, ["shop/models.py"])
+    assert (summary.files_indexed, summary.files_unchanged) == (1, 0)
+    assert conn.execute(
+        "SELECT m.path, c.parser_version FROM modules m JOIN contents c ON c.id = m.id ORDER BY m.path"
+    ).fetchall() == [
+        ("shop/__init__.py", PARSER_VERSION - 1), ("shop/models.py", PARSER_VERSION), ("shop/orders.py", PARSER_VERSION - 1),
+    ]
 
 
 def test_the_same_bytes_at_another_path_are_not_shared(conn: psycopg.Connection, checkout: Path, tmp_path: Path) -> None:
@@ -375,8 +417,9 @@ def test_a_version_4_database_keeps_its_rows_and_answers(
     conn: psycopg.Connection, checkout: Path, tmp_path: Path
 ) -> None:
     """Rows as version 4 stored them (its schema.sql from git, one row per module and
-    repository) are carried over by the migration: every answer is the same, ids too,
-    and the next runs share what they can."""
+    repository) are carried over by the migration: every answer is the same, ids too.
+    The next run parses them again (no version recorded which parser made them), with
+    the same answers, and later runs share what they can."""
     other = write_tree(tmp_path / "other", {"tools/" + path.split("/", 1)[1]: text for path, text in SHOP.items()})
     index_repository(conn, checkout, jobs=1)
     index_repository(conn, other, jobs=1)
@@ -396,6 +439,9 @@ def test_a_version_4_database_keeps_its_rows_and_answers(
     assert ensure_schema(conn) == NEWEST
     assert {root: answers(conn, root) for root in (checkout, other)} == before
     assert conn.execute("SELECT id, module_id, parent_id, repo_id FROM symbols ORDER BY id").fetchall() == ids
+    again = index_repository(conn, checkout, jobs=1)
+    assert (again.files_indexed, again.files_unchanged) == (3, 0)
+    assert answers(conn, checkout) == before[checkout]
     assert index_repository(conn, checkout, jobs=1).files_unchanged == 3
     worktree = Path(shutil.copytree(checkout, tmp_path / "two" / "shop-repo"))
     assert index_repository(conn, worktree, jobs=1).files_shared == 3
