@@ -65,10 +65,10 @@ CREATE TABLE IF NOT EXISTS contents (
     parse_status text        NOT NULL CHECK (parse_status IN ('ok', 'recovered', 'partial', 'skipped')),
     parse_error  text,                        -- why not ok; also notes such as replaced bytes
     names_hash   text,                        -- digest of what name resolution reads of the file (indexer/parse.py)
-    -- indexer/parse.py's PARSER_VERSION when the rows were made; 0: by a coderows older than
-    -- version 15, which did not record it. A content of another version is parsed again by
-    -- the next index run (and never shared), so an upgrade never leaves rows of the old
-    -- parser behind files whose bytes did not change.
+    -- indexer/parser_version.py's PARSER_VERSION when the rows were made; 0: by a coderows
+    -- older than schema version 15, which did not record it. A content of an older version
+    -- is parsed again by each repository's next index run (and never shared), so an upgrade
+    -- does not leave the old parser's rows behind files whose bytes did not change.
     parser_version smallint   NOT NULL DEFAULT 0
 );
 -- Named for the modules table that held these ids up to version 4.

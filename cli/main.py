@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     import psycopg
     from rich.progress import Progress, TaskID
 
+    from coderows.indexer.discover import SourceFile
+    from coderows.indexer.load import KnownFile
+
 F = TypeVar("F", bound=Callable[..., Any])
 SQL_ROW_LIMIT = 10_000
 SQL_MAX_BYTES = 128 * 2**20  # of rows fetched by `coderows sql` (one row up to 8 MB, above the 5 MB file cap); rows past it are not sent
@@ -348,10 +351,21 @@ def status(database_url: str | None) -> None:
             if not root.is_dir():
                 continue  # the first line says so, and how to forget it
             pending = plan(conn, repo.id, root)
-            if pending.to_read or pending.deleted:
-                click.echo(f"  changed on disk since: {len(pending.to_read)} new or modified, {len(pending.deleted)} deleted (run coderows index {root})")
-            else:
+            older = sum(1 for file in pending.to_read if _only_parsed_by_an_older_coderows(file, pending.known.get(file.path)))
+            changed = len(pending.to_read) - older
+            if changed or pending.deleted:
+                click.echo(f"  changed on disk since: {changed} new or modified, {len(pending.deleted)} deleted (run coderows index {root})")
+            if older:
+                files = "1 file" if older == 1 else f"{older} files"
+                click.echo(f"  to parse again: {files} an older coderows indexed (run coderows index {root})")
+            if not (pending.to_read or pending.deleted):
                 click.echo("  up to date")
+
+
+def _only_parsed_by_an_older_coderows(file: SourceFile, known: KnownFile | None) -> bool:
+    """The file is to be read only because an older parser made its rows: its stat is
+    what the database holds."""
+    return known is not None and not known.current and (known.size, known.mtime_ns) == (file.size, file.mtime_ns)
 
 
 @main.command()

@@ -113,7 +113,10 @@ class KnownFile:
     size: int
     mtime_ns: int
     content_hash: str
-    current: bool  # its content's rows were made by this coderows's parser (PARSER_VERSION)
+    # Its content's rows were made by this coderows's parser or a newer one: an older
+    # coderows sharing the database keeps a newer one's rows rather than the two parsing
+    # each other's files again on every run.
+    current: bool
 
 
 def prefer_speed_to_durability(conn: psycopg.Connection) -> None:
@@ -165,7 +168,7 @@ def record_excludes(conn: psycopg.Connection, repo_id: int, excludes: Sequence[s
 def known_files(conn: psycopg.Connection, repo_id: int, paths: Sequence[str] | None = None) -> dict[str, KnownFile]:
     """Stat and hash of the repository's indexed files (or of just `paths`)."""
     query = (
-        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, c.parser_version = %s"
+        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, c.parser_version >= %s"
         " FROM files f JOIN contents c ON c.id = f.content_id WHERE f.repo_id = %s"
     )
     if paths is None:
@@ -209,14 +212,14 @@ def shareable_contents(conn: psycopg.Connection, wanted: dict[str, str]) -> dict
     contents any repository holds at that path under that name: {path: {content_hash:
     content id}}. A file whose bytes hash to one of these needs no parsing (SharedFile).
     Contents that were not read ('' hash: too large, unreadable) are never shared, nor
-    those whose rows another version of the parser made (PARSER_VERSION)."""
+    those whose rows an older parser made (PARSER_VERSION)."""
     if not wanted:
         return {}
     paths, names = zip(*wanted.items(), strict=True)
     rows = conn.execute(
         "SELECT c.path, c.content_hash, min(c.id) FROM contents c"
         " JOIN unnest(%s::text[], %s::text[]) AS w (path, name) ON c.path = w.path AND c.name = w.name"
-        " WHERE c.content_hash <> '' AND c.parser_version = %s GROUP BY c.path, c.content_hash",
+        " WHERE c.content_hash <> '' AND c.parser_version >= %s GROUP BY c.path, c.content_hash",
         [list(paths), list(names), PARSER_VERSION],
     )
     found: dict[str, dict[str, int]] = {}
@@ -645,7 +648,7 @@ def _held_files(conn: psycopg.Connection, repo_id: int, paths: list[str]) -> dic
     if not paths:
         return {}
     rows = conn.execute(
-        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, f.content_id, c.name, c.names_hash, c.parser_version = %s"
+        "SELECT f.path, f.size, f.mtime_ns, c.content_hash, f.content_id, c.name, c.names_hash, c.parser_version >= %s"
         " FROM files f JOIN contents c ON c.id = f.content_id WHERE f.repo_id = %s AND f.path = ANY(%s)",
         [PARSER_VERSION, repo_id, paths],
     )

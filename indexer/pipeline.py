@@ -3,8 +3,9 @@
     index_repository(conn, Path("~/src/django"))   # a whole root, incrementally
     refresh_paths(conn, root, ["pkg/mod.py"])      # exactly these files, now, in-process
 
-A file is re-read only when its size or mtime differs from what the database holds, and
-re-parsed only when its content hash differs too. Parsed files reach the database in
+A file is re-read only when its size or mtime differs from what the database holds (or
+an older parser made its rows: indexer/parser_version.py), and re-parsed only when its
+content hash differs too. Parsed files reach the database in
 batches, one transaction each, so an interrupted run leaves every file either at its old
 rows or its new ones; the next run picks up whatever is still out of date.
 """
@@ -132,7 +133,7 @@ class Plan:
     """What a run must do to bring one repository up to date."""
 
     listed: int  # files on disk that are indexable
-    to_read: list[SourceFile]  # new, or size / mtime differ from the database
+    to_read: list[SourceFile]  # new, size / mtime differ from the database, or an older parser's rows
     deleted: list[str]  # in the database, no longer on disk (or now ignored)
     known: dict[str, KnownFile]
     unnamed: list[str]  # file names that are not valid UTF-8: a text column cannot hold them
@@ -335,8 +336,8 @@ def _current_stat(path: str, file: SourceFile) -> tuple[int, int]:
 
 
 def _changed(file: SourceFile, known: KnownFile | None) -> bool:
-    """Whether the file must be read: new, its stat changed, or its rows made by another
-    version of the parser (however old the stat)."""
+    """Whether the file must be read: new, its stat changed, or its rows made by an older
+    parser (however old the stat)."""
     return known is None or not known.current or known.size != file.size or known.mtime_ns != file.mtime_ns
 
 
@@ -346,7 +347,7 @@ def _reusable_hash(work: Plan, path: str, full: bool) -> str | None:
 
 
 def _hash_of(known: KnownFile | None) -> str | None:
-    """The hash a worker may skip the file by: none when its rows are another parser's."""
+    """The hash a worker may skip the file by: none when an older parser made its rows."""
     return known.content_hash if known is not None and known.current else None
 
 

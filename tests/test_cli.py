@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from coderows.db.connection import available_migrations
+from coderows.db.connection import available_migrations, connect
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
 MODULE = '"""Geometry."""\n\n\nclass Point:\n    def norm(self):\n        return 0\n\n    def scale(self, k):\n        return self\n'
@@ -93,6 +93,18 @@ def test_status_reports_counts_and_files_changed_since(db_url: str, repo: Path) 
     lines = coderows("status", "--database-url", db_url).stdout.splitlines()
     assert lines[0].startswith(f"{repo}: 2 files, 3 definitions, 0 not ok; indexed 20")
     assert lines[1] == f"  changed on disk since: 1 new or modified, 0 deleted (run coderows index {repo})"
+
+
+def test_status_counts_apart_the_files_an_older_coderows_indexed(db_url: str, repo: Path) -> None:
+    coderows("index", "--database-url", db_url, str(repo))
+    with connect(db_url, autocommit=True) as conn:
+        conn.execute("UPDATE contents SET parser_version = 0")
+    (repo / "geo/extra.py").write_text("def f(): pass\n")
+    lines = coderows("status", "--database-url", db_url).stdout.splitlines()
+    assert lines[1:] == [
+        f"  changed on disk since: 1 new or modified, 0 deleted (run coderows index {repo})",
+        f"  to parse again: 2 files an older coderows indexed (run coderows index {repo})",
+    ]
 
 
 def test_status_names_the_recorded_excludes_and_does_not_count_their_files_as_changed(db_url: str, repo: Path) -> None:

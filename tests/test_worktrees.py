@@ -156,18 +156,29 @@ def test_rows_another_parser_version_made_are_parsed_again_though_no_file_change
     conn: psycopg.Connection, checkout: Path
 ) -> None:
     index_repository(conn, checkout, jobs=1)
-    # As an older coderows would have left them: another version, and (say) no uses.
+    # As an older coderows would have left them: an older version, and (say) no uses.
     conn.execute("UPDATE contents SET parser_version = %s", [PARSER_VERSION - 1])
     conn.execute("DELETE FROM content_uses")
+    (checkout / "shop/__init__.py").unlink()  # and one file gone meanwhile
     again = index_repository(conn, checkout, jobs=1)
     then = index_repository(conn, checkout, jobs=1)
-    assert (again.files_indexed, again.files_unchanged) == (3, 0)
-    assert (then.files_indexed, then.files_unchanged) == (0, 3)
-    assert conn.execute("SELECT parser_version, count(*) FROM contents GROUP BY 1").fetchall() == [(PARSER_VERSION, 3)]
-    assert count(conn, "content_uses") == 10
+    assert (again.files_indexed, again.files_unchanged, again.files_deleted) == (2, 0, 1)
+    assert (then.files_indexed, then.files_unchanged) == (0, 2)
+    assert conn.execute("SELECT parser_version, count(*) FROM contents GROUP BY 1").fetchall() == [(PARSER_VERSION, 2)]
+    assert count(conn, "content_uses") == 9
 
 
-def test_a_content_another_parser_version_made_is_not_shared(
+def test_rows_a_newer_parser_made_are_kept_and_shared(conn: psycopg.Connection, checkout: Path, worktree: Path) -> None:
+    # An older coderows sharing the database neither re-parses nor refuses a newer one's rows.
+    index_repository(conn, checkout, jobs=1)
+    conn.execute("UPDATE contents SET parser_version = %s", [PARSER_VERSION + 1])
+    again = index_repository(conn, checkout, jobs=1)
+    other = index_repository(conn, worktree, jobs=1)
+    assert (again.files_indexed, again.files_unchanged) == (0, 3)
+    assert (other.files_indexed, other.files_shared) == (3, 3)
+
+
+def test_a_content_an_older_parser_made_is_not_shared(
     conn: psycopg.Connection, checkout: Path, worktree: Path
 ) -> None:
     index_repository(conn, checkout, jobs=1)
