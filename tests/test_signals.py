@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from shell_signals import default_signals
+
 pytestmark = pytest.mark.slow
 
 CODEROWS = str(Path(sys.executable).with_name("coderows"))
@@ -110,11 +112,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def start(command: str, corpus: Path, db_url: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "CODEROWS_DATA_DIR"}
     env["CODEROWS_DATABASE_URL"] = db_url
-    # As a shell or an MCP client starts it: SIGHUP at its default action even when this
-    # run ignores it (under nohup), which the command would inherit through exec and then
-    # rightly keep running on SIGHUP.
-    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    try:
+    with default_signals():  # as a shell or an MCP client starts it, however this run started
         return subprocess.Popen(
             [CODEROWS, *COMMANDS[command], str(corpus)],
             stdin=subprocess.PIPE,
@@ -123,8 +121,6 @@ def start(command: str, corpus: Path, db_url: str) -> subprocess.Popen[bytes]:
             env=env,
             start_new_session=True,  # its own session: every process it starts is recognisable
         )
-    finally:
-        signal.signal(signal.SIGHUP, previous)
 
 
 def wait_for_workers(process: subprocess.Popen[bytes], seen: set[tuple[int, int]]) -> list[Proc]:

@@ -31,6 +31,7 @@ from coderows.indexer.encode import FileVersion, encode
 from coderows.indexer.load import CHANGE_CHANNEL, change_payload
 from coderows.indexer.pipeline import Plan, index_repository, read_and_parse, refresh_paths
 from coderows.indexer.watch import BatchReport, Watcher
+from shell_signals import default_signals
 
 T = TypeVar("T")
 DEADLINE_SECONDS = 15.0
@@ -498,7 +499,7 @@ def test_database_restart_under_the_watcher(
 def test_watch_command_indexes_follows_and_stops_on_ctrl_c(conn: psycopg.Connection, db_url: str, repo: Path, tmp_path: Path) -> None:
     log = tmp_path / "stderr.txt"
     command = [str(Path(sys.executable).with_name("coderows")), "watch", str(repo), "--database-url", db_url]
-    with log.open("wb") as stderr:
+    with log.open("wb") as stderr, default_signals():  # Ctrl-C reaches it as in a terminal
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         eventually(lambda: "watching" in log.read_text(), True, deadline=60)
