@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     import psycopg
     from rich.progress import Progress, TaskID
 
-    from coderows.indexer.discover import SourceFile
-    from coderows.indexer.load import KnownFile
-
 F = TypeVar("F", bound=Callable[..., Any])
 SQL_ROW_LIMIT = 10_000
 SQL_MAX_BYTES = 128 * 2**20  # of rows fetched by `coderows sql` (one row up to 8 MB, above the 5 MB file cap); rows past it are not sent
@@ -333,7 +330,7 @@ def sql(query: str, as_json: bool, database_url: str | None) -> None:
 def status(database_url: str | None) -> None:
     """Repositories, counts, last index time, and files changed on disk since."""
     from coderows.db.repo_status import place_note, repo_place, repo_statuses
-    from coderows.indexer.pipeline import plan
+    from coderows.indexer.pipeline import only_an_older_parsers, plan
 
     with _connection(database_url) as conn:
         repos = repo_statuses(conn)
@@ -351,7 +348,7 @@ def status(database_url: str | None) -> None:
             if not root.is_dir():
                 continue  # the first line says so, and how to forget it
             pending = plan(conn, repo.id, root)
-            older = sum(1 for file in pending.to_read if _only_parsed_by_an_older_coderows(file, pending.known.get(file.path)))
+            older = sum(1 for file in pending.to_read if only_an_older_parsers(file, pending.known.get(file.path)))
             changed = len(pending.to_read) - older
             if changed or pending.deleted:
                 click.echo(f"  changed on disk since: {changed} new or modified, {len(pending.deleted)} deleted (run coderows index {root})")
@@ -360,12 +357,6 @@ def status(database_url: str | None) -> None:
                 click.echo(f"  to parse again: {files} an older coderows indexed (run coderows index {root})")
             if not (pending.to_read or pending.deleted):
                 click.echo("  up to date")
-
-
-def _only_parsed_by_an_older_coderows(file: SourceFile, known: KnownFile | None) -> bool:
-    """The file is to be read only because an older parser made its rows: its stat is
-    what the database holds."""
-    return known is not None and not known.current and (known.size, known.mtime_ns) == (file.size, file.mtime_ns)
 
 
 @main.command()

@@ -338,7 +338,17 @@ def _current_stat(path: str, file: SourceFile) -> tuple[int, int]:
 def _changed(file: SourceFile, known: KnownFile | None) -> bool:
     """Whether the file must be read: new, its stat changed, or its rows made by an older
     parser (however old the stat)."""
-    return known is None or not known.current or known.size != file.size or known.mtime_ns != file.mtime_ns
+    return known is None or not known.current or _stat_differs(file, known)
+
+
+def only_an_older_parsers(file: SourceFile, known: KnownFile | None) -> bool:
+    """Whether the file is to be read only because an older parser made its rows: its
+    stat is what the database holds (coderows status counts these apart)."""
+    return known is not None and not known.current and not _stat_differs(file, known)
+
+
+def _stat_differs(file: SourceFile, known: KnownFile) -> bool:
+    return known.size != file.size or known.mtime_ns != file.mtime_ns
 
 
 def _reusable_hash(work: Plan, path: str, full: bool) -> str | None:

@@ -413,16 +413,15 @@ def test_a_database_of_a_newer_coderows_is_refused_and_left_as_it_is(db: psycopg
     assert db.execute("SELECT version FROM coderows.schema_version").fetchone() == (99,)
 
 
-# schema.sql as version 12 left it (git show fe169b8:schema.sql): content rows that repeated
-# what the views can make (short_name, path, full_name) and kind as text.
-SCHEMA_V12 = Path(__file__).parent / "data" / "schema_v12.sql"
-
-
-def make_version_12(db: psycopg.Connection) -> None:
-    """Replace the database's coderows schema by an empty one of version 12."""
+# schema.sql as older versions left it, in tests/data/schema_vN.sql: version 12 (git show
+# fe169b8:schema.sql), whose content rows repeated what the views can make (short_name,
+# path, full_name) and kept kind as text; version 13 (git show 6323bee:schema.sql), whose
+# every answer held the list of modules it consulted.
+def make_version(db: psycopg.Connection, version: int) -> None:
+    """Replace the database's coderows schema by an empty one of `version`."""
     db.execute("DROP SCHEMA coderows CASCADE")
-    db.execute(SCHEMA_V12.read_text(encoding="utf-8"))
-    db.execute("INSERT INTO coderows.schema_version (version) VALUES (12)")
+    db.execute((Path(__file__).parent / "data" / f"schema_v{version}.sql").read_text(encoding="utf-8"))
+    db.execute("INSERT INTO coderows.schema_version (version) VALUES (%s)", [version])
     db.execute("SET search_path = coderows, public")
 
 
@@ -453,7 +452,7 @@ def test_a_version_12_database_keeps_what_its_views_show_in_rows_without_what_th
     new = {table: columns(db, table) for table in ("content_uses", "content_definitions", "content_imports")}
     views = {view: columns(db, view) for view in ("usages", "name_uses", "symbols", "definitions", "imports")}
     indexes = content_indexes(db)
-    make_version_12(db)
+    make_version(db, 12)
     db.execute("INSERT INTO repos (root, name) VALUES ('/r', 'r')")
     insert_content(db, 1, "class C:\n    def f(self): C()\n")
     db.execute("INSERT INTO files (repo_id, path, content_id, size, mtime_ns) VALUES (1, 'a.py', 1, 31, 5)")
@@ -492,19 +491,6 @@ def test_a_version_12_database_keeps_what_its_views_show_in_rows_without_what_th
     assert db.execute("SELECT id FROM definitions WHERE full_name = 'a.C.f'").fetchall() == [(1048577,)]
 
 
-# schema.sql as version 13 left it (git show 6323bee:schema.sql): every answer held the
-# list of modules it consulted.
-SCHEMA_V13 = Path(__file__).parent / "data" / "schema_v13.sql"
-
-
-def make_version_13(db: psycopg.Connection) -> None:
-    """Replace the database's coderows schema by an empty one of version 13."""
-    db.execute("DROP SCHEMA coderows CASCADE")
-    db.execute(SCHEMA_V13.read_text(encoding="utf-8"))
-    db.execute("INSERT INTO coderows.schema_version (version) VALUES (13)")
-    db.execute("SET search_path = coderows, public")
-
-
 def answers_layout(db: psycopg.Connection) -> dict[str, object]:
     """The columns (with identity) and indexes of answers and consulted_lists."""
     return {
@@ -531,7 +517,7 @@ def test_a_version_13_database_keeps_its_resolutions_with_each_consulted_list_st
     db: psycopg.Connection,
 ) -> None:
     new = answers_layout(db)
-    make_version_13(db)
+    make_version(db, 13)
     db.execute("INSERT INTO repos (root, name) VALUES ('/a', 'a'), ('/b', 'b')")
     db.execute(
         "INSERT INTO answers (target, via_super, full_name, consulted) VALUES"

@@ -246,6 +246,33 @@ def test_find_symbol_ranks_up_to_a_thousand_definitions_and_sorts_more_by_full_n
     ]
 
 
+def test_find_symbol_counts_the_thousand_within_its_scope_with_another_repository_in_the_database(
+    own_corpus: Indexed, tmp_path: Path
+) -> None:
+    # 1,000 matches in the served repository (ranked: top.run first), 1,001 with another
+    # repository's (repo='*': full-name order, repository by repository).
+    (own_corpus.root / "a" / "b").mkdir(parents=True)
+    (own_corpus.root / "a" / "b" / "jobs.py").write_text(
+        "".join(f"class Job{i:03d}:\n    def run(self):\n        pass\n" for i in range(999))
+    )
+    (own_corpus.root / "top.py").write_text("def run():\n    pass\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "aaa.py").write_text("def run():\n    pass\n")
+    index(own_corpus.url, own_corpus.root)
+    index(own_corpus.url, other)
+    tools = Tools(own_corpus.url, [own_corpus.root], watch=False)
+    try:
+        server = build_server(tools)
+        served, everywhere = (
+            ask(server, "find_symbol", query="run", limit=1, **scope).text.splitlines()[:3] for scope in ({}, {"repo": "*"})
+        )
+    finally:
+        tools.close()
+    assert served[:2] == ["1000 definitions match 'run':", "function top.run  top.py:1-2"]
+    assert everywhere == ["1001 definitions match 'run':", "repo corpus:", "method a.b.jobs.Job000.run  a/b/jobs.py:2-3"]
+
+
 # --- get_symbol ---------------------------------------------------------------------
 
 
